@@ -1,0 +1,138 @@
+"""The click CLI: arguments in, one service call, text or JSON out."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from src.cli import output
+from src.config.settings import BACKUP_TYPES, Settings, load_settings
+from src.errors import ArchiveInvalid, BackupError, ExitStatus, exit_status_for
+from src.logging_setup import configure_logging
+from src.services import backup_service, catalog, status_service
+
+logger = logging.getLogger(__name__)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=None, version=__import__("src").__version__)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Backup and recovery for the PMO Recovery Bot's SQLite database."""
+    settings = load_settings()
+    configure_logging(settings.log_dir, settings.bot_token)
+    ctx.obj = settings
+
+
+@cli.command()
+@click.option(
+    "--type",
+    "backup_type",
+    type=click.Choice(BACKUP_TYPES),
+    default="manual",
+    show_default=True,
+    help="Which kind of backup (and which retention) this is.",
+)
+@click.pass_obj
+def backup(settings: Settings, backup_type: str) -> None:
+    """Create a verified backup archive of the database."""
+    output.emit(f"⏳ Creating {backup_type} backup of {settings.database_path} ...")
+    result = backup_service.create_backup(settings, backup_type, trigger="cli")
+    output.emit(output.backup_created(result))
+
+
+@cli.command(name="list")
+@click.option("--type", "backup_type", type=click.Choice(BACKUP_TYPES), help="Only this type.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_command(settings: Settings, backup_type: str | None, as_json: bool) -> None:
+    """List the backups, newest first."""
+    backups = catalog.list_backups(settings, backup_type)
+    if as_json:
+        output.emit(output.to_json([output.info_json(b) for b in backups]))
+    else:
+        output.emit(output.backup_list(backups))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(settings: Settings, as_json: bool) -> None:
+    """Show the database, the backups and the scheduler."""
+    state = status_service.get_status(settings)
+    output.emit(output.to_json(output.status_json(state)) if as_json else output.status_text(state))
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--all", "check_all", is_flag=True, help="Verify every backup.")
+@click.pass_obj
+def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
+    """Re-run every check on a backup archive (or on all of them)."""
+    if bool(path) == check_all:
+        raise click.UsageError("Give one archive PATH, or --all (not both).")
+    paths = [b.path for b in catalog.list_backups(settings)] if check_all else [path]
+    if not paths:
+        output.emit("📋 No backups to verify.")
+        return
+    reports = catalog.verify_backups(settings, [p for p in paths if p is not None])
+    for report in reports:
+        output.emit(output.verify_text(report))
+    failed = [r for r in reports if not r.ok]
+    if failed:
+        raise ArchiveInvalid(f"{len(failed)} of {len(reports)} archive(s) failed verification.")
+
+
+@cli.command()
+@click.option(
+    "--users",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="How many sample users to create.",
+)
+@click.pass_obj
+def demo(settings: Settings, users: int) -> None:
+    """Create a sample bot database (only where none exists), back it up, show the status."""
+    from src.database.sample import create_sample_database, write_sample_data_files
+
+    db = settings.database_path
+    if db.exists():
+        output.emit(f"🗄️ A database already exists at {db}; the demo leaves it untouched.")
+    else:
+        summary = create_sample_database(db, users=users)
+        output.emit(f"🗄️ Created a sample database at {db}: {summary}")
+    for written in write_sample_data_files(settings.project_root / "data"):
+        output.emit(f"  Wrote sample data file {written}")
+    result = backup_service.create_backup(settings, "manual", trigger="demo")
+    output.emit(output.backup_created(result))
+    output.emit("")
+    output.emit(output.status_text(status_service.get_status(settings)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every outcome to a documented exit code (the one place)."""
+    try:
+        cli.main(args=argv, prog_name="backup_manager.py", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code or 0)
+    except click.ClickException as error:
+        error.show()
+        return int(ExitStatus.USAGE if isinstance(error, click.UsageError) else ExitStatus.ERROR)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        output.emit("❌ Interrupted; nothing half-written is left as a backup.", sys.stderr)
+        return int(ExitStatus.INTERRUPTED)
+    except BackupError as error:
+        output.emit(f"❌ {error}", sys.stderr)
+        return int(exit_status_for(error))
+    except Exception as error:
+        logger.exception("unexpected error")
+        output.emit(
+            f"❌ Unexpected error: {error!r}. The traceback is in the log folder (errors.log).",
+            sys.stderr,
+        )
+        return int(ExitStatus.ERROR)
+    return int(ExitStatus.OK)

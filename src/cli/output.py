@@ -1,0 +1,220 @@
+"""Render service results as text (spec layout, emoji with a plain fallback) or JSON."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any, TextIO
+
+import orjson
+
+from src.services.backup_service import BackupResult
+from src.services.catalog import BackupInfo, VerifyReport
+from src.services.status_service import SystemStatus
+
+# What a console that cannot show emoji (a Windows console in cp1252) prints instead.
+PLAIN = {
+    "📊": "",
+    "🗄️": "",
+    "💾": "",
+    "🕒": "",
+    "⚙️": "",
+    "📦": "",
+    "📋": "",
+    "🔄": "",
+    "✅": "[OK]",
+    "❌": "[X]",
+    "⚠️": "[!]",
+    "🟢": "[on]",
+    "🔴": "[off]",
+    "⏳": "...",
+    "🚨": "[!]",
+    "🔍": "",
+}
+
+
+def emit(text: str, stream: TextIO | None = None) -> None:
+    """Print text, replacing emoji when the console's encoding cannot show them."""
+    stream = stream or sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        for emoji, plain in PLAIN.items():
+            text = text.replace(emoji + " ", plain + " " if plain else "").replace(emoji, plain)
+        text = text.replace("\ufe0f", "").encode(encoding, "replace").decode(encoding)
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def size(num: int | None) -> str:
+    """Format a byte count for people."""
+    if num is None:
+        return "?"
+    value = float(num)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.2f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{value:.2f} TB"
+
+
+def when(iso: str | None) -> str:
+    """Format an ISO 8601 time as YYYY-MM-DD HH:MM:SS."""
+    if not iso:
+        return "never"
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return iso
+
+
+def yes_no(flag: bool) -> str:
+    """Render a yes/no with a mark."""
+    return "✅ Yes" if flag else "❌ No"
+
+
+def backup_created(result: BackupResult) -> str:
+    """Describe a finished backup."""
+    facts = result.facts
+    lines = [
+        f"✅ {result.backup_type.capitalize()} backup created and verified",
+        f"  File: {result.path}",
+        f"  Size: {size(result.size_bytes)}",
+        f"  Duration: {result.duration_seconds:.2f} s",
+        f"  Tables: {len(facts.tables)}, rows: {facts.total_rows}",
+        f"  Users: {facts.user_count if facts.user_count is not None else 'no users table'}",
+        f"  Integrity before: {result.integrity_before}; archived copy: {result.integrity_after}",
+    ]
+    if result.degraded:
+        lines.insert(1, "⚠️ DEGRADED: the database failed its checks; archived what could be read")
+    lines += [f"  ⚠️ {problem}" for problem in result.problems]
+    if result.missing_files:
+        lines.append(f"  Not found (skipped): {', '.join(result.missing_files)}")
+    if result.deleted:
+        lines.append(f"  Retention removed: {', '.join(p.name for p in result.deleted)}")
+    return "\n".join(lines)
+
+
+def backup_list(backups: list[BackupInfo]) -> str:
+    """List backups per type, newest first."""
+    if not backups:
+        return "📋 No backups yet. Make one with: python backup_manager.py backup --type manual"
+    lines = [f"📋 {len(backups)} backup(s), newest first", ""]
+    for item in backups:
+        mark = {True: "✅", False: "❌", None: "⚠️"}[item.verified]
+        if item.degraded:
+            mark = "⚠️"
+        users = item.user_count if item.user_count is not None else "-"
+        lines.append(
+            f"{mark} {item.backup_type:<9} {when(item.created_at)}  {size(item.size_bytes):>10}"
+            f"  users: {users}  {item.path}"
+        )
+        if item.error:
+            lines.append(f"    ❌ {item.error}")
+    lines += ["", "✅ verified  ⚠️ not verified yet or degraded  ❌ failed verification"]
+    return "\n".join(lines)
+
+
+def status_text(status: SystemStatus) -> str:
+    """Render the status in the spec's layout."""
+    db, stats = status.database, status.statistics
+    integrity = "✅ OK" if db.integrity == "ok" else f"❌ {db.integrity}"
+    lines = [
+        "📊 Backup System Status",
+        "",
+        "🗄️ DATABASE:",
+        f"  Path: {db.path}",
+        f"  Exists: {yes_no(db.exists)}",
+        f"  Size: {size(db.size_bytes)}",
+        f"  Integrity: {integrity if db.exists else '-'}",
+        "",
+        "💾 BACKUPS:",
+        f"  Total backups: {status.total_backups}",
+        "  " + ", ".join(f"{kind}: {n}" for kind, n in status.backups_by_type.items()),
+        f"  Storage used: {size(status.storage_bytes)}",
+        f"  Free space: {size(status.free_bytes)}",
+        "",
+        "🕒 LATEST BACKUP:",
+    ]
+    latest = status.latest
+    if latest:
+        lines += [
+            f"  Type: {latest.backup_type.capitalize()}",
+            f"  Created: {when(latest.created_at)}",
+            f"  Size: {size(latest.size_bytes)}",
+        ]
+    else:
+        lines.append("  None yet")
+    lines += [
+        "",
+        "⚙️ SCHEDULER:",
+        f"  Status: 🔴 {status.scheduler}",
+        f"  Successful backups: {stats.successes}",
+        f"  Failed backups: {stats.failures}",
+    ]
+    if stats.interrupted:
+        lines.append(f"  Interrupted backups: {stats.interrupted}")
+    if stats.last_failure:
+        lines.append(
+            f"  Last failure: {when(stats.last_failure.started_at)} "
+            f"({stats.last_failure.backup_type}): {stats.last_failure.error}"
+        )
+    return "\n".join(lines)
+
+
+def verify_text(report: VerifyReport) -> str:
+    """Describe the verification of one archive."""
+    if report.ok:
+        meta = report.metadata or {}
+        rows = meta.get("database", {}).get("total_rows", "?")
+        return f"✅ {report.path.name}: all checks passed ({rows} rows)"
+    return "\n".join([f"❌ {report.path.name}:"] + [f"    {p}" for p in report.problems])
+
+
+def info_json(item: BackupInfo) -> dict[str, Any]:
+    """Describe a backup for --json."""
+    return {
+        "path": str(item.path),
+        "name": item.name,
+        "type": item.backup_type,
+        "created_at": item.created_at,
+        "size_bytes": item.size_bytes,
+        "verified": item.verified,
+        "degraded": item.degraded,
+        "user_count": item.user_count,
+        "error": item.error,
+    }
+
+
+def status_json(status: SystemStatus) -> dict[str, Any]:
+    """Describe the status for --json."""
+    db, stats = status.database, status.statistics
+    return {
+        "database": {
+            "path": str(db.path),
+            "exists": db.exists,
+            "size_bytes": db.size_bytes,
+            "integrity": db.integrity,
+        },
+        "backups": {
+            "total": status.total_backups,
+            "by_type": status.backups_by_type,
+            "storage_bytes": status.storage_bytes,
+            "free_bytes": status.free_bytes,
+        },
+        "latest": info_json(status.latest) if status.latest else None,
+        "history": {
+            "successes": stats.successes,
+            "failures": stats.failures,
+            "interrupted": stats.interrupted,
+            "last_success": stats.last_success.started_at if stats.last_success else None,
+            "last_failure": stats.last_failure.error if stats.last_failure else None,
+        },
+        "scheduler": {"running": False, "detail": status.scheduler},
+    }
+
+
+def to_json(data: Any) -> str:
+    """Serialise for --json output."""
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()

@@ -1,0 +1,214 @@
+"""Settings: built once at each entry point from the environment and `.env`, passed down."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from src.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+BACKUP_TYPES = ("daily", "weekly", "manual", "emergency")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_CONFIG_FILES = ("src/config/settings.py", "requirements.txt")
+DEFAULT_DATA_FILES = ("data/quotes.json", "data/tips.json")
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the tool; paths are absolute."""
+
+    project_root: Path
+    database_path: Path
+    backup_dir: Path
+    recovery_dir: Path
+    log_dir: Path
+    retention: Mapping[str, int]
+    timezone: tzinfo
+    timezone_name: str
+    daily_backup_time: time
+    weekly_backup_day: str
+    weekly_backup_time: time
+    admin_user_ids: frozenset[int]
+    bot_token: str | None = field(repr=False)
+    telegram_api_url: str
+    compression_level: int
+    config_files: tuple[str, ...]
+    data_files: tuple[str, ...]
+    log_max_age_days: int
+    lock_timeout: float
+    min_free_mb: int
+
+    def type_dir(self, backup_type: str) -> Path:
+        """Return the folder of one backup type."""
+        return self.backup_dir / backup_type
+
+    @property
+    def history_path(self) -> Path:
+        """Return the path of the backup history database."""
+        return self.backup_dir / "history.sqlite3"
+
+    def now(self) -> datetime:
+        """Return the current time in the backup time zone."""
+        return datetime.now(self.timezone)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if not match:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+class _Reader:
+    """Read typed values from merged sources, naming the variable on error."""
+
+    def __init__(self, values: Mapping[str, str], root: Path) -> None:
+        self.values = values
+        self.root = root
+
+    def text(self, name: str, default: str) -> str:
+        value = self.values.get(name, "").strip()
+        return value or default
+
+    def path(self, name: str, default: str) -> Path:
+        raw = Path(self.text(name, default)).expanduser()
+        return (raw if raw.is_absolute() else self.root / raw).resolve()
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name}={value} must be between {minimum} and {maximum}")
+        return value
+
+    def clock_time(self, name: str, default: str) -> time:
+        raw = self.text(name, default)
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise ConfigError(f"{name}={raw!r} must be a time of day as HH:MM, e.g. 03:00")
+        return time(int(match[1]), int(match[2]))
+
+    def weekday(self, name: str, default: str) -> str:
+        raw = self.text(name, default).lower()
+        if raw not in WEEKDAYS:
+            raise ConfigError(f"{name}={raw!r} must be one of {', '.join(WEEKDAYS)}")
+        return raw
+
+    def id_set(self, name: str) -> frozenset[int]:
+        raw = self.text(name, "")
+        ids: set[int] = set()
+        for part in re.split(r"[,\s]+", raw):
+            if not part:
+                continue
+            if not re.fullmatch(r"-?\d+", part):
+                raise ConfigError(
+                    f"{name} must be Telegram user ids separated by commas; {part!r} is not one"
+                )
+            ids.add(int(part))
+        return frozenset(ids)
+
+    def file_list(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        if name not in self.values:
+            return default
+        return tuple(part.strip() for part in self.values[name].split(",") if part.strip())
+
+    def zone(self, name: str) -> tuple[tzinfo, str]:
+        raw = self.text(name, "")
+        if not raw:
+            local = datetime.now().astimezone().tzinfo
+            assert local is not None
+            return local, str(local)
+        try:
+            return ZoneInfo(raw), raw
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{name}={raw!r} is not a known time zone, e.g. Asia/Jakarta"
+            ) from None
+
+    def url(self, name: str, default: str) -> str:
+        raw = self.text(name, default).rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", raw):
+            raise ConfigError(f"{name}={raw!r} must be an http(s) URL")
+        return raw
+
+    def token(self, name: str) -> str | None:
+        raw = self.text(name, "")
+        if raw and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", raw):
+            raise ConfigError(f"{name} does not look like a bot token from @BotFather (id:secret)")
+        return raw or None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    root: Path = PROJECT_ROOT,
+    env_file: Path | None = None,
+) -> Settings:
+    """Build the settings from `.env` in the project root, overridden by the environment.
+
+    Args:
+        environ: the environment to read (default: ``os.environ``).
+        root: the folder relative paths are resolved against.
+        env_file: the `.env` file to read (default: ``root / ".env"``).
+
+    Returns:
+        The settings, with every path absolute.
+
+    Raises:
+        ConfigError: a value is invalid; the message names the variable.
+    """
+    merged = read_env_file(env_file or root / ".env")
+    merged.update(os.environ if environ is None else environ)
+    read = _Reader(merged, root)
+    zone, zone_name = read.zone("BACKUP_TIMEZONE")
+    return Settings(
+        project_root=root,
+        database_path=read.path("DATABASE_PATH", "data/pmo_recovery.db"),
+        backup_dir=read.path("BACKUP_DIR", "backups"),
+        recovery_dir=read.path("RECOVERY_DIR", "recovery"),
+        log_dir=read.path("LOG_DIR", "logs"),
+        retention={
+            "daily": read.integer("RETENTION_DAILY", 7, 1, 10_000),
+            "weekly": read.integer("RETENTION_WEEKLY", 4, 1, 10_000),
+            "manual": read.integer("RETENTION_MANUAL", 10, 1, 10_000),
+            "emergency": read.integer("RETENTION_EMERGENCY", 3, 1, 10_000),
+        },
+        timezone=zone,
+        timezone_name=zone_name,
+        daily_backup_time=read.clock_time("DAILY_BACKUP_TIME", "03:00"),
+        weekly_backup_day=read.weekday("WEEKLY_BACKUP_DAY", "sunday"),
+        weekly_backup_time=read.clock_time("WEEKLY_BACKUP_TIME", "02:00"),
+        admin_user_ids=read.id_set("ADMIN_USER_IDS"),
+        bot_token=read.token("BOT_TOKEN"),
+        telegram_api_url=read.url("TELEGRAM_API_URL", "https://api.telegram.org"),
+        compression_level=read.integer("COMPRESSION_LEVEL", 1, 0, 9),
+        config_files=read.file_list("CONFIG_FILES", DEFAULT_CONFIG_FILES),
+        data_files=read.file_list("DATA_FILES", DEFAULT_DATA_FILES),
+        log_max_age_days=read.integer("LOG_MAX_AGE_DAYS", 30, 0, 3650),
+        lock_timeout=float(read.integer("BACKUP_LOCK_TIMEOUT", 120, 0, 86_400)),
+        min_free_mb=read.integer("MIN_FREE_MB", 50, 0, 10_000_000),
+    )

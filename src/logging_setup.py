@@ -1,0 +1,66 @@
+"""Logging handlers, configured only by the entry points."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
+
+
+class RedactToken(logging.Filter):
+    """Keep the bot token out of every log line, whatever logged it."""
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__()
+        self.pattern = re.compile(re.escape(token)) if token else None
+        self.generic = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without the token."""
+        message = record.getMessage()
+        cleaned = self.generic.sub("bot<token>", message)
+        if self.pattern:
+            cleaned = self.pattern.sub("<token>", cleaned)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def configure_logging(
+    log_dir: Path, token: str | None = None, console_level: int = logging.WARNING
+) -> None:
+    """Log to logs/pmo_bot.log (rotating), errors to logs/errors.log, warnings to stderr."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.INFO)
+    redact = RedactToken(token)
+    formatter = logging.Formatter(LOG_FORMAT)
+    console = logging.StreamHandler()
+    console.setLevel(console_level)
+    # errors reach the person once, as the CLI's own message; the files keep the details
+    console.addFilter(lambda record: record.levelno < logging.ERROR)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handlers: list[logging.Handler] = [console]
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        main = logging.handlers.RotatingFileHandler(
+            log_dir / "pmo_bot.log", maxBytes=5 * 2**20, backupCount=5, encoding="utf-8"
+        )
+        errors = logging.handlers.RotatingFileHandler(
+            log_dir / "errors.log", maxBytes=5 * 2**20, backupCount=5, encoding="utf-8"
+        )
+        errors.setLevel(logging.ERROR)
+        handlers += [main, errors]
+    except OSError as error:
+        logging.getLogger(__name__).warning("cannot write logs to %s: %s", log_dir, error)
+    for handler in handlers:
+        if handler is not console:
+            handler.setFormatter(formatter)
+        handler.addFilter(redact)
+        root.addHandler(handler)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

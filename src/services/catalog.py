@@ -1,0 +1,209 @@
+"""The backups on disk: list them, read their metadata, verify them again."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from src.config.settings import BACKUP_TYPES, Settings
+from src.errors import ArchiveInvalid, BackupError
+from src.services.archive import check_members, extract_member, read_metadata
+from src.services.history import History
+from src.services.integrity import count_rows, open_readonly, run_check
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+NAME_PREFIX = "pmo_recovery_backup"
+ARCHIVE_NAME = re.compile(
+    rf"^{NAME_PREFIX}_(?P<type>{'|'.join(BACKUP_TYPES)})_(?P<stamp>\d{{8}}_\d{{6}})(?:_(?P<n>\d+))?\.zip$"
+)
+
+
+@dataclass
+class BackupInfo:
+    """One backup archive as `list` shows it."""
+
+    path: Path
+    backup_type: str
+    stamp: str
+    sequence: int
+    size_bytes: int
+    verified: bool | None  # True ok, False failed its last verification, None never checked
+    metadata: dict[str, Any] | None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Return the archive's file name."""
+        return self.path.name
+
+    @property
+    def created_at_key(self) -> str:
+        """Sort key: oldest to newest."""
+        return f"{self.stamp}_{self.sequence:04d}"
+
+    @property
+    def created_at(self) -> str:
+        """Return when the backup was made (ISO 8601), from metadata or the name."""
+        if self.metadata and "created_at" in self.metadata:
+            return str(self.metadata["created_at"])
+        s = self.stamp
+        return f"{s[0:4]}-{s[4:6]}-{s[6:8]}T{s[9:11]}:{s[11:13]}:{s[13:15]}"
+
+    @property
+    def degraded(self) -> bool:
+        """Tell whether this is an emergency archive of a database that failed its checks."""
+        return bool(self.metadata and self.metadata.get("degraded"))
+
+    @property
+    def user_count(self) -> int | None:
+        """Return the number of users recorded in the metadata."""
+        if not self.metadata:
+            return None
+        value = self.metadata.get("database", {}).get("user_count")
+        return int(value) if value is not None else None
+
+
+@dataclass
+class VerifyReport:
+    """The result of verifying one archive."""
+
+    path: Path
+    problems: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether every check passed."""
+        return not self.problems
+
+
+def list_backups(settings: Settings, backup_type: str | None = None) -> list[BackupInfo]:
+    """List the finished backups, newest first (half-written archives never show).
+
+    Args:
+        settings: where the backups are.
+        backup_type: only this type, or every type.
+
+    Returns:
+        One entry per archive, with its metadata when it can be read.
+    """
+    history = History(settings.history_path)
+    found = []
+    for kind in [backup_type] if backup_type else list(BACKUP_TYPES):
+        folder = settings.type_dir(kind)
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = ARCHIVE_NAME.match(path.name)
+            if not match or match["type"] != kind or not path.is_file():
+                continue
+            found.append(_describe(path, match, history))
+    return sorted(found, key=lambda b: b.created_at_key, reverse=True)
+
+
+def _describe(path: Path, match: re.Match[str], history: History) -> BackupInfo:
+    """Read what `list` shows of one archive."""
+    metadata, error = None, None
+    try:
+        metadata = read_metadata(path)
+    except ArchiveInvalid as problem:
+        error = str(problem)
+    known = history.verification(path)
+    verified = False if error else (known[0] if known else None)
+    return BackupInfo(
+        path=path,
+        backup_type=match["type"],
+        stamp=match["stamp"],
+        sequence=int(match["n"] or 1),
+        size_bytes=path.stat().st_size,
+        verified=verified,
+        metadata=metadata,
+        error=error,
+    )
+
+
+def check_metadata(metadata: dict[str, Any]) -> list[str]:
+    """Return what is wrong with an archive's metadata.json."""
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        return [f"unknown metadata format version {version!r} (this tool reads {FORMAT_VERSION})"]
+    problems = []
+    for key in ("backup_type", "created_at", "database", "members"):
+        if key not in metadata:
+            problems.append(f"metadata.json lacks {key!r}")
+    return problems
+
+
+def verify_archive(path: Path, work_dir: Path) -> VerifyReport:
+    """Re-run every check on an archive: metadata, CRC and SHA-256, the database itself.
+
+    Args:
+        path: the archive.
+        work_dir: a folder for the temporary copy of the archived database.
+
+    Returns:
+        The report; `ok` is true when nothing was found wrong.
+    """
+    report = VerifyReport(path)
+    try:
+        report.metadata = read_metadata(path)
+    except ArchiveInvalid as error:
+        report.problems.append(str(error))
+        return report
+    report.problems.extend(check_metadata(report.metadata))
+    if report.problems:
+        return report
+    report.problems.extend(check_members(path, report.metadata))
+    if not report.problems:
+        report.problems.extend(_check_database(path, report.metadata, work_dir))
+    return report
+
+
+def _check_database(path: Path, metadata: dict[str, Any], work_dir: Path) -> list[str]:
+    """Extract the archived database; run integrity_check; compare row counts."""
+    member = next((m for m in metadata["members"] if m.get("role") == "database"), None)
+    if member is None:
+        return ["the archive holds no database"]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".verify-") as tmp:
+        copy = Path(tmp) / "archived.db"
+        extract_member(path, member["path"], copy)
+        with closing(open_readonly(copy, immutable=True)) as conn:
+            result = run_check(conn, "integrity_check")
+            if result != "ok":
+                if metadata.get("degraded"):
+                    return []  # archived as damaged on purpose; metadata says so
+                return [f"archived database fails integrity_check: {result}"]
+            counts = count_rows(conn)
+    expected = metadata["database"].get("tables", {})
+    if counts != expected:
+        diff = sorted(
+            f"{name}: {counts.get(name)} rows, metadata says {expected.get(name)}"
+            for name in set(counts) | set(expected)
+            if counts.get(name) != expected.get(name)
+        )
+        return ["row counts differ from metadata: " + "; ".join(diff[:10])]
+    return []
+
+
+def verify_backups(settings: Settings, paths: list[Path]) -> list[VerifyReport]:
+    """Verify archives and record each result in the history."""
+    history = History(settings.history_path)
+    reports = []
+    for path in paths:
+        if not path.is_file():
+            raise BackupError(f"No backup archive at {path}. `list` shows the backups there are.")
+        report = verify_archive(path, settings.backup_dir / ".work")
+        if path.resolve().is_relative_to(settings.backup_dir):
+            history.record_verification(path.resolve(), settings.now(), report.problems)
+        reports.append(report)
+    shutil.rmtree(settings.backup_dir / ".work", ignore_errors=True)
+    return reports

@@ -1,0 +1,203 @@
+"""Every backup attempt and verification, recorded so any process reports the same figures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    backup_type TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    duration_seconds REAL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+    archive TEXT,
+    size_bytes INTEGER,
+    error TEXT,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verifications (
+    archive TEXT PRIMARY KEY,
+    verified_at TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    problems TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One recorded backup attempt."""
+
+    id: int
+    backup_type: str
+    trigger: str
+    started_at: str
+    finished_at: str | None
+    duration_seconds: float | None
+    status: str  # success, failed, running, or interrupted (running, process gone)
+    archive: str | None
+    size_bytes: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Counts over the whole history."""
+
+    successes: int
+    failures: int
+    interrupted: int
+    last_success: Attempt | None
+    last_failure: Attempt | None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Tell whether a process of this machine still runs."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # pragma: no cover - Windows
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
+        if handle:
+            ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
+        return bool(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class History:
+    """The history database (a small SQLite file beside the backups)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+            conn.executescript(_SCHEMA)
+            with conn:
+                yield conn
+
+    def start(self, backup_type: str, trigger: str, started_at: datetime) -> int:
+        """Record an attempt as running; return its id."""
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "INSERT INTO attempts (backup_type, trigger, started_at, status, pid, host) "
+                "VALUES (?, ?, ?, 'running', ?, ?)",
+                (backup_type, trigger, started_at.isoformat(), os.getpid(), socket.gethostname()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish(
+        self,
+        attempt_id: int,
+        finished_at: datetime,
+        duration: float,
+        *,
+        archive: Path | None = None,
+        size_bytes: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how an attempt ended: with an archive, or with an error."""
+        with self._connect() as conn:
+            conn.execute(
+                "UPDATE attempts SET finished_at = ?, duration_seconds = ?, status = ?, "
+                "archive = ?, size_bytes = ?, error = ? WHERE id = ?",
+                (
+                    finished_at.isoformat(),
+                    round(duration, 3),
+                    "failed" if error else "success",
+                    str(archive) if archive else None,
+                    size_bytes,
+                    error,
+                    attempt_id,
+                ),
+            )
+
+    def record_verification(self, archive: Path, when: datetime, problems: list[str]) -> None:
+        """Record the result of verifying an archive."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?)",
+                (str(archive), when.isoformat(), int(not problems), "\n".join(problems) or None),
+            )
+
+    def verification(self, archive: Path) -> tuple[bool, str] | None:
+        """Return (ok, verified_at) of the last verification of an archive, if any."""
+        if not self.path.exists():
+            return None
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT ok, verified_at FROM verifications WHERE archive = ?", (str(archive),)
+            ).fetchone()
+        return (bool(row[0]), str(row[1])) if row else None
+
+    def attempts(self, limit: int = 50) -> list[Attempt]:
+        """Return the newest attempts first."""
+        if not self.path.exists():
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, backup_type, trigger, started_at, finished_at, duration_seconds, "
+                "status, archive, size_bytes, error, pid, host FROM attempts "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [self._attempt(row) for row in rows]
+
+    def statistics(self) -> Statistics:
+        """Count successes, failures and interrupted attempts."""
+        if not self.path.exists():
+            return Statistics(0, 0, 0, None, None)
+        with self._connect() as conn:
+            counts = dict(conn.execute("SELECT status, count(*) FROM attempts GROUP BY status"))
+            columns = (
+                "id, backup_type, trigger, started_at, finished_at, duration_seconds, "
+                "status, archive, size_bytes, error, pid, host"
+            )
+            last = {
+                status: conn.execute(
+                    f"SELECT {columns} FROM attempts WHERE status = ? ORDER BY id DESC LIMIT 1",
+                    (status,),
+                ).fetchone()
+                for status in ("success", "failed")
+            }
+            running = conn.execute(
+                f"SELECT {columns} FROM attempts WHERE status = 'running'"
+            ).fetchall()
+        interrupted = sum(1 for row in running if self._attempt(row).status == "interrupted")
+        return Statistics(
+            successes=counts.get("success", 0),
+            failures=counts.get("failed", 0),
+            interrupted=interrupted,
+            last_success=self._attempt(last["success"]) if last["success"] else None,
+            last_failure=self._attempt(last["failed"]) if last["failed"] else None,
+        )
+
+    @staticmethod
+    def _attempt(row: tuple) -> Attempt:  # type: ignore[type-arg]
+        status = row[6]
+        if status == "running" and row[11] == socket.gethostname() and not _pid_alive(row[10]):
+            status = "interrupted"
+        return Attempt(*row[:6], status, *row[7:10])  # type: ignore[misc]

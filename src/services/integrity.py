@@ -1,0 +1,205 @@
+"""Open SQLite files safely and check them: header, quick_check, integrity_check, facts."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from src.errors import DatabaseNotFound, NotADatabase
+
+logger = logging.getLogger(__name__)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One table as the dump and export see it."""
+
+    name: str
+    sql: str
+    columns: tuple[str, ...]
+    has_rowid: bool  # a rowid table (not WITHOUT ROWID, not virtual)
+    rowid_alias: str | None  # the INTEGER PRIMARY KEY column that is the rowid
+    virtual: bool
+    shadow: bool  # a shadow table of a virtual table (FTS5 data, ...)
+
+
+@dataclass
+class DatabaseFacts:
+    """What the metadata records of a database."""
+
+    size_bytes: int
+    sqlite_version: str
+    journal_mode: str
+    page_size: int
+    page_count: int
+    freelist_count: int
+    user_version: int
+    application_id: int
+    tables: dict[str, int] = field(default_factory=dict)
+    user_count: int | None = None
+
+    @property
+    def total_rows(self) -> int:
+        """Return the rows of every table together."""
+        return sum(self.tables.values())
+
+
+def quote_identifier(name: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_header(path: Path) -> None:
+    """Raise unless `path` is an existing, non-empty SQLite database file.
+
+    Raises:
+        DatabaseNotFound: nothing is at `path`.
+        NotADatabase: the file is empty or does not start with the SQLite header.
+    """
+    if not path.exists():
+        raise DatabaseNotFound(
+            f"No database at {path}. Check DATABASE_PATH (in .env or the environment); "
+            "the tool never creates an empty database in its place."
+        )
+    if not path.is_file():
+        raise NotADatabase(f"{path} is not a file. Point DATABASE_PATH at the bot's .db file.")
+    with path.open("rb") as handle:
+        header = handle.read(len(SQLITE_HEADER))
+    if not header:
+        raise NotADatabase(f"{path} is empty (0 bytes): there is no data to back up.")
+    if header != SQLITE_HEADER:
+        raise NotADatabase(
+            f"{path} is not a SQLite database (its first bytes are not 'SQLite format 3'). "
+            "Check DATABASE_PATH, or run `diagnose` if this was the bot's database."
+        )
+
+
+def open_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
+    """Open an existing database read-only; never creates a file."""
+    uri = path.resolve().as_uri() + ("?immutable=1" if immutable else "?mode=ro")
+    conn = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+    conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+def run_check(conn: sqlite3.Connection, pragma: str = "quick_check") -> str:
+    """Run quick_check or integrity_check; return 'ok' or the problems found."""
+    try:
+        rows = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
+    except sqlite3.DatabaseError as error:
+        return f"{pragma} could not run: {error}"
+    return "ok" if rows == ["ok"] else "; ".join(rows[:20])
+
+
+def check_file(path: Path, pragma: str = "quick_check", *, immutable: bool = False) -> str:
+    """Check a database file; return 'ok' or a description of the problem."""
+    try:
+        with closing(open_readonly(path, immutable=immutable)) as conn:
+            return run_check(conn, pragma)
+    except sqlite3.DatabaseError as error:
+        return f"cannot open: {error}"
+
+
+def list_tables(conn: sqlite3.Connection) -> list[TableInfo]:
+    """List every table of the database in schema order."""
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL "
+        "ORDER BY rowid"
+    ).fetchall()
+    virtual = {name for name, sql in rows if sql.upper().startswith("CREATE VIRTUAL TABLE")}
+    kinds = _table_kinds(conn)
+    tables = []
+    for name, sql in rows:
+        is_virtual = name in virtual
+        shadow = kinds.get(name) == "shadow" or (
+            not kinds and any(name.startswith(v + "_") for v in virtual)
+        )
+        columns, alias, has_rowid = _columns(conn, name, sql, is_virtual)
+        tables.append(TableInfo(name, sql, columns, has_rowid, alias, is_virtual, shadow))
+    return tables
+
+
+def _table_kinds(conn: sqlite3.Connection) -> dict[str, str]:
+    """Return PRAGMA table_list's type per table (empty on SQLite before 3.37)."""
+    try:
+        return {row[1]: row[2] for row in conn.execute("PRAGMA table_list") if row[0] == "main"}
+    except sqlite3.DatabaseError:
+        return {}
+
+
+def _columns(
+    conn: sqlite3.Connection, name: str, sql: str, is_virtual: bool
+) -> tuple[tuple[str, ...], str | None, bool]:
+    """Return the columns, the rowid alias and whether the table has a rowid."""
+    info = conn.execute(f"PRAGMA table_xinfo({quote_identifier(name)})").fetchall()
+    # hidden: 0 normal, 1 hidden (virtual tables), 2/3 generated columns (not insertable)
+    columns = tuple(row[1] for row in info if row[6] == 0)
+    if is_virtual:
+        return columns, None, True
+    without_rowid = "WITHOUT ROWID" in " ".join(sql.upper().split())
+    if without_rowid:
+        return columns, None, False
+    pk = [row for row in info if row[5] > 0]
+    alias = None
+    if len(pk) == 1 and str(pk[0][2]).upper() == "INTEGER":
+        origins = [row[3] for row in conn.execute(f"PRAGMA index_list({quote_identifier(name)})")]
+        # INTEGER PRIMARY KEY DESC is no rowid alias: SQLite gives it an index of origin 'pk'
+        if "pk" not in origins:
+            alias = pk[0][1]
+    return columns, alias, True
+
+
+def rowid_name(table: TableInfo) -> str:
+    """Return a name that refers to the rowid and to no column of the table."""
+    for candidate in ("rowid", "_rowid_", "oid"):
+        if candidate not in {c.lower() for c in table.columns}:
+            return candidate
+    raise NotADatabase(f"table {table.name} hides its rowid behind columns rowid, _rowid_ and oid")
+
+
+def gather_facts(conn: sqlite3.Connection, size_bytes: int) -> DatabaseFacts:
+    """Read the facts the metadata records, counting the rows of every table."""
+
+    def pragma(name: str) -> object:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    facts = DatabaseFacts(
+        size_bytes=size_bytes,
+        sqlite_version=sqlite3.sqlite_version,
+        journal_mode=str(pragma("journal_mode")),
+        page_size=int(str(pragma("page_size"))),
+        page_count=int(str(pragma("page_count"))),
+        freelist_count=int(str(pragma("freelist_count"))),
+        user_version=int(str(pragma("user_version"))),
+        application_id=int(str(pragma("application_id"))),
+    )
+    facts.tables = count_rows(conn)
+    if "users" in facts.tables:
+        facts.user_count = facts.tables["users"]
+    return facts
+
+
+def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
+    """Count the rows of every table (shadow tables of virtual tables included)."""
+    counts = {}
+    for table in list_tables(conn):
+        query = f"SELECT count(*) FROM {quote_identifier(table.name)}"
+        counts[table.name] = int(conn.execute(query).fetchone()[0])
+    return counts
+
+
+@contextmanager
+def read_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Hold one read transaction so every statement sees the same snapshot."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        yield
+    finally:
+        conn.execute("COMMIT")

@@ -1,0 +1,89 @@
+"""One backup or restore at a time across processes: a lock file, on POSIX and Windows."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from src.errors import LockBusy
+
+logger = logging.getLogger(__name__)
+
+# Windows locks a byte range and then refuses reads of it; lock a byte far past the
+# owner's note so a waiting process can still read who holds the lock.
+_LOCK_OFFSET = 1 << 20
+
+if os.name == "nt":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        handle.seek(_LOCK_OFFSET)
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        handle.seek(_LOCK_OFFSET)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _read_owner(path: Path) -> str:
+    """Return the holder's note, or 'unknown'."""
+    try:
+        text = path.read_bytes()[:200].decode("utf-8", "replace").strip("\x00 \n")
+    except OSError:
+        return "unknown"
+    return text or "unknown"
+
+
+@contextmanager
+def exclusive_lock(path: Path, purpose: str, timeout: float) -> Iterator[None]:
+    """Hold the lock at `path`, waiting up to `timeout` seconds for another holder.
+
+    Raises:
+        LockBusy: another process kept the lock longer than `timeout`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+b")
+    try:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(handle):
+            if time.monotonic() >= deadline:
+                raise LockBusy(
+                    f"Another process is busy: {_read_owner(path)}. Waited {timeout:.0f} s. "
+                    "Try again when it has finished (BACKUP_LOCK_TIMEOUT sets the wait)."
+                )
+            time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{purpose} (pid {os.getpid()})".encode())
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            _unlock(handle)
+    finally:
+        handle.close()

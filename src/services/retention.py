@@ -1,0 +1,62 @@
+"""Retention: decide (purely) which backups expire, then delete only those."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+logger = logging.getLogger(__name__)
+
+
+class Retainable(Protocol):
+    """What retention needs to know of a backup."""
+
+    @property
+    def path(self) -> Path:
+        """The archive."""
+
+    @property
+    def created_at_key(self) -> str:
+        """A key that sorts backups oldest to newest."""
+
+    @property
+    def verified(self) -> bool | None:
+        """True verified, False failed verification, None not checked."""
+
+    @property
+    def degraded(self) -> bool:
+        """An emergency archive of a database that failed its checks."""
+
+
+T = TypeVar("T", bound=Retainable)
+
+
+def select_expired(backups: Sequence[T], keep: int) -> list[T]:
+    """Return the backups of one type that retention deletes, oldest first.
+
+    The newest `keep` verified backups stay. Archives that failed verification never
+    count toward `keep` and are never deleted here (an operator looks at them).
+    Degraded emergency archives are kept apart: the newest `keep` of them stay.
+    """
+    if keep < 1:
+        raise ValueError("keep must be at least 1: the newest verified backup always stays")
+    newest_first = sorted(backups, key=lambda b: b.created_at_key, reverse=True)
+    good = [b for b in newest_first if b.verified is not False and not b.degraded]
+    degraded = [b for b in newest_first if b.verified is not False and b.degraded]
+    expired = good[keep:] + degraded[keep:]
+    return sorted(expired, key=lambda b: b.created_at_key)
+
+
+def prune(expired: Sequence[Retainable]) -> list[Path]:
+    """Delete the archives `select_expired` chose; return the paths deleted."""
+    deleted = []
+    for backup in expired:
+        try:
+            backup.path.unlink()
+        except FileNotFoundError:
+            continue
+        logger.info("retention: deleted %s", backup.path.name)
+        deleted.append(backup.path)
+    return deleted

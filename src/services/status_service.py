@@ -1,0 +1,70 @@
+"""The system's status: database, backups, latest backup, history, scheduler."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.config.settings import BACKUP_TYPES, Settings
+from src.errors import BackupError
+from src.services import catalog
+from src.services.history import History, Statistics
+from src.services.integrity import check_file, check_header
+
+
+@dataclass
+class DatabaseStatus:
+    """The live database as `status` shows it."""
+
+    path: Path
+    exists: bool
+    size_bytes: int
+    integrity: str
+
+
+@dataclass
+class SystemStatus:
+    """Everything `status` shows."""
+
+    database: DatabaseStatus
+    backups_by_type: dict[str, int]
+    storage_bytes: int
+    free_bytes: int | None
+    latest: catalog.BackupInfo | None
+    statistics: Statistics
+    scheduler: str
+
+    @property
+    def total_backups(self) -> int:
+        """Return the number of backups of every type."""
+        return sum(self.backups_by_type.values())
+
+
+def database_status(settings: Settings) -> DatabaseStatus:
+    """Check the live database without changing it (quick_check)."""
+    path = settings.database_path
+    if not path.exists():
+        return DatabaseStatus(path, False, 0, "missing")
+    try:
+        check_header(path)
+    except BackupError as error:
+        return DatabaseStatus(path, True, path.stat().st_size, str(error))
+    return DatabaseStatus(path, True, path.stat().st_size, check_file(path, "quick_check"))
+
+
+def get_status(settings: Settings) -> SystemStatus:
+    """Gather the status every door (CLI, bot) reports the same way."""
+    backups = catalog.list_backups(settings)
+    by_type = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in BACKUP_TYPES}
+    folder = settings.backup_dir
+    free = shutil.disk_usage(folder).free if folder.is_dir() else None
+    return SystemStatus(
+        database=database_status(settings),
+        backups_by_type=by_type,
+        storage_bytes=sum(b.size_bytes for b in backups),
+        free_bytes=free,
+        latest=backups[0] if backups else None,
+        statistics=History(settings.history_path).statistics(),
+        scheduler="not running (start it with `python backup_manager.py scheduler`)",
+    )
