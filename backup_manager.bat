@@ -19,6 +19,7 @@ rem Taken once, first: the folder of this file, with a trailing backslash.
 set "BM_HOME=%~dp0"
 set "BM_RC=0"
 set "BM_PY="
+set "BM_CALL="
 set "BM_PUSHED="
 set "BM_INTERACTIVE="
 if "%~1"=="" set "BM_INTERACTIVE=1"
@@ -43,9 +44,7 @@ call :find_python
 if not defined BM_PY goto :no_python
 if defined BM_INTERACTIVE goto :menu
 
-rem CALL, because "python" may be a .bat shim (pyenv-win): without CALL a
-rem batch file never returns here.
-call %BM_PY% backup_manager.py %*
+%BM_CALL% %BM_PY% backup_manager.py %*
 set "BM_RC=%ERRORLEVEL%"
 goto :finish
 
@@ -72,7 +71,8 @@ echo   9. Quit - or Q
 echo.
 set "BM_SEL="
 set /p "BM_SEL=Choose an option [1-9, Q]: "
-rem Only reached when defined: %VAR:x=y% of an undefined VAR leaves junk.
+rem Edit a value only once it is known to be defined: a search-and-replace
+rem expansion of an undefined variable leaves junk in the line.
 if not defined BM_SEL goto :menu_empty
 set "BM_SEL=%BM_SEL:"=%"
 if not defined BM_SEL goto :menu_empty
@@ -178,7 +178,7 @@ rem  :invoke ARGS... - run backup_manager.py ARGS and show its exit code.
 echo.
 echo ^> backup_manager.py %*
 echo.
-call %BM_PY% backup_manager.py %*
+%BM_CALL% %BM_PY% backup_manager.py %*
 set "BM_RC=%ERRORLEVEL%"
 echo.
 if "%BM_RC%"=="0" (echo Done - exit code 0.) else (echo FAILED - exit code %BM_RC%.)
@@ -186,9 +186,15 @@ exit /b %BM_RC%
 
 
 rem --------------------------------------------------------------------------
-rem  :find_python - set BM_PY to "py -3" or "python" if it runs Python 3.10+.
+rem  :find_python - set BM_PY to "py -3" or "python" if it runs Python 3.10+,
+rem  and BM_CALL to the prefix that runs it. "python" may be a .bat shim, as
+rem  pyenv-win's is, and a batch file run without CALL never returns here, so
+rem  it gets CALL. The py launcher is an .exe and runs without CALL, which
+rem  leaves carets and percent signs in arguments alone.
+rem  The probes use CALL, in case either name is a batch file.
 :find_python
 set "BM_PY="
+set "BM_CALL="
 call py -3 -c "import sys; sys.exit(sys.version_info < (3, 10))" >nul 2>&1
 if "%ERRORLEVEL%"=="0" (
     set "BM_PY=py -3"
@@ -198,6 +204,7 @@ rem The Microsoft Store's "python" stand-in fails this check too.
 call python -c "import sys; sys.exit(sys.version_info < (3, 10))" >nul 2>&1
 if "%ERRORLEVEL%"=="0" (
     set "BM_PY=python"
+    set "BM_CALL=call"
     exit /b 0
 )
 exit /b 1
@@ -245,5 +252,5 @@ rem --------------------------------------------------------------------------
 :finish
 if defined BM_PUSHED popd
 if defined BM_OLDCP chcp %BM_OLDCP% >nul 2>&1
-rem %BM_RC% is expanded before ENDLOCAL runs, so the code survives it.
+rem The exit code is expanded before ENDLOCAL runs, so it survives ENDLOCAL.
 endlocal & exit /b %BM_RC%

@@ -1,0 +1,137 @@
+"""Shared fixtures: settings in tmp_path, real databases, a CLI runner as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from src.config.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CHINOOK = ROOT.parent / "shared" / "fixtures" / "chinook.sqlite"
+
+
+def make_env(tmp_path: Path, db: Path, **extra: str) -> dict[str, str]:
+    """Return the environment variables that point the tool at tmp_path."""
+    env = {
+        "DATABASE_PATH": str(db),
+        "BACKUP_DIR": str(tmp_path / "backups"),
+        "RECOVERY_DIR": str(tmp_path / "recovery"),
+        "LOG_DIR": str(tmp_path / "logs"),
+        "DATA_FILES": "",
+        "BACKUP_LOCK_TIMEOUT": "5",
+        "MIN_FREE_MB": "0",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def chinook(tmp_path: Path) -> Path:
+    """A writable copy of the Chinook sample database."""
+    if not CHINOOK.exists():
+        pytest.fail(f"fixture missing: {CHINOOK}")
+    target = tmp_path / "chinook.sqlite"
+    shutil.copyfile(CHINOOK, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def sample_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bot's sample database, built once per session."""
+    from src.database.sample import create_sample_database
+
+    path = tmp_path_factory.mktemp("sample") / "pmo_recovery.db"
+    create_sample_database(path, users=600)
+    return path
+
+
+@pytest.fixture
+def sample_db(tmp_path: Path, sample_template: Path) -> Path:
+    """A writable copy of the bot's sample database (WAL mode)."""
+    target = tmp_path / "pmo_recovery.db"
+    with sqlite3.connect(sample_template) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path) -> Callable[..., Settings]:
+    """Build settings for a database in tmp_path (extra variables as keywords)."""
+
+    def build(db: Path, **extra: str) -> Settings:
+        return load_settings(make_env(tmp_path, db, **extra), root=ROOT, env_file=tmp_path / ".env")
+
+    return build
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python backup_manager.py ...` as a real process against tmp_path."""
+
+    def run(
+        *args: str, db: Path | None = None, timeout: float = 120, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in _TOOL_VARIABLES}
+        env.update(make_env(tmp_path, db or tmp_path / "pmo_recovery.db", **extra))
+        env.setdefault("PYTHONIOENCODING", "utf-8")
+        return subprocess.run(
+            [sys.executable, str(ROOT / "backup_manager.py"), *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+            timeout=timeout,
+            cwd=tmp_path,
+            check=False,
+        )
+
+    return run
+
+
+_TOOL_VARIABLES = {
+    "DATABASE_PATH",
+    "BACKUP_DIR",
+    "RECOVERY_DIR",
+    "LOG_DIR",
+    "BOT_TOKEN",
+    "ADMIN_USER_IDS",
+    "RETENTION_DAILY",
+    "RETENTION_WEEKLY",
+    "RETENTION_MANUAL",
+    "RETENTION_EMERGENCY",
+    "BACKUP_TIMEZONE",
+    "TELEGRAM_API_URL",
+    "COMPRESSION_LEVEL",
+    "DATA_FILES",
+    "CONFIG_FILES",
+}
+
+
+def table_rows(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Read every row of every table (rowid first where there is one), sorted."""
+    result = {}
+    tables = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='table' AND sql IS NOT NULL "
+        "AND name NOT LIKE 'sqlite_stat%' ORDER BY name"
+    ).fetchall()
+    for name, sql in tables:
+        quoted = '"' + name.replace('"', '""') + '"'
+        virtual = sql.upper().startswith("CREATE VIRTUAL")
+        if "WITHOUT ROWID" in sql.upper():
+            query = f"SELECT * FROM {quoted}"
+        elif virtual:
+            query = f"SELECT rowid, * FROM {quoted}"
+        else:
+            query = f"SELECT _rowid_, * FROM {quoted}"
+        rows = conn.execute(query).fetchall()
+        result[name] = sorted(rows, key=repr)
+    return result
