@@ -150,7 +150,10 @@ def test_ctrl_c_during_a_backup_exits_130_and_leaves_no_archive(tmp_path, sample
     env = {**os.environ, **make_env(tmp_path, sample_db), "PYTHONIOENCODING": "utf-8"}
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "backup_manager.py"), "backup"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     folder = tmp_path / "backups" / "manual"
     deadline = time.monotonic() + 30

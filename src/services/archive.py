@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 try:  # ISA-L: the same raw deflate, about four times faster than zlib at level 1 here
     from isal import isal_zlib
 except ImportError:  # pragma: no cover - the wheel exists for the usual platforms
-    isal_zlib = None
+    isal_zlib = None  # type: ignore[assignment]
 
 METADATA_NAME = "metadata.json"
 READ_CHUNK = 1 << 20

@@ -11,6 +11,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -196,8 +197,19 @@ class History:
         )
 
     @staticmethod
-    def _attempt(row: tuple) -> Attempt:  # type: ignore[type-arg]
+    def _attempt(row: tuple[Any, ...]) -> Attempt:
         status = row[6]
         if status == "running" and row[11] == socket.gethostname() and not _pid_alive(row[10]):
             status = "interrupted"
-        return Attempt(*row[:6], status, *row[7:10])  # type: ignore[misc]
+        return Attempt(
+            id=row[0],
+            backup_type=row[1],
+            trigger=row[2],
+            started_at=row[3],
+            finished_at=row[4],
+            duration_seconds=row[5],
+            status=status,
+            archive=row[7],
+            size_bytes=row[8],
+            error=row[9],
+        )
