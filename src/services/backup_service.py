@@ -166,11 +166,16 @@ def _check_space(settings: Settings, folder: Path) -> None:
 def _unique_name(folder: Path, backup_type: str, started: datetime) -> str:
     """Return an archive name not used yet, even for two backups in one second."""
     base = f"{catalog.NAME_PREFIX}_{backup_type}_{started:%Y%m%d_%H%M%S}"
-    name, number = f"{base}.zip", 1
-    while (folder / name).exists():
-        number += 1
-        name = f"{base}_{number}.zip"
-    return name
+    # the next number after every archive of that second, so the newest always sorts last
+    # (also when retention has deleted the first ones)
+    used = [
+        int(match["n"] or 1)
+        for path in folder.glob(f"{base}*.zip")
+        if (match := catalog.ARCHIVE_NAME.match(path.name))
+    ]
+    if not used:
+        return f"{base}.zip"
+    return f"{base}_{max(used) + 1}.zip"
 
 
 def _create_locked(

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,16 @@ class BackupInfo:
 
     @property
     def created_at_key(self) -> str:
-        """Sort key: oldest to newest."""
-        return f"{self.stamp}_{self.sequence:04d}"
+        """Sort key, oldest to newest: UTC time from metadata (immune to DST), then number."""
+        moment = None
+        if self.metadata and "created_at" in self.metadata:
+            try:
+                moment = datetime.fromisoformat(str(self.metadata["created_at"]))
+            except ValueError:
+                moment = None
+        if moment is None or moment.tzinfo is None:
+            moment = datetime.strptime(self.stamp, "%Y%m%d_%H%M%S").replace(tzinfo=timezone.utc)
+        return f"{moment.astimezone(timezone.utc):%Y%m%dT%H%M%S.%f}_{self.sequence:04d}"
 
     @property
     def created_at(self) -> str:
