@@ -104,7 +104,10 @@ def demo(settings: Settings, users: int) -> None:
         output.emit(f"🗄️ A database already exists at {db}; the demo leaves it untouched.")
     else:
         summary = create_sample_database(db, users=users)
-        output.emit(f"🗄️ Created a sample database at {db}: {summary}")
+        output.emit(
+            f"🗄️ Created a sample database at {db}: {summary.users} users, "
+            f"{summary.total_rows} rows in {len(summary.counts())} tables"
+        )
     for written in write_sample_data_files(settings.project_root / "data"):
         output.emit(f"  Wrote sample data file {written}")
     result = backup_service.create_backup(settings, "manual", trigger="demo")
