@@ -167,3 +167,33 @@ def test_ctrl_c_during_a_backup_exits_130_and_leaves_no_archive(tmp_path, sample
     assert "Interrupted" in err
     assert not list(folder.glob("*.zip"))
     assert not list(folder.glob(".tmp-*"))
+
+
+def test_disk_filling_up_mid_archive_leaves_nothing_and_says_so(tmp_path, sample_db):
+    """A file size limit makes writes fail with EFBIG part-way, as a full disk would."""
+    import resource
+
+    with sqlite3.connect(sample_db) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        limit = pages * conn.execute("PRAGMA page_size").fetchone()[0] + 64 * 1024
+    # the snapshot fits; the archive (snapshot + SQL + JSON, compressed) does not
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failing write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, **make_env(tmp_path, sample_db), "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "backup_manager.py"), "backup"],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_file_size,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == ExitStatus.NO_SPACE, done.stderr
+    assert "ran full" in done.stderr
+    folder = tmp_path / "backups" / "manual"
+    assert not list(folder.glob("*.zip"))
+    assert not list(folder.glob(".tmp-*"))

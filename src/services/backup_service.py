@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import platform
@@ -199,9 +200,24 @@ def _create_locked(
     work.mkdir(mode=0o700)
     try:
         result = _build(settings, backup_type, folder / name, work, started, clock, before)
+    except (OSError, sqlite3.OperationalError) as error:
+        if not _is_disk_full(error):
+            raise
+        raise InsufficientSpace(
+            f"The disk holding {folder} ran full while the backup was written ({error}). "
+            "The unfinished archive was removed; free some space or set BACKUP_DIR "
+            "to another disk, then run the backup again."
+        ) from error
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def _is_disk_full(error: OSError | sqlite3.OperationalError) -> bool:
+    """Tell whether a write failed because the disk (or a size limit) is full."""
+    if isinstance(error, sqlite3.OperationalError):
+        return getattr(error, "sqlite_errorcode", None) == 13 or "disk is full" in str(error)
+    return error.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _build(
