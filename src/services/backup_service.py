@@ -92,10 +92,16 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
         with exclusive_lock(
             settings.backup_dir / ".lock", f"{backup_type} backup", settings.lock_timeout
         ):
-            result = _create_locked(settings, backup_type, folder, started, clock)
+            # named and dated when the lock is ours, not when we began to wait for it
+            result = _create_locked(settings, backup_type, folder, settings.now(), clock)
     except BaseException as error:
         reason = str(error) or type(error).__name__
-        history.finish(attempt, settings.now(), time.monotonic() - clock, error=reason)
+        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+        if interrupted:
+            reason = "interrupted (Ctrl-C or shutdown)"
+        history.finish(
+            attempt, settings.now(), time.monotonic() - clock, error=reason, interrupted=interrupted
+        )
         # an expected failure needs no traceback; anything else does
         logger.error(  # noqa: TRY400
             "%s backup failed: %s", backup_type, reason, exc_info=not isinstance(error, BackupError)

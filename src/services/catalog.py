@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from typing import Any
 from src.config.settings import BACKUP_TYPES, Settings
 from src.errors import ArchiveInvalid, BackupError
 from src.services.archive import check_members, extract_member, read_metadata
-from src.services.history import History
+from src.services.history import History, pid_alive
 from src.services.integrity import count_rows, open_readonly, run_check
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,9 @@ def _check_database(path: Path, metadata: dict[str, Any], work_dir: Path) -> lis
     if member is None:
         return ["the archive holds no database"]
     work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".verify-") as tmp:
+    clean_verify_leftovers(work_dir)
+    # one folder per run (several verify runs may go on at once), named by our pid
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=f".verify-{os.getpid()}-") as tmp:
         copy = Path(tmp) / "archived.db"
         extract_member(path, member["path"], copy)
         with closing(open_readonly(copy, immutable=True)) as conn:
@@ -210,9 +213,16 @@ def verify_backups(settings: Settings, paths: list[Path]) -> list[VerifyReport]:
     for path in paths:
         if not path.is_file():
             raise BackupError(f"No backup archive at {path}. `list` shows the backups there are.")
-        report = verify_archive(path, settings.backup_dir / ".work")
+        report = verify_archive(path, settings.backup_dir)
         if path.resolve().is_relative_to(settings.backup_dir):
             history.record_verification(path.resolve(), settings.now(), report.problems)
         reports.append(report)
-    shutil.rmtree(settings.backup_dir / ".work", ignore_errors=True)
     return reports
+
+
+def clean_verify_leftovers(folder: Path) -> None:
+    """Remove work folders that killed `verify` runs left (their process is gone)."""
+    for leftover in folder.glob(".verify-*"):
+        pid = leftover.name.split("-")[1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)

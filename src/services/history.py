@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     started_at TEXT NOT NULL,
     finished_at TEXT,
     duration_seconds REAL,
-    status TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed', 'interrupted')),
     archive TEXT,
     size_bytes INTEGER,
     error TEXT,
@@ -66,7 +66,7 @@ class Statistics:
     last_failure: Attempt | None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Tell whether a process of this machine still runs."""
     if pid == os.getpid():
         return True
@@ -119,8 +119,10 @@ class History:
         archive: Path | None = None,
         size_bytes: int | None = None,
         error: str | None = None,
+        interrupted: bool = False,
     ) -> None:
-        """Record how an attempt ended: with an archive, or with an error."""
+        """Record how an attempt ended: with an archive, an error, or interrupted."""
+        status = "interrupted" if interrupted else "failed" if error else "success"
         with self._connect() as conn:
             conn.execute(
                 "UPDATE attempts SET finished_at = ?, duration_seconds = ?, status = ?, "
@@ -128,7 +130,7 @@ class History:
                 (
                     finished_at.isoformat(),
                     round(duration, 3),
-                    "failed" if error else "success",
+                    status,
                     str(archive) if archive else None,
                     size_bytes,
                     error,
@@ -187,7 +189,9 @@ class History:
             running = conn.execute(
                 f"SELECT {columns} FROM attempts WHERE status = 'running'"
             ).fetchall()
-        interrupted = sum(1 for row in running if self._attempt(row).status == "interrupted")
+        interrupted = counts.get("interrupted", 0) + sum(
+            1 for row in running if self._attempt(row).status == "interrupted"
+        )
         return Statistics(
             successes=counts.get("success", 0),
             failures=counts.get("failed", 0),
@@ -199,7 +203,7 @@ class History:
     @staticmethod
     def _attempt(row: tuple[Any, ...]) -> Attempt:
         status = row[6]
-        if status == "running" and row[11] == socket.gethostname() and not _pid_alive(row[10]):
+        if status == "running" and row[11] == socket.gethostname() and not pid_alive(row[10]):
             status = "interrupted"
         return Attempt(
             id=row[0],
