@@ -5,19 +5,15 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import platform
 import shutil
-import socket
 import sqlite3
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from src import __version__
 from src.config.settings import BACKUP_TYPES, Settings
 from src.errors import (
     ArchiveInvalid,
@@ -27,7 +23,8 @@ from src.errors import (
     IntegrityFailure,
 )
 from src.services import catalog, retention
-from src.services.archive import ArchiveWriter, check_members, deflate_engine
+from src.services.archive import ArchiveWriter, check_members
+from src.services.contents import add_files, build_metadata
 from src.services.exporters import write_json_export, write_sql_dump
 from src.services.history import History
 from src.services.integrity import (
@@ -249,7 +246,7 @@ def _build(
         try:
             writer.add_file(f"database/{db.name}", snapshot, "database", str(db))
             exported = _write_exports(writer, snapshot, db.stem, problems)
-            files = _add_files(settings, writer)
+            files = add_files(settings, writer)
             after, facts = checked.result()
         except BaseException:
             writer.abort()
@@ -262,7 +259,7 @@ def _build(
             raise ArchiveInvalid("The exports do not match the snapshot: " + "; ".join(problems))
     duration = time.monotonic() - clock
     facts.journal_mode = _journal_mode(db)
-    metadata = _metadata(settings, backup_type, started, duration, facts, before, after)
+    metadata = build_metadata(settings, backup_type, started, duration, facts, before, after)
     metadata.update(degraded=degraded, problems=problems, files=files)
     metadata["members"] = [m.to_json() for m in writer.members]
     writer.add_metadata(metadata)
@@ -341,76 +338,6 @@ def _compare_counts(tables: dict[str, int], exported: dict[str, dict[str, int]])
                     f"{label} has {rows} rows of {name}, the snapshot {tables.get(name)}"
                 )
     return problems
-
-
-def _add_files(settings: Settings, writer: ArchiveWriter) -> dict[str, list[str]]:
-    """Add config, data and recent log files; note the missing ones."""
-    included, missing = [], []
-    root = settings.project_root
-    for role, names in (("config", settings.config_files), ("data", settings.data_files)):
-        for name in names:
-            path = (root / name).resolve()
-            if path.name == ".env":
-                missing.append(f"{name} (never archived: it holds secrets)")
-                continue
-            if not path.is_file():
-                missing.append(name)
-                logger.warning("backup: %s file %s not found, skipped", role, path)
-                continue
-            rel = (
-                path.relative_to(root).as_posix()
-                if path.is_relative_to(root)
-                else f"_external/{path.name}"
-            )
-            writer.add_file(f"files/{rel}", path, role, str(path))
-            included.append(rel)
-    cutoff = time.time() - timedelta(days=settings.log_max_age_days).total_seconds()
-    if settings.log_dir.is_dir():
-        for path in sorted(settings.log_dir.iterdir()):
-            if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= cutoff:
-                writer.add_file(f"logs/{path.name}", path, "log", str(path))
-                included.append(f"logs/{path.name}")
-    return {"included": included, "missing": missing}
-
-
-def _metadata(
-    settings: Settings,
-    backup_type: str,
-    started: datetime,
-    duration: float,
-    facts: DatabaseFacts,
-    before: str,
-    after: str,
-) -> dict[str, Any]:
-    """Build metadata.json (members are added by the caller)."""
-    return {
-        "format_version": catalog.FORMAT_VERSION,
-        "backup_type": backup_type,
-        "created_at": started.isoformat(),
-        "timezone": settings.timezone_name,
-        "app_version": __version__,
-        "hostname": socket.gethostname(),
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "duration_seconds": round(duration, 3),
-        "compression": deflate_engine(settings.compression_level),
-        "database": {
-            "source_path": str(settings.database_path),
-            "size_bytes": facts.size_bytes,
-            "sqlite_version": facts.sqlite_version,
-            "journal_mode": facts.journal_mode,
-            "page_size": facts.page_size,
-            "page_count": facts.page_count,
-            "freelist_count": facts.freelist_count,
-            "user_version": facts.user_version,
-            "application_id": facts.application_id,
-            "tables": facts.tables,
-            "total_rows": facts.total_rows,
-            "user_count": facts.user_count,
-            "integrity_before": before,
-            "integrity_after": after,
-        },
-    }
 
 
 def _publish(partial: Path, final: Path) -> None:
