@@ -223,3 +223,14 @@ def test_env_file_is_never_archived(chinook, settings_for, tmp_path):
     assert not any(name.endswith(".env") for name in files)
     assert all(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ" not in data for data in files.values())
     assert any(".env" in missing for missing in result.missing_files)
+
+
+def test_utf16_database_round_trips(tmp_path, settings_for):
+    db = tmp_path / "utf16.db"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)")
+    conn.executemany("INSERT INTO notes(body) VALUES (?)", [("Semangat 💪",), ("漢字 <b>",), ("",)])
+    conn.commit()
+    conn.close()
+    check_round_trip(db, settings_for(db), tmp_path)

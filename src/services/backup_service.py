@@ -7,7 +7,9 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from src.errors import (
     IntegrityFailure,
 )
 from src.services import catalog, retention
-from src.services.archive import ArchiveWriter, check_members
+from src.services.archive import ArchiveWriter, DeflatedFile, check_members
 from src.services.contents import add_files, build_metadata
 from src.services.exporters import write_json_export, write_sql_dump
 from src.services.history import History
@@ -157,8 +159,8 @@ def _check_space(settings: Settings, folder: Path) -> None:
     db = settings.database_path
     wal = db.with_name(db.name + "-wal")
     size = db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-    # the snapshot, plus an archive that is at most about as big again (three formats, compressed)
-    needed = 2 * size + settings.min_free_mb * 1024 * 1024
+    # the snapshot, the compressed exports, and the archive (about as big again as those)
+    needed = 3 * size + settings.min_free_mb * 1024 * 1024
     free = shutil.disk_usage(folder).free
     if free < needed:
         raise InsufficientSpace(
@@ -189,20 +191,12 @@ def _create_locked(
     db = settings.database_path
     check_header(db)
     _clean_leftovers(folder)
-    before = check_file(db, "quick_check")
-    degraded = before != "ok"
-    if degraded and backup_type != "emergency":
-        raise IntegrityFailure(
-            f"The database {db} fails quick_check ({before}). No {backup_type} backup was made. "
-            "Run `python backup_manager.py diagnose`, or make an emergency backup, "
-            "which archives what it can."
-        )
     _check_space(settings, folder)
     name = _unique_name(folder, backup_type, started)
     work = folder / f".tmp-{name[:-4]}"
     work.mkdir(mode=0o700)
     try:
-        result = _build(settings, backup_type, folder / name, work, started, clock, before)
+        result = _build(settings, backup_type, folder / name, work, started, clock)
     except (OSError, sqlite3.OperationalError) as error:
         if not _is_disk_full(error):
             raise
@@ -230,26 +224,45 @@ def _build(
     work: Path,
     started: datetime,
     clock: float,
-    before: str,
 ) -> BackupResult:
-    """Snapshot, write and verify the archive in `work`; move it to `final`."""
+    """Snapshot, write and verify the archive in `work`; move it to `final`.
+
+    Both cores work: the live quick_check, the snapshot's integrity_check and row counts,
+    and the SQL and JSON exports (each compressed into a file of its own) run in threads
+    while this one compresses the snapshot into the archive.
+    """
     db = settings.database_path
-    snapshot = work / db.name
-    take_snapshot(db, snapshot)
-    partial = work / (final.name + ".partial")
-    large = snapshot.stat().st_size > 512 * 2**20
-    writer = ArchiveWriter(partial, settings.compression_level, large=large)
+    level = settings.compression_level
+    cancel = threading.Event()
     problems: list[str] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # integrity_check and row counts run on the other core while we compress
-        checked: Future[tuple[str, DatabaseFacts]] = pool.submit(_check_snapshot, snapshot)
+    writer: ArchiveWriter | None = None
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        checking_live = pool.submit(check_file, db, "quick_check")
         try:
+            snapshot = _snapshot(db, work, backup_type, checking_live, problems)
+            checked = pool.submit(_check_snapshot, snapshot)
+            exports = {
+                label: pool.submit(_export, write, snapshot, work / f"{role}.part", level, cancel)
+                for label, role, write in _EXPORTS
+            }
+            large = snapshot.stat().st_size > 512 * 2**20
+            writer = ArchiveWriter(work / (final.name + ".partial"), level, large=large)
             writer.add_file(f"database/{db.name}", snapshot, "database", str(db))
-            exported = _write_exports(writer, snapshot, db.stem, problems)
+            before = checking_live.result()
+            _refuse_damaged(db, backup_type, before)
+            exported = {}
+            for label, role, _write in _EXPORTS:
+                deflated, counts, error = exports[label].result()
+                writer.add_deflated(f"database/{db.stem}.{role}", role, deflated)
+                exported[label] = counts
+                if error:  # only an emergency backup of a damaged database gets here
+                    problems.append(f"{label} incomplete: {error}")
             files = add_files(settings, writer)
             after, facts = checked.result()
         except BaseException:
-            writer.abort()
+            cancel.set()
+            if writer is not None:
+                writer.abort()
             raise
     degraded = before != "ok" or after != "ok"
     if not degraded:
@@ -257,20 +270,20 @@ def _build(
         if problems:
             writer.abort()
             raise ArchiveInvalid("The exports do not match the snapshot: " + "; ".join(problems))
-    duration = time.monotonic() - clock
     facts.journal_mode = _journal_mode(db)
+    duration = time.monotonic() - clock  # until the archive is complete, before read-back
     metadata = build_metadata(settings, backup_type, started, duration, facts, before, after)
     metadata.update(degraded=degraded, problems=problems, files=files)
     metadata["members"] = [m.to_json() for m in writer.members]
     writer.add_metadata(metadata)
     writer.close()
-    bad = check_members(partial, metadata)
+    bad = check_members(writer.path, metadata)
     if bad:
         raise ArchiveInvalid(
             f"The new archive failed verification and was discarded: {'; '.join(bad)}"
         )
-    partial.chmod(0o600)
-    _publish(partial, final)
+    writer.path.chmod(0o600)
+    _publish(writer.path, final)
     return BackupResult(
         path=final,
         backup_type=backup_type,
@@ -284,6 +297,60 @@ def _build(
         problems=problems,
         missing_files=files["missing"],
     )
+
+
+_EXPORTS = (("SQL dump", "sql", write_sql_dump), ("JSON export", "json", write_json_export))
+
+
+def _refuse_damaged(db: Path, backup_type: str, before: str) -> None:
+    """Stop a scheduled or manual backup of a database that fails quick_check."""
+    if before != "ok" and backup_type != "emergency":
+        raise IntegrityFailure(
+            f"The database {db} fails quick_check ({before}). No {backup_type} backup was made. "
+            "Run `python backup_manager.py diagnose`, or make an emergency backup, "
+            "which archives what it can."
+        )
+
+
+def _snapshot(
+    db: Path, work: Path, backup_type: str, checking_live: Future[str], problems: list[str]
+) -> Path:
+    """Take the snapshot; an emergency backup falls back to a raw copy of a damaged file."""
+    snapshot = work / db.name
+    try:
+        take_snapshot(db, snapshot)
+    except sqlite3.DatabaseError as error:
+        _refuse_damaged(db, backup_type, checking_live.result())
+        if backup_type != "emergency":
+            raise
+        snapshot.unlink(missing_ok=True)
+        shutil.copyfile(db, snapshot)
+        problems.append(f"SQLite could not copy the database ({error}); archived the raw file")
+    return snapshot
+
+
+def _export(
+    write: Callable[[sqlite3.Connection, DeflatedFile], dict[str, int]],
+    snapshot: Path,
+    target: Path,
+    level: int,
+    cancel: threading.Event,
+) -> tuple[DeflatedFile, dict[str, int], str | None]:
+    """Write one export of the snapshot, compressed, to `target`."""
+    out = DeflatedFile(target, level, cancel)
+    counts: dict[str, int] = {}
+    error = None
+    try:
+        with closing(open_readonly(snapshot, immutable=True)) as conn:
+            try:
+                counts = write(conn, out)
+            except sqlite3.DatabaseError as problem:
+                error = str(problem)
+        out.finish()
+    except BaseException:
+        out.close()
+        raise
+    return out, counts, error
 
 
 def _journal_mode(db: Path) -> str:
@@ -307,25 +374,6 @@ def _check_snapshot(snapshot: Path) -> tuple[str, DatabaseFacts]:
             )
             result = f"{result}; counting rows failed: {error}"
     return result, facts
-
-
-def _write_exports(
-    writer: ArchiveWriter, snapshot: Path, stem: str, problems: list[str]
-) -> dict[str, dict[str, int]]:
-    """Stream the SQL dump and the JSON export into the archive; return rows per table."""
-    exported: dict[str, dict[str, int]] = {}
-    with closing(open_readonly(snapshot, immutable=True)) as conn:
-        for label, member, write in (
-            ("SQL dump", f"database/{stem}.sql", write_sql_dump),
-            ("JSON export", f"database/{stem}.json", write_json_export),
-        ):
-            with writer.stream(member, label.split()[0].lower()) as out:
-                try:
-                    exported[label] = write(conn, out)
-                except sqlite3.DatabaseError as error:
-                    # only an emergency backup of a damaged database gets here
-                    problems.append(f"{label} incomplete: {error}")
-    return exported
 
 
 def _compare_counts(tables: dict[str, int], exported: dict[str, dict[str, int]]) -> list[str]:
