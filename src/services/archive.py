@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import threading
 import zipfile
 import zlib
@@ -38,6 +39,7 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
 METADATA_NAME = "metadata.json"
 READ_CHUNK = 1 << 20
 SYNC_BYTES = 64 << 20
+QUEUED_CHUNKS = 8  # chunks of about 1 MB waiting to be compressed, per member
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,11 @@ class _HashingWriter:
 
 
 class DeflatedFile:
-    """One future member, compressed into a file of its own (so it can be made in parallel)."""
+    """One future member, compressed into a file of its own (so members are made in parallel).
+
+    The writer only queues chunks; a thread of its own hashes and compresses them (both
+    release the GIL), so producing the text and compressing it use both cores.
+    """
 
     def __init__(self, path: Path, level: int, cancelled: threading.Event | None = None) -> None:
         self.path = path
@@ -105,26 +111,53 @@ class DeflatedFile:
         self.sha = hashlib.sha256()
         self._compressor = new_compressor(level)
         self._out = path.open("xb")
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
+        self._error: BaseException | None = None
+        self._ended = False
+        self._worker = threading.Thread(target=self._drain, name=f"deflate-{path.name}")
+        self._worker.start()
+
+    def _drain(self) -> None:
+        """Hash, count and compress queued chunks until the end marker."""
+        try:
+            while (data := self._chunks.get()) is not None:
+                self.crc = zlib.crc32(data, self.crc)
+                self.sha.update(data)
+                self.size += len(data)
+                self._out.write(self._compressor.compress(data) if self._compressor else data)
+            if self._compressor:
+                self._out.write(self._compressor.flush())
+        except BaseException as error:  # noqa: BLE001 - handed to the producer, which raises it
+            self._error = error
+            while self._chunks.get() is not None:  # never leave the producer blocked
+                pass
+        finally:
+            self._out.close()
 
     def write(self, data: bytes, /) -> int:
-        """Hash, count and compress `data`."""
+        """Queue `data` to be hashed and compressed."""
         if self.cancelled.is_set():
             raise BackupCancelled("the backup was called off")
-        self.crc = zlib.crc32(data, self.crc)
-        self.sha.update(data)
-        self.size += len(data)
-        self._out.write(self._compressor.compress(data) if self._compressor else data)
+        if self._error is not None:
+            raise self._error
+        self._chunks.put(bytes(data))
         return len(data)
 
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._chunks.put(None)
+            self._worker.join()
+
     def finish(self) -> None:
-        """Flush the compressor and close the file."""
-        if self._compressor:
-            self._out.write(self._compressor.flush())
-        self._out.close()
+        """Wait until everything is compressed and the file is closed."""
+        self._end()
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
-        """Close the file whatever happened."""
-        self._out.close()
+        """Stop and close whatever happened."""
+        self._end()
 
 
 class BackupCancelled(Exception):

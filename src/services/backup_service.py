@@ -91,8 +91,8 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
         with exclusive_lock(
             settings.backup_dir / ".lock", f"{backup_type} backup", settings.lock_timeout
         ):
-            # named and dated when the lock is ours, not when we began to wait for it
-            result = _create_locked(settings, backup_type, folder, settings.now(), clock)
+            # named, dated and timed from when the lock is ours, not from the wait for it
+            result = _create_locked(settings, backup_type, folder, settings.now(), time.monotonic())
     except BaseException as error:
         reason = str(error) or type(error).__name__
         interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
@@ -109,7 +109,7 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
     history.finish(
         attempt,
         settings.now(),
-        result.duration_seconds,
+        time.monotonic() - clock,
         archive=result.path,
         size_bytes=result.size_bytes,
     )

@@ -93,6 +93,14 @@ class History:
         self.path = path
 
     @contextmanager
+    def _recording(self, what: str) -> Iterator[None]:
+        """Log (not raise) a failure to record: the backup's own outcome matters more."""
+        try:
+            yield
+        except (sqlite3.Error, OSError):
+            logger.exception("cannot record %s in %s", what, self.path)
+
+    @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30)) as conn:
@@ -123,7 +131,7 @@ class History:
     ) -> None:
         """Record how an attempt ended: with an archive, an error, or interrupted."""
         status = "interrupted" if interrupted else "failed" if error else "success"
-        with self._connect() as conn:
+        with self._recording(f"the end of attempt {attempt_id}"), self._connect() as conn:
             conn.execute(
                 "UPDATE attempts SET finished_at = ?, duration_seconds = ?, status = ?, "
                 "archive = ?, size_bytes = ?, error = ? WHERE id = ?",
@@ -140,7 +148,7 @@ class History:
 
     def record_verification(self, archive: Path, when: datetime, problems: list[str]) -> None:
         """Record the result of verifying an archive."""
-        with self._connect() as conn:
+        with self._recording(f"the verification of {archive.name}"), self._connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?)",
                 (str(archive), when.isoformat(), int(not problems), "\n".join(problems) or None),

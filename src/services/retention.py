@@ -57,6 +57,9 @@ def prune(expired: Sequence[Retainable]) -> list[Path]:
             backup.path.unlink()
         except FileNotFoundError:
             continue
+        except OSError:  # the backup itself succeeded; say so and go on
+            logger.exception("retention: cannot delete %s", backup.path)
+            continue
         logger.info("retention: deleted %s", backup.path.name)
         deleted.append(backup.path)
     return deleted
