@@ -114,7 +114,9 @@ class DeflatedFile:
         self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUED_CHUNKS)
         self._error: BaseException | None = None
         self._ended = False
-        self._worker = threading.Thread(target=self._drain, name=f"deflate-{path.name}")
+        self._worker = threading.Thread(
+            target=self._drain, name=f"deflate-{path.name}", daemon=True
+        )
         self._worker.start()
 
     def _drain(self) -> None:
