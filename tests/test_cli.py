@@ -197,3 +197,24 @@ def test_disk_filling_up_mid_archive_leaves_nothing_and_says_so(tmp_path, sample
     folder = tmp_path / "backups" / "manual"
     assert not list(folder.glob("*.zip"))
     assert not list(folder.glob(".tmp-*"))
+
+
+def test_demo_creates_a_sample_database_backs_it_up_and_never_touches_an_existing_one(
+    run_cli, tmp_path
+):
+    import hashlib
+
+    db = tmp_path / "data" / "pmo_recovery.db"
+    first = run_cli("demo", "--users", "150", db=db)
+    assert first.returncode == 0, first.stderr
+    assert "Created a sample database" in first.stdout and "150 users" in first.stdout
+    assert "✅ Manual backup created and verified" in first.stdout
+    assert "📊 Backup System Status" in first.stdout
+    (entry,) = listed(run_cli, db)
+    assert entry["user_count"] == 150
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+    second = run_cli("demo", db=db)
+    assert second.returncode == 0, second.stderr
+    assert "leaves it untouched" in second.stdout
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+    assert len(listed(run_cli, db)) == 2

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from src import __version__
 from src.cli import output
 from src.config.settings import BACKUP_TYPES, Settings, load_settings
 from src.errors import ArchiveInvalid, BackupError, ExitStatus, exit_status_for
@@ -18,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name=None, version=__import__("src").__version__)
+@click.version_option(version=__version__, prog_name="backup_manager.py")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Backup and recovery for the PMO Recovery Bot's SQLite database."""

@@ -277,11 +277,18 @@ def _build(
     metadata["members"] = [m.to_json() for m in writer.members]
     writer.add_metadata(metadata)
     writer.close()
+    logger.info(
+        "archive written (%d members); quick_check before: %s; integrity_check of the copy: %s",
+        len(writer.members),
+        before[:200],
+        after[:200],
+    )
     bad = check_members(writer.path, metadata)
     if bad:
         raise ArchiveInvalid(
             f"The new archive failed verification and was discarded: {'; '.join(bad)}"
         )
+    logger.info("archive read back: CRC and SHA-256 of every member match")
     writer.path.chmod(0o600)
     _publish(writer.path, final)
     return BackupResult(
@@ -319,6 +326,7 @@ def _snapshot(
     snapshot = work / db.name
     try:
         take_snapshot(db, snapshot)
+        logger.info("snapshot taken: %d bytes", snapshot.stat().st_size)
     except sqlite3.DatabaseError as error:
         _refuse_damaged(db, backup_type, checking_live.result())
         if backup_type != "emergency":
