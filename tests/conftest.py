@@ -15,7 +15,7 @@ import pytest
 from src.config.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-CHINOOK = ROOT.parent / "shared" / "fixtures" / "chinook.sqlite"
+CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
 
 
 def make_env(tmp_path: Path, db: Path, **extra: str) -> dict[str, str]:
