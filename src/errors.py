@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     INTEGRITY = 5  # a database or archive failed its checks
     BUSY = 6  # another backup or restore holds the lock
     NO_SPACE = 7  # not enough free disk space, or a folder is not writable
+    NOT_CONFIRMED = 8  # restore shown but not done: add --confirm
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -75,6 +76,12 @@ class FolderNotWritable(BackupError):
 
 class RestoreAborted(BackupError):
     """A restore was refused before anything changed."""
+
+
+class NotConfirmed(BackupError):
+    """A restore was validated and shown, but not confirmed."""
+
+    exit_status = ExitStatus.NOT_CONFIRMED
 
 
 def exit_status_for(error: BaseException) -> ExitStatus:

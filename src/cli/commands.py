@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -11,9 +12,16 @@ import click
 from src import __version__
 from src.cli import output
 from src.config.settings import BACKUP_TYPES, Settings, load_settings
-from src.errors import ArchiveInvalid, BackupError, ExitStatus, exit_status_for
+from src.errors import (
+    ArchiveInvalid,
+    BackupError,
+    ExitStatus,
+    IntegrityFailure,
+    NotConfirmed,
+    exit_status_for,
+)
 from src.logging_setup import configure_logging
-from src.services import backup_service, catalog, status_service
+from src.services import backup_service, catalog, restore_service, status_service
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +93,31 @@ def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
     failed = [r for r in reports if not r.ok]
     if failed:
         raise ArchiveInvalid(f"{len(failed)} of {len(reports)} archive(s) failed verification.")
+
+
+@cli.command()
+@click.argument("archive")
+@click.option(
+    "--confirm", is_flag=True, help="Really replace the database (after a safety backup)."
+)
+@click.option("--include-files", is_flag=True, help="Also restore the config and data files.")
+@click.pass_obj
+def restore(settings: Settings, archive: str, confirm: bool, include_files: bool) -> None:
+    """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
+    if not confirm:
+        settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=".check-") as tmp:
+            plan = restore_service.plan_restore(settings, archive, Path(tmp))
+        output.emit(output.restore_plan_text(plan))
+        raise NotConfirmed(
+            "Nothing was changed. To restore, run the same command with --confirm "
+            "(an emergency backup of the current database is made first)."
+        )
+    output.emit(f"⏳ Restoring {settings.database_path} from {archive} ...")
+    result = restore_service.restore(settings, archive, include_files=include_files)
+    output.emit(output.restore_result_text(result))
+    if result.integrity != "ok" or result.counts != result.expected:
+        raise IntegrityFailure("The restored database does not match the backup; see the report.")
 
 
 @cli.command()

@@ -10,6 +10,7 @@ import orjson
 
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo, VerifyReport
+from src.services.restore_service import RestorePlan, RestoreResult
 from src.services.status_service import SystemStatus
 
 # What a console that cannot show emoji (a Windows console in cp1252) prints instead.
@@ -170,6 +171,52 @@ def verify_text(report: VerifyReport) -> str:
         rows = meta.get("database", {}).get("total_rows", "?")
         return f"✅ {report.path.name}: all checks passed ({rows} rows)"
     return "\n".join([f"❌ {report.path.name}:"] + [f"    {p}" for p in report.problems])
+
+
+def _count_rows(names: list[str], now: dict[str, int] | None, then: dict[str, int]) -> list[str]:
+    """Render row counts now against those in the backup, a table a line."""
+    lines = [f"  {'table':<28} {'now':>10} {'in backup':>10}"]
+    for name in names:
+        current = "-" if now is None else str(now.get(name, "-"))
+        lines.append(f"  {name:<28} {current:>10} {then.get(name, '-')!s:>10}")
+    return lines
+
+
+def restore_plan_text(plan: RestorePlan) -> str:
+    """Describe what a restore would do."""
+    check = plan.validation
+    meta, db = check.metadata, check.metadata.get("database", {})
+    lines = [
+        f"🔍 {check.archive.name}: every check passed",
+        f"  Type: {meta.get('backup_type')}, created {when(meta.get('created_at'))} "
+        f"on {meta.get('hostname')}",
+        f"  From: {db.get('source_path')}",
+        f"  Restores from the archived {check.source} copy",
+    ]
+    lines += [f"  ⚠️ {note}" for note in check.notes]
+    if plan.live_problem:
+        lines.append(f"  The live database cannot be read: {plan.live_problem}")
+    names = sorted(set(check.counts) | set(plan.live_counts or {}))
+    lines += ["", *_count_rows(names, plan.live_counts, check.counts)]
+    return "\n".join(lines)
+
+
+def restore_result_text(result: RestoreResult) -> str:
+    """Describe a finished restore."""
+    ok = result.integrity == "ok" and result.counts == result.expected
+    lines = [
+        f"{'✅' if ok else '❌'} Restored from {result.archive.name} ({result.source} copy)",
+        f"  Integrity: {result.integrity}",
+        f"  Row counts match the backup: {yes_no(result.counts == result.expected)}",
+        f"  Safety backup of the previous database: {result.safety_backup or 'none (unreadable)'}",
+    ]
+    lines += [f"  Moved aside (damaged): {path}" for path in result.moved_aside]
+    if result.files_restored:
+        lines.append(f"  Files restored: {', '.join(result.files_restored)}")
+        lines.append(f"  Previous files kept in: {result.files_kept_aside}")
+    lines += [f"  ⚠️ {note}" for note in result.notes]
+    lines.append(f"  Report: {result.report}")
+    return "\n".join(lines)
 
 
 def info_json(item: BackupInfo) -> dict[str, Any]:

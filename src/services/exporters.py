@@ -209,7 +209,7 @@ def write_json_export(conn: sqlite3.Connection, out: Writable | BinaryIO) -> dic
             buffer.add((b"\n" if count == 0 else b",\n") + _dump_rows(batch))
             count += len(batch)
         counts[table.name] = count
-        buffer.add(b"]}")
+        buffer.add(b"\n]}")  # on a line of its own: each batch line parses alone
     buffer.add(b"\n}}\n")
     buffer.flush()
     return counts

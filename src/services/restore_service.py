@@ -1,0 +1,258 @@
+"""Restore the live database from a validated backup, safely under a running bot."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from src.config.settings import Settings
+from src.errors import BackupError, RestoreAborted
+from src.services import catalog
+from src.services.backup_service import create_backup
+from src.services.integrity import check_header, count_rows, open_readonly, run_check
+from src.services.locking import exclusive_lock
+from src.services.validation import Validation, validate_archive
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RestorePlan:
+    """What a restore would do: the validated archive and the row counts now and then."""
+
+    validation: Validation
+    live_counts: dict[str, int] | None  # None: the live database is missing or unreadable
+    live_problem: str | None
+
+
+@dataclass
+class RestoreResult:
+    """What a restore did."""
+
+    archive: Path
+    source: str
+    safety_backup: Path | None
+    moved_aside: list[Path]
+    integrity: str
+    counts: dict[str, int]
+    expected: dict[str, int]
+    files_restored: list[str] = field(default_factory=list)
+    files_kept_aside: Path | None = None
+    report: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_archive(settings: Settings, reference: str) -> Path:
+    """Turn `latest` into the newest verified backup; anything else is a path."""
+    if reference != "latest":
+        return Path(reference).expanduser().resolve()
+    for backup in catalog.list_backups(settings):
+        if backup.verified and not backup.degraded:
+            return backup.path
+    raise RestoreAborted("No verified backup to restore. `list` shows the backups there are.")
+
+
+def plan_restore(settings: Settings, reference: str, work: Path) -> RestorePlan:
+    """Validate the archive and compare it with the live database; change nothing.
+
+    Raises:
+        ArchiveInvalid: the archive failed a check.
+        RestoreAborted: no archive, or one of another application's database.
+    """
+    archive = resolve_archive(settings, reference)
+    validation = validate_archive(archive, work)
+    live_counts, live_problem = _live_counts(settings.database_path)
+    _refuse_foreign(settings.database_path, validation)
+    return RestorePlan(validation, live_counts, live_problem)
+
+
+def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
+    """Count the live database's rows, or say why that is not possible."""
+    try:
+        check_header(db)
+        with closing(open_readonly(db)) as conn:
+            return count_rows(conn), None
+    except (BackupError, sqlite3.DatabaseError) as error:
+        return None, str(error)
+
+
+def _refuse_foreign(db: Path, validation: Validation) -> None:
+    """Refuse an archive of another application's database over this one."""
+    try:
+        with closing(open_readonly(db)) as conn:
+            live_app = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            live_tables = set(count_rows(conn))
+    except sqlite3.DatabaseError:
+        return  # missing or unreadable: nothing to compare with
+    archived = validation.metadata["database"]
+    archived_app = int(archived.get("application_id") or 0)
+    if live_tables and (
+        live_app != archived_app or not live_tables & set(archived.get("tables", {}))
+    ):
+        raise RestoreAborted(
+            f"{validation.archive.name} holds a database of another application "
+            f"(application_id {archived_app}, tables {sorted(archived.get('tables', {}))[:5]}) "
+            f"than {db} (application_id {live_app}). Nothing was restored. To restore it "
+            "elsewhere, set DATABASE_PATH to a new file."
+        )
+
+
+def restore(settings: Settings, reference: str, *, include_files: bool = False) -> RestoreResult:
+    """Replace the live database's content with a validated backup's.
+
+    An emergency backup of the current database comes first. The data is written
+    through SQLite's backup API into the live file, in one transaction: open
+    connections (the bot's) see the old or the new data, never a mix, and a kill
+    leaves one or the other. A database too damaged to open is moved aside instead.
+
+    Raises:
+        ArchiveInvalid, RestoreAborted: refused before anything changed.
+        LockBusy: a backup or another restore is running.
+    """
+    settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=".restore-") as tmp:
+        plan = plan_restore(settings, reference, Path(tmp))
+        safety = _safety_backup(settings)
+        with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
+            moved = _write_live(settings, plan.validation.candidate)
+        result = _after(settings, plan, safety, moved)
+        if include_files:
+            _restore_files(settings, plan.validation, result)
+    result.report = _write_report(settings, result)
+    return result
+
+
+def _safety_backup(settings: Settings) -> Path | None:
+    """Make an emergency backup of the current database, when it can be read."""
+    try:
+        check_header(settings.database_path)
+    except BackupError as error:
+        logger.warning("restore: no safety backup (%s)", error)
+        return None
+    return create_backup(settings, "emergency", trigger="restore").path
+
+
+def _write_live(settings: Settings, candidate: Path) -> list[Path]:
+    """Write the candidate into the live database; return what was moved aside."""
+    db = settings.database_path
+    if not db.exists():
+        _place_file(candidate, db)
+        return []
+    try:
+        with (
+            closing(open_readonly(candidate, immutable=True)) as src,
+            closing(sqlite3.connect(db, timeout=60)) as dst,
+        ):
+            src.backup(dst, pages=4096, sleep=0.05)
+    except sqlite3.DatabaseError as error:
+        if "not a database" not in str(error) and "malformed" not in str(error):
+            raise RestoreAborted(
+                f"Could not write into {db}: {error}. The database was left as it was."
+            ) from error
+        logger.warning("restore: %s cannot be opened (%s); moving it aside", db, error)
+    else:
+        return []
+    moved = _move_aside(settings, db)
+    _place_file(candidate, db)
+    return moved
+
+
+def _move_aside(settings: Settings, db: Path) -> list[Path]:
+    """Move a damaged database and its -wal/-shm/-journal into the recovery folder."""
+    stamp = settings.now().strftime("%Y%m%d_%H%M%S")
+    moved = []
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = db.with_name(db.name + suffix)
+        if path.exists():
+            target = settings.recovery_dir / f"damaged_{stamp}_{path.name}"
+            shutil.move(path, target)
+            moved.append(target)
+    return moved
+
+
+def _place_file(candidate: Path, db: Path) -> None:
+    """Copy the candidate next to the database, sync it, then rename it into place."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    staging = db.with_name(f".{db.name}.restoring")
+    shutil.copyfile(candidate, staging)
+    with staging.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    staging.replace(db)
+
+
+def _after(
+    settings: Settings, plan: RestorePlan, safety: Path | None, moved: list[Path]
+) -> RestoreResult:
+    """Check the restored database against the archive's metadata."""
+    with closing(open_readonly(settings.database_path)) as conn:
+        integrity = run_check(conn, "integrity_check")
+        counts = count_rows(conn)
+    validation = plan.validation
+    return RestoreResult(
+        archive=validation.archive,
+        source=validation.source,
+        safety_backup=safety,
+        moved_aside=moved,
+        integrity=integrity,
+        counts=counts,
+        expected=validation.counts,
+        notes=list(validation.notes),
+    )
+
+
+def _restore_files(settings: Settings, validation: Validation, result: RestoreResult) -> None:
+    """Put back the archived config and data files, keeping the current ones aside."""
+    import zipfile
+
+    stamp = settings.now().strftime("%Y%m%d_%H%M%S")
+    aside = settings.recovery_dir / f"files_before_restore_{stamp}"
+    root = settings.project_root.resolve()
+    with zipfile.ZipFile(validation.archive) as zf:
+        for member in validation.metadata["members"]:
+            name = member["path"]
+            if member.get("role") not in ("config", "data") or name.startswith("files/_external/"):
+                continue
+            relative = name.removeprefix("files/")
+            target = (root / relative).resolve()
+            if not target.is_relative_to(root):  # validation refused these; stay careful
+                continue
+            if target.exists():
+                keep = aside / relative
+                keep.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(target, keep)
+                result.files_kept_aside = aside
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(name) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            result.files_restored.append(relative)
+
+
+def _write_report(settings: Settings, result: RestoreResult) -> Path:
+    """Write the restore's JSON report into the recovery folder."""
+    report: dict[str, Any] = {
+        "restored_at": settings.now().isoformat(),
+        "archive": str(result.archive),
+        "source_used": result.source,
+        "safety_backup": str(result.safety_backup) if result.safety_backup else None,
+        "moved_aside": [str(p) for p in result.moved_aside],
+        "integrity_check": result.integrity,
+        "row_counts": result.counts,
+        "row_counts_in_backup": result.expected,
+        "counts_match": result.counts == result.expected,
+        "files_restored": result.files_restored,
+        "files_kept_aside": str(result.files_kept_aside) if result.files_kept_aside else None,
+        "notes": result.notes,
+    }
+    path = settings.recovery_dir / f"restore_{settings.now():%Y%m%d_%H%M%S}.json"
+    path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    logger.info("restore from %s (%s copy) done: %s", result.archive.name, result.source, report)
+    return path

@@ -1,0 +1,173 @@
+"""Validate a backup archive before anything is restored from it, trusting nothing inside."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import sqlite3
+import stat
+import zipfile
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from src.errors import ArchiveInvalid
+from src.services.archive import METADATA_NAME, check_members, extract_member, read_metadata
+from src.services.catalog import check_metadata
+from src.services.integrity import count_rows, list_tables, open_readonly, run_check
+from src.services.rebuild import rebuild_from_json, rebuild_from_sql
+
+logger = logging.getLogger(__name__)
+
+_SAFE_PART = re.compile(r"^[^\x00-\x1f/\\:*?\"<>|]+$")
+TOP_FOLDERS = ("database", "files", "logs")
+
+
+@dataclass
+class Validation:
+    """An archive that passed every check, and the database to restore from it."""
+
+    archive: Path
+    metadata: dict[str, Any]
+    candidate: Path  # a checked database file in the work folder
+    source: str  # which copy passed: database, sql or json
+    counts: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def check_names(infos: list[zipfile.ZipInfo]) -> list[str]:
+    """Return the members whose names or kinds could write outside the restore folder."""
+    problems, seen = [], set()
+    for info in infos:
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        kind = (info.external_attr >> 16) & 0o170000
+        if name in seen:
+            problems.append(f"{name!r} appears twice")
+        seen.add(name)
+        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+            problems.append(f"{name!r} is an absolute path")
+        elif ".." in parts or any(not _SAFE_PART.match(p) or p in {".", ""} for p in parts):
+            problems.append(f"{name!r} is not a safe relative path")
+        elif kind == stat.S_IFLNK:
+            problems.append(f"{name!r} is a symbolic link")
+        elif name.endswith("/") or kind == stat.S_IFDIR:
+            problems.append(f"{name!r} is a folder entry")
+        elif name != METADATA_NAME and (len(parts) < 2 or parts[0] not in TOP_FOLDERS):
+            problems.append(f"{name!r} is outside the backup layout")
+    return problems
+
+
+def check_sizes(infos: list[zipfile.ZipInfo], metadata: dict[str, Any], free: int) -> list[str]:
+    """Refuse sizes that disagree with the metadata or would not fit (a ZIP bomb)."""
+    listed = {m.get("path"): m.get("size") for m in metadata.get("members", [])}
+    problems = [
+        f"{info.filename}: the ZIP says {info.file_size} bytes, "
+        f"metadata.json {listed[info.filename]}"
+        for info in infos
+        if info.filename in listed and listed[info.filename] != info.file_size
+    ]
+    total = sum(info.file_size for info in infos)
+    if total * 2 > free:  # the extracted copy, and perhaps a rebuilt one
+        problems.append(
+            f"unpacking needs about {2 * total // 2**20} MB but {free // 2**20} MB are free "
+            "(a ZIP bomb, or too little disk space)"
+        )
+    return problems
+
+
+def validate_archive(archive: Path, work: Path) -> Validation:
+    """Check an archive completely; return a checked database file to restore.
+
+    Args:
+        archive: the ZIP, from anywhere (also one downloaded from Telegram).
+        work: an empty folder for the extracted copies (inside the recovery folder).
+
+    Returns:
+        The validation, with the database copy that passed (.db, else SQL, else JSON).
+
+    Raises:
+        ArchiveInvalid: anything is wrong; nothing outside `work` was written.
+    """
+    if not archive.is_file():
+        raise ArchiveInvalid(f"No archive at {archive}. `list` shows the backups there are.")
+    if not zipfile.is_zipfile(archive):
+        raise ArchiveInvalid(f"{archive.name} is not a ZIP archive; nothing was restored.")
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+    _refuse(archive, check_names(infos))
+    metadata = read_metadata(archive)
+    _refuse(archive, check_metadata(metadata))
+    _refuse(archive, check_sizes(infos, metadata, shutil.disk_usage(work).free))
+    _refuse(archive, check_members(archive, metadata))
+    return _choose_database(archive, metadata, work)
+
+
+def _refuse(archive: Path, problems: list[str]) -> None:
+    """Raise ArchiveInvalid listing the problems, if any."""
+    if problems:
+        shown = "; ".join(problems[:8]) + (
+            f" (and {len(problems) - 8} more)" if len(problems) > 8 else ""
+        )
+        raise ArchiveInvalid(
+            f"{archive.name} was refused, nothing was restored: {shown}. "
+            "Use another backup (`list` shows them)."
+        )
+
+
+def _choose_database(archive: Path, metadata: dict[str, Any], work: Path) -> Validation:
+    """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON."""
+    expected = metadata["database"].get("tables", {})
+    members = {m.get("role"): m["path"] for m in metadata["members"]}
+    notes: list[str] = []
+    attempts = (
+        ("database", lambda target: extract_member(archive, members["database"], target)),
+        ("sql", lambda target: rebuild_from_sql(archive, members["sql"], target)),
+        ("json", lambda target: rebuild_from_json(archive, members["json"], target)),
+    )
+    for source, build in attempts:
+        if source not in members:
+            notes.append(f"no {source} copy in the archive")
+            continue
+        candidate = work / f"candidate_{source}.db"
+        try:
+            build(candidate)
+            problem = _check_candidate(candidate, expected, source)
+        except (sqlite3.DatabaseError, ArchiveInvalid, OSError, ValueError) as error:
+            problem = f"could not be used: {error}"
+        if problem is None:
+            with closing(open_readonly(candidate, immutable=True)) as conn:
+                counts = count_rows(conn)
+            return Validation(archive, metadata, candidate, source, counts, notes)
+        notes.append(f"the {source} copy {problem}")
+        logger.warning("restore: the %s copy in %s %s", source, archive.name, problem)
+    raise ArchiveInvalid(
+        f"{archive.name}: no copy of the database in it can be trusted ({'; '.join(notes)}). "
+        "Use another backup (`list` shows them)."
+    )
+
+
+def _check_candidate(candidate: Path, expected: dict[str, int], source: str) -> str | None:
+    """Return what is wrong with a candidate database, or None."""
+    with closing(open_readonly(candidate, immutable=True)) as conn:
+        result = run_check(conn, "integrity_check")
+        if result != "ok":
+            return f"fails integrity_check: {result}"
+        counts = count_rows(conn)
+        # a rebuilt copy has no statistics tables (ANALYZE makes them); from JSON, the
+        # internal tables of virtual tables (FTS5 ...) are rebuilt, not copied
+        skip = {n for n in counts if n.startswith("sqlite_stat")} if source != "database" else set()
+        if source == "json":
+            skip |= {t.name for t in list_tables(conn) if t.shadow}
+    expected = {
+        k: v
+        for k, v in expected.items()
+        if k not in skip and not (source != "database" and k.startswith("sqlite_stat"))
+    }
+    counts = {k: v for k, v in counts.items() if k not in skip}
+    if counts != expected:
+        wrong = sorted(n for n in set(counts) | set(expected) if counts.get(n) != expected.get(n))
+        return f"has other row counts than its metadata ({', '.join(wrong[:5])})"
+    return None
