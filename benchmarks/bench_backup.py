@@ -5,7 +5,8 @@ Usage:
     python benchmarks/bench_backup.py [--size-mb 100] [--keep] [--out benchmarks/out]
 
 What it does (see benchmarks/README.md):
-1. builds (or reuses) a synthetic PMO-bot-like SQLite database of about --size-mb MB (WAL);
+1. builds (or reuses) a synthetic SQLite database of about --size-mb MB with the bot's own
+   schema (src.database.schema.create_database) and sample.py's vocabulary (WAL);
 2. baseline: `sqlite3 DB ".backup X"` then `zip -6 -q out.zip X` (timed together);
 3. ours: `python backup_manager.py backup --type manual` as a child process, wall time and
    the child's own peak RSS (os.wait4), archive size, `unzip -tq` of the archive;
@@ -41,6 +42,23 @@ from typing import Any
 
 UTC = timezone.utc
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as `python benchmarks/bench_backup.py`
+    sys.path.insert(0, str(ROOT))
+
+# The bot's own schema and sample-data vocabulary (underscore names: no public API for them).
+from src.database.sample import (  # noqa: E402
+    _BADGES,
+    _BLOB_HEADERS,
+    _FIRST_NAMES,
+    _INSERTS,
+    _JOURNAL_TITLES,
+    _LAST_NAMES,
+    _REMINDER_KINDS,
+    _TIMEZONES,
+    _TRIGGERS,
+)
+from src.database.schema import SCHEMA_VERSION, create_database  # noqa: E402
+
 CLI = ROOT / "backup_manager.py"
 MB = 1024 * 1024
 WRITER_USER_ID = 1_999_999_999  # the writer's own user; its rows are deleted afterwards
@@ -73,101 +91,13 @@ TOOL_VARIABLES = (
 # 1. the synthetic database
 # --------------------------------------------------------------------------------------
 
-# The bot's schema (src/database/schema.py), mirrored so the benchmark does not depend on
-# code that may change under it; the checkins trigger is created after the bulk load.
-SCHEMA = (
-    """CREATE TABLE users (
-        user_id          INTEGER PRIMARY KEY,
-        telegram_chat_id INTEGER,
-        username         TEXT,
-        first_name       TEXT NOT NULL,
-        last_name        TEXT,
-        language_code    TEXT NOT NULL DEFAULT 'id',
-        timezone         TEXT NOT NULL DEFAULT 'Asia/Jakarta',
-        joined_at        TEXT NOT NULL,
-        last_active_at   TEXT,
-        is_active        INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
-        settings_json    TEXT
-    )""",
-    """CREATE TABLE checkins (
-        id           INTEGER PRIMARY KEY AUTOINCREMENT,
-        user_id      INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-        checkin_date TEXT NOT NULL,
-        mood         INTEGER NOT NULL CHECK (mood BETWEEN 1 AND 5),
-        urge_level   INTEGER CHECK (urge_level BETWEEN 0 AND 10),
-        score        REAL,
-        note         TEXT,
-        created_at   TEXT NOT NULL,
-        UNIQUE (user_id, checkin_date)
-    )""",
-    """CREATE TABLE streaks (
-        user_id      INTEGER PRIMARY KEY REFERENCES users (user_id) ON DELETE CASCADE,
-        current_days INTEGER NOT NULL DEFAULT 0 CHECK (current_days >= 0),
-        longest_days INTEGER NOT NULL DEFAULT 0 CHECK (longest_days >= 0),
-        started_at   TEXT,
-        updated_at   TEXT NOT NULL
-    )""",
-    """CREATE TABLE relapses (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        user_id     INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-        occurred_at TEXT NOT NULL,
-        "trigger"   TEXT,
-        reflection  TEXT
-    )""",
-    """CREATE TABLE journal_entries (
-        id         INTEGER PRIMARY KEY AUTOINCREMENT,
-        user_id    INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-        created_at TEXT NOT NULL,
-        title      TEXT,
-        body       TEXT NOT NULL,
-        attachment BLOB
-    )""",
-    """CREATE TABLE reminders (
-        user_id    INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-        kind       TEXT NOT NULL,
-        remind_at  TEXT NOT NULL,
-        enabled    INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (user_id, kind)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE user_badges (
-        user_id   INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
-        badge     TEXT NOT NULL,
-        earned_at TEXT NOT NULL,
-        PRIMARY KEY (user_id, badge)
-    )""",
-    "CREATE INDEX idx_relapses_user ON relapses (user_id, occurred_at)",
-    "CREATE INDEX idx_journal_user ON journal_entries (user_id, created_at)",
-    "CREATE INDEX idx_users_username ON users (username)",
-    "CREATE INDEX idx_checkins_date ON checkins (checkin_date)",
-    """CREATE VIEW v_user_progress AS
-    SELECT u.user_id, u.username, u.first_name,
-        COALESCE(s.current_days, 0) AS current_days,
-        COALESCE(s.longest_days, 0) AS longest_days,
-        (SELECT COUNT(*) FROM checkins c WHERE c.user_id = u.user_id) AS checkin_count,
-        (SELECT COUNT(*) FROM relapses r WHERE r.user_id = u.user_id) AS relapse_count,
-        u.last_active_at
-    FROM users u LEFT JOIN streaks s ON s.user_id = u.user_id""",
-)
-FTS_SCHEMA = (
-    """CREATE VIRTUAL TABLE journal_fts USING fts5(
-        title, body, content='journal_entries', content_rowid='id'
-    )""",
-    """CREATE TRIGGER trg_journal_fts_insert AFTER INSERT ON journal_entries BEGIN
-        INSERT INTO journal_fts (rowid, title, body) VALUES (NEW.id, NEW.title, NEW.body);
-    END""",
-    """CREATE TRIGGER trg_journal_fts_delete AFTER DELETE ON journal_entries BEGIN
-        INSERT INTO journal_fts (journal_fts, rowid, title, body)
-        VALUES ('delete', OLD.id, OLD.title, OLD.body);
-    END""",
-)
-LATE_SCHEMA = (
-    """CREATE TRIGGER trg_checkins_touch_user AFTER INSERT ON checkins BEGIN
-        UPDATE users SET last_active_at = NEW.created_at
-        WHERE user_id = NEW.user_id
-          AND (last_active_at IS NULL OR last_active_at < NEW.created_at);
-    END""",
-)
+# The schema comes from src.database.schema.create_database(). Triggers on these tables
+# are dropped for the bulk load and recreated afterwards from their own SQL (the rows
+# already carry what they would compute, e.g. users.last_active_at); the FTS sync triggers
+# stay, so the journal index grows as it does in the bot.
+DEFERRED_TRIGGER_TABLES = ("checkins",)
+# Bump when the generated rows change; with the schema's own SQL it keys the cached file.
+GENERATOR_VERSION = 2
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -196,44 +126,6 @@ WORDS_EN = _words(
     "argument with family late-night loneliness plan tomorrow gym call brother journal"
 )
 EMOJI = _words("💪 🙏 ✨ 😊 🔥 📖 🌧️ ✅ 🎉 📵 ❤️ 🌙 ☀️ 😔 🤲 🧘 🏃 📿 💯 🙂")
-FIRST = _words(
-    "Budi Siti Dewi Agus Andi Rizky Fajar Ahmad Muhammad Nur Rina Wahyu Eko Dian Hendra "
-    "Indra Yusuf Rahmat Putu Made Wayan Ketut Komang Kadek Joko Bambang Sri Teguh Arif Dimas"
-)
-LAST = _words(
-    "Santoso Nurhaliza Lestari Salim Wijaya Saputra Pratama Hidayat Kurniawan Setiawan "
-    "Gunawan Nugroho Siregar Nasution Harahap Simanjuntak Sinaga Tanjung Lubis Wibowo O'Neil"
-)
-TITLES = (
-    "Refleksi mingguan",
-    "Hari ke-30 🎉",
-    "Weekly reflection",
-    "Rencana ke depan",
-    "Apa yang aku syukuri",
-    "Lessons & progress",
-    "Catatan malam",
-    "Why I started",
-    "Surat untuk diriku di masa depan",
-    "Small <wins>",
-)
-TRIGGERS = (
-    "stress kerja",
-    "bosan",
-    "kesepian",
-    "begadang",
-    "media sosial",
-    "late-night scrolling",
-    "loneliness",
-    "anxiety",
-    "insomnia",
-)
-BLOB_HEADERS = (
-    b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00",
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-    b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
-)
-BADGES = ("first_checkin", "streak_7", "streak_30", "streak_90", "first_journal", "comeback")
-REMINDERS = ("morning_checkin", "evening_reflection", "weekly_review")
 USERS_PER_TRANSACTION = 50  # about 4 MB per transaction
 
 
@@ -277,6 +169,11 @@ class UserRows:
     journal: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+def username(first: str, last: str, user_id: int) -> str:
+    """A Telegram-like handle: lower case, no apostrophes, spaces as underscores."""
+    return f"{first}_{last}{user_id}".lower().replace("'", "").replace(" ", "_")
+
+
 def make_users(pool: TextPool, first_id: int, count: int) -> UserRows:
     """Generate `count` users with their whole history."""
     rng = pool.rng
@@ -284,7 +181,7 @@ def make_users(pool: TextPool, first_id: int, count: int) -> UserRows:
     for user_id in range(first_id, first_id + count):
         joined = rng.randrange(0, 1100)
         span = rng.randint(20, 1499 - joined) if joined < 1479 else 20
-        first, last = rng.choice(FIRST), rng.choice(LAST)
+        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
         day = joined
         last_seen = joined
         for _ in range(rng.randint(10, 400)):
@@ -308,22 +205,22 @@ def make_users(pool: TextPool, first_id: int, count: int) -> UserRows:
                 (
                     user_id,
                     pool.stamp(rng.randint(joined, last_seen)),
-                    rng.choice(TRIGGERS),
+                    rng.choice(_TRIGGERS),
                     pool.note(),
                 )
             )
         for _ in range(rng.randint(0, 24)):
             attachment = None
             if rng.random() < 0.03:
-                attachment = rng.choice(BLOB_HEADERS) + rng.randbytes(rng.randint(1_000, 32_000))
-            title = rng.choice(TITLES) if rng.random() < 0.8 else None
+                attachment = rng.choice(_BLOB_HEADERS) + rng.randbytes(rng.randint(1_000, 32_000))
+            title = rng.choice(_JOURNAL_TITLES) if rng.random() < 0.8 else None
             when = pool.stamp(rng.randint(joined, last_seen))
             rows.journal.append((user_id, when, title, pool.body(), attachment))
-        for kind in rng.sample(REMINDERS, rng.randint(0, 3)):
+        for kind in rng.sample(_REMINDER_KINDS, rng.randint(0, 3)):
             rows.reminders.append(
                 (user_id, kind, f"{rng.randint(5, 22):02d}:00", 1, pool.stamp(joined))
             )
-        for badge in rng.sample(BADGES, rng.randint(0, 5)):
+        for badge in rng.sample(_BADGES, rng.randint(0, 5)):
             rows.badges.append((user_id, badge, pool.stamp(rng.randint(joined, last_seen))))
         current = rng.randint(0, 120)
         rows.streaks.append(
@@ -344,11 +241,11 @@ def make_users(pool: TextPool, first_id: int, count: int) -> UserRows:
                 rng.randint(-(2**63), 2**63 - 1)
                 if rng.random() < 0.01
                 else rng.randint(1, 8 * 10**9),
-                f"{first.lower()}_{last.lower().replace(chr(39), '')}{user_id}",
+                username(first, last, user_id),
                 first,
                 last if rng.random() < 0.85 else None,
                 rng.choice(("id", "id", "id", "en")),
-                rng.choice(("Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura")),
+                rng.choice(_TIMEZONES),
                 pool.stamp(joined),
                 pool.stamp(last_seen),
                 int(rng.random() < 0.9),
@@ -359,30 +256,33 @@ def make_users(pool: TextPool, first_id: int, count: int) -> UserRows:
 
 
 def insert_users(conn: sqlite3.Connection, rows: UserRows) -> None:
-    """Insert one batch of users in the current transaction."""
-    conn.executemany("INSERT INTO users VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows.users)
-    conn.executemany("INSERT INTO streaks VALUES (?,?,?,?,?)", rows.streaks)
-    conn.executemany("INSERT INTO reminders VALUES (?,?,?,?,?)", rows.reminders)
-    conn.executemany("INSERT INTO user_badges VALUES (?,?,?)", rows.badges)
-    conn.executemany(
-        "INSERT INTO checkins (user_id, checkin_date, mood, urge_level, score, note, created_at)"
-        " VALUES (?,?,?,?,?,?,?)",
-        rows.checkins,
+    """Insert one batch of users in the current transaction (sample.py's INSERT statements)."""
+    batches = (
+        ("users", rows.users),
+        ("streaks", rows.streaks),
+        ("reminders", rows.reminders),
+        ("user_badges", rows.badges),
+        ("checkins", rows.checkins),
+        ("relapses", rows.relapses),
+        ("journal_entries", rows.journal),
     )
-    conn.executemany(
-        'INSERT INTO relapses (user_id, occurred_at, "trigger", reflection) VALUES (?,?,?,?)',
-        rows.relapses,
-    )
-    conn.executemany(
-        "INSERT INTO journal_entries (user_id, created_at, title, body, attachment)"
-        " VALUES (?,?,?,?,?)",
-        rows.journal,
-    )
+    for table, batch in batches:
+        conn.executemany(_INSERTS[table], batch)
 
 
 def db_bytes(conn: sqlite3.Connection) -> int:
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     return int(conn.execute("PRAGMA page_count").fetchone()[0]) * int(page_size)
+
+
+def deferred_triggers(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The (name, SQL) of the triggers on DEFERRED_TRIGGER_TABLES, as the schema made them."""
+    marks = ",".join("?" * len(DEFERRED_TRIGGER_TABLES))
+    return conn.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({marks})"
+        " ORDER BY name",
+        DEFERRED_TRIGGER_TABLES,
+    ).fetchall()
 
 
 def build_database(path: Path, size_mb: float, seed: int = 20240101) -> dict[str, Any]:
@@ -394,16 +294,18 @@ def build_database(path: Path, size_mb: float, seed: int = 20240101) -> dict[str
         leftover.unlink(missing_ok=True)
     rng = random.Random(seed)
     pool = TextPool(rng)
+    create_database(temp)  # the bot's schema, ids and WAL mode
     conn = sqlite3.connect(temp, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=OFF")
+        mode = conn.execute("PRAGMA journal_mode=OFF").fetchone()[0]
+        if mode != "off":
+            raise RuntimeError(f"could not turn the journal off for {temp} (got {mode})")
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")
-        conn.execute(f"PRAGMA application_id={0x504D4F52}")
-        conn.execute("PRAGMA user_version=1")
+        triggers = deferred_triggers(conn)
         conn.execute("BEGIN")
-        for statement in SCHEMA + FTS_SCHEMA:
-            conn.execute(statement)
+        for name, _sql in triggers:
+            conn.execute(f'DROP TRIGGER "{name}"')
         conn.execute("COMMIT")
         users = shown = 0
         while db_bytes(conn) < target:
@@ -420,8 +322,8 @@ def build_database(path: Path, size_mb: float, seed: int = 20240101) -> dict[str
                     f" {time.monotonic() - started:5.1f} s",
                     flush=True,
                 )
-        for statement in LATE_SCHEMA:
-            conn.execute(statement)
+        for _name, sql in triggers:
+            conn.execute(sql)
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise RuntimeError(f"could not switch {temp} to WAL (got {mode})")
@@ -446,14 +348,54 @@ def build_database(path: Path, size_mb: float, seed: int = 20240101) -> dict[str
     return facts
 
 
+def cache_key() -> str:
+    """`v<schema version>-<hash>` of the schema create_database() makes and the generator.
+
+    The hash covers the schema's own SQL (so an edit to src/database/schema.py that keeps
+    SCHEMA_VERSION still changes it), the lists and INSERTs borrowed from sample.py and
+    GENERATOR_VERSION: a cached database built by other code is never reused silently.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="pmo-bench-schema-") as folder:
+        probe = Path(folder) / "schema.db"
+        create_database(probe)
+        with contextlib.closing(sqlite3.connect(probe)) as conn:
+            schema = conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+            ).fetchall()
+            ids = [
+                conn.execute(f"PRAGMA {p}").fetchone()[0]
+                for p in ("application_id", "user_version")
+            ]
+    inputs = (
+        schema,
+        ids,
+        GENERATOR_VERSION,
+        (_FIRST_NAMES, _LAST_NAMES, _TIMEZONES, _TRIGGERS, _JOURNAL_TITLES),
+        (_BLOB_HEADERS, _BADGES, _REMINDER_KINDS, _INSERTS),
+        (WORDS_ID, WORDS_EN, EMOJI),
+    )
+    digest = hashlib.sha256(repr(inputs).encode("utf-8")).hexdigest()[:10]
+    return f"v{SCHEMA_VERSION}-{digest}"
+
+
 def ensure_database(out: Path, size_mb: float, rebuild: bool) -> tuple[Path, dict[str, Any]]:
-    """Return the cached database of this size, building it when missing (or asked to)."""
+    """Return the cached database of this size, building it when missing (or asked to).
+
+    The file name carries cache_key(); a cache of this size under another key (built by
+    older code or for another schema) is deleted when the new one is built.
+    """
     folder = out / "db"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"pmo_bench_{size_mb:g}mb.db"
+    stem = f"pmo_bench_{size_mb:g}mb"
+    path = folder / f"{stem}_{cache_key()}.db"
     facts_file = Path(f"{path}.facts.json")
     if rebuild or not path.exists() or not facts_file.exists():
-        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), facts_file):
+        superseded = sorted({*folder.glob(f"{stem}.db*"), *folder.glob(f"{stem}_*.db*")})
+        for stale in superseded:
+            if not stale.name.startswith(path.name):
+                print(f"  removing a superseded cache file: {stale.name}")
             stale.unlink(missing_ok=True)
         print(f"Building a {size_mb:g} MB database (cached for later runs) ...")
         facts = build_database(path, size_mb)
@@ -844,7 +786,6 @@ class NullSink:
 
 def time_phases(db: Path, work: Path) -> dict[str, Any]:
     """Time each step of backup_service._build sequentially (the real run overlaps the check)."""
-    sys.path.insert(0, str(ROOT))
     from src.config.settings import load_settings
     from src.services.archive import ArchiveWriter, check_members
     from src.services.exporters import write_json_export, write_sql_dump

@@ -21,7 +21,15 @@ from src.errors import (
     exit_status_for,
 )
 from src.logging_setup import configure_logging
-from src.services import backup_service, catalog, restore_service, status_service
+from src.services import (
+    backup_service,
+    catalog,
+    diagnose_service,
+    export_service,
+    restore_service,
+    status_service,
+)
+from src.services.integrity import check_header
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +129,38 @@ def restore(settings: Settings, archive: str, confirm: bool, include_files: bool
 
 
 @cli.command()
+@click.pass_obj
+def diagnose(settings: Settings) -> None:
+    """Check the database (read-only); exit 0 when healthy, 1 otherwise."""
+    result = diagnose_service.diagnose(settings)
+    output.emit(output.diagnosis_text(result))
+    if result.verdict != diagnose_service.HEALTHY:
+        raise click.exceptions.Exit(int(ExitStatus.ERROR))
+
+
+@cli.command(name="export")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(path_type=Path),
+    help="A new folder for the files (default: recovery/data_export_<time>).",
+)
+@click.pass_obj
+def export_command(settings: Settings, folder: Path | None) -> None:
+    """Export every table of the database as readable JSON files."""
+    check_header(settings.database_path)
+    target = folder or settings.recovery_dir / f"data_export_{settings.now():%Y%m%d_%H%M%S}"
+    if target.exists():
+        raise click.UsageError(f"{target} exists already; name a new folder with --out.")
+    result = export_service.export_tables(
+        settings.database_path, target, settings.now().isoformat()
+    )
+    output.emit(output.export_text(result))
+    if not result.complete:
+        raise IntegrityFailure("Some tables could not be read to the end; see the summary.")
+
+
+@cli.command()
 @click.option(
     "--users",
     default=3000,
@@ -150,10 +190,12 @@ def demo(settings: Settings, users: int) -> None:
     output.emit(output.status_text(status_service.get_status(settings)))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return a kind of outcome
     """Run the CLI and map every outcome to a documented exit code (the one place)."""
     try:
-        cli.main(args=argv, prog_name="backup_manager.py", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="backup_manager.py", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command that ended with click's Exit(code)
+            return code
     except click.exceptions.Exit as done:
         return int(done.exit_code or 0)
     except click.ClickException as error:

@@ -10,6 +10,8 @@ import orjson
 
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo, VerifyReport
+from src.services.diagnose_service import Diagnosis
+from src.services.export_service import ExportResult
 from src.services.restore_service import RestorePlan, RestoreResult
 from src.services.status_service import SystemStatus
 
@@ -216,6 +218,33 @@ def restore_result_text(result: RestoreResult) -> str:
         lines.append(f"  Previous files kept in: {result.files_kept_aside}")
     lines += [f"  ⚠️ {note}" for note in result.notes]
     lines.append(f"  Report: {result.report}")
+    return "\n".join(lines)
+
+
+def diagnosis_text(result: Diagnosis) -> str:
+    """Render a diagnosis: each check, the verdict, the next commands."""
+    mark = {"HEALTHY": "✅", "WARNING": "⚠️", "CORRUPT": "🚨", "MISSING": "🚨"}[result.verdict]
+    lines = [f"🔍 Database diagnosis: {result.database}", ""]
+    for check in result.checks:
+        lines.append(f"  {'✅' if check.ok else '❌'} {check.name}: {check.detail}")
+    lines += ["", f"{mark} Verdict: {result.verdict}"]
+    if result.recommendations:
+        lines += ["", "Next steps:"] + [
+            f"  {n}. {r}" for n, r in enumerate(result.recommendations, 1)
+        ]
+    if result.export:
+        lines.append(f"\nReadable rows exported to: {result.export}")
+    lines.append(f"Report: {result.report}")
+    return "\n".join(lines)
+
+
+def export_text(result: ExportResult) -> str:
+    """Describe a finished export."""
+    mark = "✅" if result.complete else "⚠️"
+    lines = [f"{mark} Exported {sum(result.rows.values())} rows to {result.folder}"]
+    for name, rows in result.rows.items():
+        stop = f"  ❌ {result.errors[name]}" if name in result.errors else ""
+        lines.append(f"  {result.files[name]:<32} {rows:>10} rows{stop}")
     return "\n".join(lines)
 
 

@@ -143,14 +143,14 @@ def _rows(conn: sqlite3.Connection, query: str) -> Iterable[tuple[Any, ...]]:
         yield from batch
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """Encode what orjson cannot: BLOBs."""
     if isinstance(value, bytes):
         return {"$blob": base64.b64encode(value).decode("ascii")}
     raise TypeError(f"cannot export {type(value).__name__}")
 
 
-def _exact_row(row: tuple[Any, ...]) -> list[Any]:
+def exact_row(row: tuple[Any, ...]) -> list[Any]:
     """Replace infinities (which JSON lacks) by tagged strings."""
     return [
         {"$real": "Infinity" if v > 0 else "-Infinity"}
@@ -162,10 +162,10 @@ def _exact_row(row: tuple[Any, ...]) -> list[Any]:
 
 def _dump_rows(rows: list[tuple[Any, ...]]) -> bytes:
     """Serialise a batch of rows as JSON arrays separated by commas, exactly."""
-    data = orjson.dumps(rows, default=_json_default)
+    data = orjson.dumps(rows, default=json_default)
     # orjson writes inf as null; only when the nulls outnumber the NULLs look closer
     if data.count(b"null") != sum(map(tuple.count, rows, repeat(None))):
-        data = orjson.dumps([_exact_row(row) for row in rows], default=_json_default)
+        data = orjson.dumps([exact_row(row) for row in rows], default=json_default)
     return data[1:-1]
 
 
