@@ -4,9 +4,9 @@ Nothing is mocked: every restore runs as `python backup_manager.py restore ...` 
 real SQLite files and real ZIP archives in tmp_path; hostile archives are built byte by
 byte here; the open connection and the killed restores are separate processes.
 
-The few tests marked xfail(strict=True) reproduce bugs found while writing this file; each
-reason says what goes wrong. When the bug is fixed the test passes and strict xfail turns
-that into a failure, so the marker is removed then.
+Several tests reproduce bugs found while writing this file (stale -wal replayed, a damaged
+file changed by a read-write open, --include-files writing unlisted files, page-size
+mismatches, leftover work folders); they guard the fixes.
 """
 
 from __future__ import annotations
@@ -703,12 +703,6 @@ def test_every_copy_damaged_is_refused_and_changes_nothing(
     assert list((tmp_path / "recovery").iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rebuild.py makes SQL/JSON copies with SQLite's default 4096-byte pages; "
-    "SQLite's backup API cannot write them into a WAL database of another page size "
-    "('attempt to write a readonly database'), so restore aborts (exit 1)",
-)
 def test_sql_copy_restores_into_a_wal_database_with_another_page_size(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
@@ -899,11 +893,6 @@ def test_restore_killed_at_random_points_leaves_the_old_or_the_new_database(
 
 
 @POSIX_ONLY
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a killed restore leaves recovery/.restore-*/ with the extracted "
-    "database copy in it, and nothing ever removes it (verify cleans its own .verify-*)",
-)
 def test_a_killed_restore_leaves_no_work_folder_behind(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
@@ -959,12 +948,6 @@ def test_unopenable_live_database_is_moved_aside_and_replaced(
 
 
 @POSIX_ONLY
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _write_live opens the unreadable database read-write to try the backup API; "
-    "closing that connection checkpoints the -wal into the damaged file and deletes the "
-    "-wal and -shm, so they are never moved aside and the damaged original is changed",
-)
 def test_unopenable_live_database_is_moved_aside_with_its_wal_untouched(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
@@ -1040,11 +1023,6 @@ def test_missing_live_database_is_recreated(
 
 
 @POSIX_ONLY
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with the database file gone but its -wal left behind, restore puts the "
-    "archived file next to the old WAL and SQLite replays the old WAL over it",
-)
 def test_missing_live_database_with_a_leftover_wal_is_restored_exactly(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
@@ -1149,12 +1127,6 @@ def test_include_files_restores_data_and_config_files_and_keeps_the_current_ones
     assert _repo_files_digest() == repo_before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (security): --include-files writes any files/<path> member of the archive "
-    "under the project root (the tool's own code, .env, .git/hooks...), not only the "
-    "configured CONFIG_FILES / DATA_FILES",
-)
 @pytest.mark.parametrize("planted", ["backup_manager.py", ".env"])
 def test_include_files_writes_only_the_configured_files(
     planted: str, tmp_path: Path, sample_db: Path

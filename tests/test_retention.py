@@ -51,9 +51,9 @@ def test_the_newest_verified_backup_survives_even_if_newer_ones_failed():
     assert select_expired(items, 1) == []
 
 
-def test_unchecked_archives_count_like_verified_ones():
-    items = backups((None, False), (True, False), (None, False))
-    assert names(select_expired(items, 2)) == ["b0.zip"]
+def test_unchecked_archives_neither_count_nor_get_deleted():
+    items = backups((None, False), (True, False), (None, False), (True, False))
+    assert names(select_expired(items, 1)) == ["b1.zip"]
 
 
 def test_degraded_emergency_archives_are_counted_apart():

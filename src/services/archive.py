@@ -36,9 +36,16 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     *_INFLATE_ERRORS,
 )
+_METADATA_ERRORS: tuple[type[Exception], ...] = (
+    *_READ_ERRORS,
+    zipfile.LargeZipFile,
+    RuntimeError,  # an encrypted member
+    NotImplementedError,  # an unknown compression method
+)
 METADATA_NAME = "metadata.json"
 READ_CHUNK = 1 << 20
 SYNC_BYTES = 64 << 20
+ZIP64_FROM = 1 << 31  # members this big (or of unknown size) get ZIP64 fields
 QUEUED_CHUNKS = 8  # chunks of about 1 MB waiting to be compressed, per member
 
 
@@ -179,10 +186,9 @@ class _Passthrough:
 class ArchiveWriter:
     """Write a ZIP archive whose members are recorded with size and SHA-256."""
 
-    def __init__(self, path: Path, level: int, large: bool = False) -> None:
+    def __init__(self, path: Path, level: int) -> None:
         self.path = path
         self.level = level
-        self.large = large
         self.members: list[Member] = []
         method = zipfile.ZIP_STORED if level == 0 else zipfile.ZIP_DEFLATED
         self._zip = zipfile.ZipFile(path, "x", compression=method, allowZip64=True)
@@ -205,9 +211,16 @@ class ArchiveWriter:
             self._synced_at = position
 
     @contextmanager
-    def stream(self, name: str, role: str, source: str | None = None) -> Iterator[_HashingWriter]:
-        """Open member `name` for writing; yield a writer that hashes what it passes on."""
-        with self._zip.open(self._info(name), "w", force_zip64=self.large) as handle:
+    def stream(
+        self, name: str, role: str, source: str | None = None, size: int | None = None
+    ) -> Iterator[_HashingWriter]:
+        """Open member `name` for writing; yield a writer that hashes what it passes on.
+
+        ZIP64 fields are written when the size is unknown or near the 4 GB limit (zipfile
+        needs to know before the member starts).
+        """
+        large = size is None or size >= ZIP64_FROM
+        with self._zip.open(self._info(name), "w", force_zip64=large) as handle:
             if self.level:
                 # ISA-L (or zlib at our level) in place of zipfile's default compressor;
                 # nothing has been written yet, and the output is the same raw deflate
@@ -220,7 +233,8 @@ class ArchiveWriter:
         """Copy a member compressed beforehand into the archive, as it is."""
         if member.level != self.level:
             raise ValueError("a member must be compressed at the archive's level")
-        with self._zip.open(self._info(name), "w", force_zip64=self.large) as handle:
+        large = member.size >= ZIP64_FROM
+        with self._zip.open(self._info(name), "w", force_zip64=large) as handle:
             if self.level:
                 handle._compressor = _Passthrough()  # type: ignore[attr-defined]
             with member.path.open("rb") as src:
@@ -234,14 +248,15 @@ class ArchiveWriter:
 
     def add_file(self, name: str, path: Path, role: str, source: str | None = None) -> None:
         """Copy a file into the archive."""
-        with path.open("rb") as handle, self.stream(name, role, source) as writer:
+        size = path.stat().st_size
+        with path.open("rb") as handle, self.stream(name, role, source, size) as writer:
             while chunk := handle.read(READ_CHUNK):
                 writer.write(chunk)
 
     def add_metadata(self, metadata: dict[str, Any]) -> None:
         """Write metadata.json (it lists every other member with its SHA-256)."""
         data = orjson.dumps(metadata, option=orjson.OPT_INDENT_2) + b"\n"
-        with self.stream(METADATA_NAME, "metadata") as writer:
+        with self.stream(METADATA_NAME, "metadata", size=len(data)) as writer:
             writer.write(data)
 
     def close(self) -> None:
@@ -280,7 +295,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
             data = orjson.loads(archive.read(info))
     except KeyError:
         raise ArchiveInvalid(f"{path.name} has no metadata.json: not one of our backups") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
+    except _METADATA_ERRORS as error:
         raise ArchiveInvalid(f"{path.name} is not a readable ZIP archive: {error}") from None
     except orjson.JSONDecodeError as error:
         raise ArchiveInvalid(f"{path.name}: metadata.json is not valid JSON: {error}") from None

@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from src.config.settings import BACKUP_TYPES, Settings
 from src.errors import (
@@ -92,7 +93,12 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
             settings.backup_dir / ".lock", f"{backup_type} backup", settings.lock_timeout
         ):
             # named, dated and timed from when the lock is ours, not from the wait for it
-            result = _create_locked(settings, backup_type, folder, settings.now(), time.monotonic())
+            result = _create_locked(
+                settings, backup_type, folder, settings.now(), time.monotonic(), trigger
+            )
+            history.record_verification(result.path, settings.now(), [])
+            # inside the lock, so no restore or other backup sees half of it
+            result.deleted = apply_retention(settings, backup_type, protect=result.path)
     except BaseException as error:
         reason = str(error) or type(error).__name__
         interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
@@ -113,8 +119,6 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
         archive=result.path,
         size_bytes=result.size_bytes,
     )
-    history.record_verification(result.path, settings.now(), [])
-    result.deleted = apply_retention(settings, backup_type)
     logger.info(
         "%s backup done: %s, %d bytes, %.2f s",
         backup_type,
@@ -125,10 +129,13 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
     return result
 
 
-def apply_retention(settings: Settings, backup_type: str) -> list[Path]:
-    """Delete the backups of one type that retention no longer keeps."""
+def apply_retention(
+    settings: Settings, backup_type: str, protect: Path | None = None
+) -> list[Path]:
+    """Delete the backups of one type that retention no longer keeps (never `protect`)."""
     backups = catalog.list_backups(settings, backup_type)
     expired = retention.select_expired(backups, settings.retention[backup_type])
+    expired = [b for b in expired if b.path != protect]
     return retention.prune(expired)
 
 
@@ -185,7 +192,12 @@ def _unique_name(folder: Path, backup_type: str, started: datetime) -> str:
 
 
 def _create_locked(
-    settings: Settings, backup_type: str, folder: Path, started: datetime, clock: float
+    settings: Settings,
+    backup_type: str,
+    folder: Path,
+    started: datetime,
+    clock: float,
+    trigger: str,
 ) -> BackupResult:
     """Make the backup while holding the lock."""
     db = settings.database_path
@@ -196,7 +208,7 @@ def _create_locked(
     work = folder / f".tmp-{name[:-4]}"
     work.mkdir(mode=0o700)
     try:
-        result = _build(settings, backup_type, folder / name, work, started, clock)
+        result = _build(settings, backup_type, folder / name, work, started, clock, trigger)
     except (OSError, sqlite3.OperationalError) as error:
         if not _is_disk_full(error):
             raise
@@ -217,6 +229,19 @@ def _is_disk_full(error: OSError | sqlite3.OperationalError) -> bool:
     return error.errno in {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
+@dataclass
+class _Parts:
+    """What the parallel half of a backup produced."""
+
+    writer: ArchiveWriter
+    before: str
+    after: str
+    facts: DatabaseFacts
+    exported: dict[str, dict[str, int]]
+    files: dict[str, list[str]]
+    problems: list[str]
+
+
 def _build(
     settings: Settings,
     backup_type: str,
@@ -224,64 +249,114 @@ def _build(
     work: Path,
     started: datetime,
     clock: float,
+    trigger: str,
 ) -> BackupResult:
-    """Snapshot, write and verify the archive in `work`; move it to `final`.
+    """Snapshot, write and verify the archive in `work`; move it to `final`."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parts = _write_parts(pool, settings, backup_type, work / (final.name + ".partial"))
+    degraded = _judge(settings.database_path, backup_type, parts)
+    parts.facts.journal_mode = _journal_mode(settings.database_path)
+    duration = time.monotonic() - clock  # until the archive is complete, before read-back
+    metadata = build_metadata(
+        settings, backup_type, started, duration, parts.facts, parts.before, parts.after
+    )
+    metadata.update(degraded=degraded, problems=parts.problems, files=parts.files, trigger=trigger)
+    _close_and_verify(parts.writer, metadata)
+    _publish(parts.writer.path, final)
+    return BackupResult(
+        path=final,
+        backup_type=backup_type,
+        created_at=started,
+        duration_seconds=time.monotonic() - clock,
+        size_bytes=final.stat().st_size,
+        facts=parts.facts,
+        integrity_before=parts.before,
+        integrity_after=parts.after,
+        degraded=degraded,
+        problems=parts.problems,
+        missing_files=parts.files["missing"],
+    )
 
-    Both cores work: the live quick_check, the snapshot's integrity_check and row counts,
-    and the SQL and JSON exports (each compressed into a file of its own) run in threads
-    while this one compresses the snapshot into the archive.
+
+def _write_parts(
+    pool: ThreadPoolExecutor, settings: Settings, backup_type: str, partial: Path
+) -> _Parts:
+    """Write every member but the metadata, on both cores.
+
+    In threads: the live quick_check, the snapshot's integrity_check and row counts, and
+    the SQL and JSON exports (each compressed into a file of its own); this thread
+    compresses the snapshot into the archive meanwhile.
     """
-    db = settings.database_path
-    level = settings.compression_level
+    db, level = settings.database_path, settings.compression_level
     cancel = threading.Event()
     problems: list[str] = []
     writer: ArchiveWriter | None = None
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        checking_live = pool.submit(check_file, db, "quick_check")
-        try:
-            snapshot = _snapshot(db, work, backup_type, checking_live, problems)
-            checked = pool.submit(_check_snapshot, snapshot)
-            exports = {
-                label: pool.submit(_export, write, snapshot, work / f"{role}.part", level, cancel)
-                for label, role, write in _EXPORTS
-            }
-            large = snapshot.stat().st_size > 512 * 2**20
-            writer = ArchiveWriter(work / (final.name + ".partial"), level, large=large)
-            writer.add_file(f"database/{db.name}", snapshot, "database", str(db))
-            before = checking_live.result()
-            _refuse_damaged(db, backup_type, before)
-            exported = {}
-            for label, role, _write in _EXPORTS:
-                deflated, counts, error = exports[label].result()
-                writer.add_deflated(f"database/{db.stem}.{role}", role, deflated)
-                exported[label] = counts
-                if error:  # only an emergency backup of a damaged database gets here
-                    problems.append(f"{label} incomplete: {error}")
-            files = add_files(settings, writer)
-            after, facts = checked.result()
-        except BaseException:
-            cancel.set()
-            if writer is not None:
-                writer.abort()
-            raise
-    degraded = before != "ok" or after != "ok"
-    if not degraded:
-        problems.extend(_compare_counts(facts.tables, exported))
-        if problems:
+    checking_live = pool.submit(check_file, db, "quick_check")
+    try:
+        snapshot = _snapshot(db, partial.parent, backup_type, checking_live, problems)
+        checked = pool.submit(_check_snapshot, snapshot)
+        exports = {
+            role: pool.submit(
+                _export, write, snapshot, partial.parent / f"{role}.part", level, cancel
+            )
+            for _label, role, write in _EXPORTS
+        }
+        writer = ArchiveWriter(partial, level)
+        writer.add_file(f"database/{db.name}", snapshot, "database", str(db))
+        for suffix in ("-wal", "-journal"):  # only a raw copy (emergency) has these
+            sidecar = snapshot.with_name(snapshot.name + suffix)
+            if sidecar.exists():
+                writer.add_file(f"database/{sidecar.name}", sidecar, "database-sidecar")
+        before = checking_live.result()
+        _refuse_damaged(db, backup_type, before)
+        exported = {}
+        for label, role, _write in _EXPORTS:
+            deflated, counts, error = exports[role].result()
+            writer.add_deflated(f"database/{db.stem}.{role}", role, deflated)
+            exported[label] = counts
+            if error:  # only an emergency backup of a damaged database gets here
+                problems.append(f"{label} incomplete: {error}")
+        files = add_files(settings, writer)
+        after, facts = checked.result()
+    except BaseException:
+        cancel.set()
+        if writer is not None:
             writer.abort()
-            raise ArchiveInvalid("The exports do not match the snapshot: " + "; ".join(problems))
-    facts.journal_mode = _journal_mode(db)
-    duration = time.monotonic() - clock  # until the archive is complete, before read-back
-    metadata = build_metadata(settings, backup_type, started, duration, facts, before, after)
-    metadata.update(degraded=degraded, problems=problems, files=files)
+        raise
+    return _Parts(writer, before, after, facts, exported, files, problems)
+
+
+def _judge(db: Path, backup_type: str, parts: _Parts) -> bool:
+    """Refuse a damaged snapshot or incomplete exports; return whether it is degraded."""
+    if parts.after != "ok" and backup_type != "emergency":
+        parts.writer.abort()
+        raise IntegrityFailure(
+            f"The snapshot of {db} fails its checks ({parts.after[:300]}); no {backup_type} "
+            "backup was kept. Run `python backup_manager.py diagnose`, or make an emergency "
+            "backup."
+        )
+    degraded = parts.before != "ok" or parts.after != "ok"
+    if not degraded:
+        parts.problems.extend(_compare_counts(parts.facts.tables, parts.exported))
+        if parts.problems:
+            parts.writer.abort()
+            raise ArchiveInvalid(
+                "The exports do not match the snapshot: " + "; ".join(parts.problems)
+            )
+    return degraded
+
+
+def _close_and_verify(writer: ArchiveWriter, metadata: dict[str, Any]) -> None:
+    """Add the metadata, close the archive, read every member back."""
     metadata["members"] = [m.to_json() for m in writer.members]
     writer.add_metadata(metadata)
     writer.close()
+    database = metadata["database"]
     logger.info(
         "archive written (%d members); quick_check before: %s; integrity_check of the copy: %s",
         len(writer.members),
-        before[:200],
-        after[:200],
+        database["integrity_before"][:200],
+        database["integrity_after"][:200],
     )
     bad = check_members(writer.path, metadata)
     if bad:
@@ -290,20 +365,6 @@ def _build(
         )
     logger.info("archive read back: CRC and SHA-256 of every member match")
     writer.path.chmod(0o600)
-    _publish(writer.path, final)
-    return BackupResult(
-        path=final,
-        backup_type=backup_type,
-        created_at=started,
-        duration_seconds=time.monotonic() - clock,
-        size_bytes=final.stat().st_size,
-        facts=facts,
-        integrity_before=before,
-        integrity_after=after,
-        degraded=degraded,
-        problems=problems,
-        missing_files=files["missing"],
-    )
 
 
 _EXPORTS = (("SQL dump", "sql", write_sql_dump), ("JSON export", "json", write_json_export))
@@ -333,7 +394,11 @@ def _snapshot(
             raise
         snapshot.unlink(missing_ok=True)
         shutil.copyfile(db, snapshot)
-        problems.append(f"SQLite could not copy the database ({error}); archived the raw file")
+        for suffix in ("-wal", "-journal"):  # rows may live only there
+            sidecar = db.with_name(db.name + suffix)
+            if sidecar.exists():
+                shutil.copyfile(sidecar, work / sidecar.name)
+        problems.append(f"SQLite could not copy the database ({error}); archived the raw files")
     return snapshot
 
 

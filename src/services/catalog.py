@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
 import tempfile
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -16,8 +14,9 @@ from typing import Any
 from src.config.settings import BACKUP_TYPES, Settings
 from src.errors import ArchiveInvalid, BackupError
 from src.services.archive import check_members, extract_member, read_metadata
-from src.services.history import History, pid_alive
+from src.services.history import History
 from src.services.integrity import count_rows, open_readonly, run_check
+from src.services.naming import clean_stale, work_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +70,11 @@ class BackupInfo:
     def degraded(self) -> bool:
         """Tell whether this is an emergency archive of a database that failed its checks."""
         return bool(self.metadata and self.metadata.get("degraded"))
+
+    @property
+    def trigger(self) -> str | None:
+        """Return who asked for the backup (cli, scheduler, bot, restore, demo)."""
+        return str(self.metadata.get("trigger")) if self.metadata else None
 
     @property
     def user_count(self) -> int | None:
@@ -183,9 +187,9 @@ def _check_database(path: Path, metadata: dict[str, Any], work_dir: Path) -> lis
     if member is None:
         return ["the archive holds no database"]
     work_dir.mkdir(parents=True, exist_ok=True)
-    clean_verify_leftovers(work_dir)
+    clean_stale(work_dir, "verify")
     # one folder per run (several verify runs may go on at once), named by our pid
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix=f".verify-{os.getpid()}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=work_prefix("verify")) as tmp:
         copy = Path(tmp) / "archived.db"
         extract_member(path, member["path"], copy)
         with closing(open_readonly(copy, immutable=True)) as conn:
@@ -218,11 +222,3 @@ def verify_backups(settings: Settings, paths: list[Path]) -> list[VerifyReport]:
             history.record_verification(path.resolve(), settings.now(), report.problems)
         reports.append(report)
     return reports
-
-
-def clean_verify_leftovers(folder: Path) -> None:
-    """Remove work folders that killed `verify` runs left (their process is gone)."""
-    for leftover in folder.glob(".verify-*"):
-        pid = leftover.name.split("-")[1]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)

@@ -109,14 +109,15 @@ class History:
                 yield conn
 
     def start(self, backup_type: str, trigger: str, started_at: datetime) -> int:
-        """Record an attempt as running; return its id."""
-        with self._connect() as conn:
+        """Record an attempt as running; return its id (0 when it could not be recorded)."""
+        with self._recording("the start of a backup"), self._connect() as conn:
             cursor = conn.execute(
                 "INSERT INTO attempts (backup_type, trigger, started_at, status, pid, host) "
                 "VALUES (?, ?, ?, 'running', ?, ?)",
                 (backup_type, trigger, started_at.isoformat(), os.getpid(), socket.gethostname()),
             )
             return int(cursor.lastrowid or 0)
+        return 0
 
     def finish(
         self,
@@ -158,7 +159,8 @@ class History:
         """Return (ok, verified_at) of the last verification of an archive, if any."""
         if not self.path.exists():
             return None
-        with self._connect() as conn:
+        row = None
+        with self._recording("a look-up"), self._connect() as conn:
             row = conn.execute(
                 "SELECT ok, verified_at FROM verifications WHERE archive = ?", (str(archive),)
             ).fetchone()

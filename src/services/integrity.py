@@ -69,8 +69,14 @@ def check_header(path: Path) -> None:
         )
     if not path.is_file():
         raise NotADatabase(f"{path} is not a file. Point DATABASE_PATH at the bot's .db file.")
-    with path.open("rb") as handle:
-        header = handle.read(len(SQLITE_HEADER))
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as error:
+        raise NotADatabase(
+            f"Cannot read {path}: {error.strerror or error}. Run the tool as the bot's user, "
+            "or give it read access to the database file."
+        ) from None
     if not header:
         raise NotADatabase(f"{path} is empty (0 bytes): there is no data to back up.")
     if header != SQLITE_HEADER:

@@ -26,19 +26,27 @@ def _lines(archive: Path, member: str) -> Iterator[bytes]:
         yield from raw
 
 
-def _new_database(target: Path) -> sqlite3.Connection:
-    """Open a new, empty database for rebuilding, in autocommit mode."""
+def _new_database(target: Path, page_size: int | None) -> sqlite3.Connection:
+    """Open a new, empty database for rebuilding, in autocommit mode.
+
+    The page size is the original's: SQLite's backup API cannot write into a WAL
+    database of another page size, which is how the copy reaches the live file.
+    """
     if target.exists():
         raise FileExistsError(target)
     conn = sqlite3.connect(target, isolation_level=None)
+    if page_size:
+        conn.execute(f"PRAGMA page_size={int(page_size)}")
     conn.execute("PRAGMA journal_mode=OFF")
     conn.execute("PRAGMA synchronous=OFF")
     return conn
 
 
-def rebuild_from_sql(archive: Path, member: str, target: Path) -> None:
+def rebuild_from_sql(
+    archive: Path, member: str, target: Path, page_size: int | None = None
+) -> None:
     """Run the archive's SQL dump, statement by statement, into a new database."""
-    with closing(_new_database(target)) as conn:
+    with closing(_new_database(target, page_size)) as conn:
         statement = ""
         for raw in _lines(archive, member):
             statement += raw.decode("utf-8")
@@ -61,7 +69,9 @@ def _value(value: Any) -> Any:
     return value
 
 
-def rebuild_from_json(archive: Path, member: str, target: Path) -> None:
+def rebuild_from_json(
+    archive: Path, member: str, target: Path, page_size: int | None = None
+) -> None:
     """Rebuild a database from the archive's JSON export (schema, then rows, then indexes)."""
     lines = _lines(archive, member)
     head = orjson.loads(next(lines).rstrip().rstrip(b",") + b"}")
@@ -70,7 +80,7 @@ def rebuild_from_json(archive: Path, member: str, target: Path) -> None:
     if next(lines).strip() != b'"tables":{':
         raise ValueError("the JSON export is not laid out as this tool writes it")
     schema = head["schema"]
-    with closing(_new_database(target)) as conn:
+    with closing(_new_database(target, page_size)) as conn:
         conn.execute("BEGIN")
         _create_tables(conn, schema)
         _load_rows(conn, lines)

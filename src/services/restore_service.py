@@ -20,6 +20,7 @@ from src.services import catalog
 from src.services.backup_service import create_backup
 from src.services.integrity import check_header, count_rows, open_readonly, run_check
 from src.services.locking import exclusive_lock
+from src.services.naming import clean_stale, unique_path, work_prefix
 from src.services.validation import Validation, validate_archive
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def resolve_archive(settings: Settings, reference: str) -> Path:
     if reference != "latest":
         return Path(reference).expanduser().resolve()
     for backup in catalog.list_backups(settings):
-        if backup.verified and not backup.degraded:
+        # a restore's own safety backup is no candidate: `restore latest` twice would undo
+        if backup.verified and not backup.degraded and backup.trigger != "restore":
             return backup.path
     raise RestoreAborted("No verified backup to restore. `list` shows the backups there are.")
 
@@ -119,7 +121,10 @@ def restore(settings: Settings, reference: str, *, include_files: bool = False) 
         LockBusy: a backup or another restore is running.
     """
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=".restore-") as tmp:
+    clean_stale(settings.recovery_dir, "restore")
+    with tempfile.TemporaryDirectory(
+        dir=settings.recovery_dir, prefix=work_prefix("restore")
+    ) as tmp:
         plan = plan_restore(settings, reference, Path(tmp))
         safety = _safety_backup(settings)
         with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
@@ -144,9 +149,12 @@ def _safety_backup(settings: Settings) -> Path | None:
 def _write_live(settings: Settings, candidate: Path) -> list[Path]:
     """Write the candidate into the live database; return what was moved aside."""
     db = settings.database_path
-    if not db.exists():
+    if not _opens(db):
+        # a missing file's stale -wal would be replayed into the new one, and opening a
+        # damaged one read-write would checkpoint into it: move them all aside untouched
+        moved = _move_aside(settings, db)
         _place_file(candidate, db)
-        return []
+        return moved
     try:
         with (
             closing(open_readonly(candidate, immutable=True)) as src,
@@ -154,16 +162,25 @@ def _write_live(settings: Settings, candidate: Path) -> list[Path]:
         ):
             src.backup(dst, pages=4096, sleep=0.05)
     except sqlite3.DatabaseError as error:
-        if "not a database" not in str(error) and "malformed" not in str(error):
-            raise RestoreAborted(
-                f"Could not write into {db}: {error}. The database was left as it was."
-            ) from error
-        logger.warning("restore: %s cannot be opened (%s); moving it aside", db, error)
-    else:
-        return []
-    moved = _move_aside(settings, db)
-    _place_file(candidate, db)
-    return moved
+        raise RestoreAborted(
+            f"Could not write into {db}: {error}. The database was left as it was "
+            "(SQLite rolled the unfinished write back)."
+        ) from error
+    return []
+
+
+def _opens(db: Path) -> bool:
+    """Tell whether the live database exists and can be read (probed read-only)."""
+    try:
+        check_header(db)
+        with closing(open_readonly(db)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except (BackupError, sqlite3.DatabaseError) as error:
+        logger.warning(
+            "restore: %s cannot be used (%s); it is replaced, not written into", db, error
+        )
+        return False
+    return True
 
 
 def _move_aside(settings: Settings, db: Path) -> list[Path]:
@@ -173,7 +190,7 @@ def _move_aside(settings: Settings, db: Path) -> list[Path]:
     for suffix in ("", "-wal", "-shm", "-journal"):
         path = db.with_name(db.name + suffix)
         if path.exists():
-            target = settings.recovery_dir / f"damaged_{stamp}_{path.name}"
+            target = unique_path(settings.recovery_dir / f"damaged_{stamp}_{path.name}")
             shutil.move(path, target)
             moved.append(target)
     return moved
@@ -214,16 +231,24 @@ def _restore_files(settings: Settings, validation: Validation, result: RestoreRe
     import zipfile
 
     stamp = settings.now().strftime("%Y%m%d_%H%M%S")
-    aside = settings.recovery_dir / f"files_before_restore_{stamp}"
+    aside = unique_path(settings.recovery_dir / f"files_before_restore_{stamp}")
     root = settings.project_root.resolve()
+    # only the files this installation archives (CONFIG_FILES, DATA_FILES), never .env:
+    # an archive from elsewhere must not plant code or secrets
+    allowed = {
+        (root / name).resolve()
+        for name in (*settings.config_files, *settings.data_files)
+        if Path(name).name != ".env"
+    }
     with zipfile.ZipFile(validation.archive) as zf:
         for member in validation.metadata["members"]:
             name = member["path"]
-            if member.get("role") not in ("config", "data") or name.startswith("files/_external/"):
+            if member.get("role") not in ("config", "data") or not name.startswith("files/"):
                 continue
             relative = name.removeprefix("files/")
             target = (root / relative).resolve()
-            if not target.is_relative_to(root):  # validation refused these; stay careful
+            if target not in allowed:
+                result.notes.append(f"{relative}: not a configured config or data file, skipped")
                 continue
             if target.exists():
                 keep = aside / relative
@@ -252,7 +277,7 @@ def _write_report(settings: Settings, result: RestoreResult) -> Path:
         "files_kept_aside": str(result.files_kept_aside) if result.files_kept_aside else None,
         "notes": result.notes,
     }
-    path = settings.recovery_dir / f"restore_{settings.now():%Y%m%d_%H%M%S}.json"
+    path = unique_path(settings.recovery_dir / f"restore_{settings.now():%Y%m%d_%H%M%S}.json")
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     logger.info("restore from %s (%s copy) done: %s", result.archive.name, result.source, report)
     return path

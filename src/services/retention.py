@@ -36,15 +36,16 @@ T = TypeVar("T", bound=Retainable)
 def select_expired(backups: Sequence[T], keep: int) -> list[T]:
     """Return the backups of one type that retention deletes, oldest first.
 
-    The newest `keep` verified backups stay. Archives that failed verification never
-    count toward `keep` and are never deleted here (an operator looks at them).
-    Degraded emergency archives are kept apart: the newest `keep` of them stay.
+    The newest `keep` verified backups stay. Archives that failed verification, or were
+    never verified here (copied in by hand), never count toward `keep` and are never
+    deleted here (an operator looks at them). Degraded emergency archives are kept
+    apart: the newest `keep` of them stay.
     """
     if keep < 1:
         raise ValueError("keep must be at least 1: the newest verified backup always stays")
     newest_first = sorted(backups, key=lambda b: b.created_at_key, reverse=True)
-    good = [b for b in newest_first if b.verified is not False and not b.degraded]
-    degraded = [b for b in newest_first if b.verified is not False and b.degraded]
+    good = [b for b in newest_first if b.verified is True and not b.degraded]
+    degraded = [b for b in newest_first if b.verified is True and b.degraded]
     expired = good[keep:] + degraded[keep:]
     return sorted(expired, key=lambda b: b.created_at_key)
 

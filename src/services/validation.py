@@ -121,11 +121,12 @@ def _choose_database(archive: Path, metadata: dict[str, Any], work: Path) -> Val
     """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON."""
     expected = metadata["database"].get("tables", {})
     members = {m.get("role"): m["path"] for m in metadata["members"]}
+    page_size = metadata["database"].get("page_size")
     notes: list[str] = []
     attempts = (
         ("database", lambda target: extract_member(archive, members["database"], target)),
-        ("sql", lambda target: rebuild_from_sql(archive, members["sql"], target)),
-        ("json", lambda target: rebuild_from_json(archive, members["json"], target)),
+        ("sql", lambda target: rebuild_from_sql(archive, members["sql"], target, page_size)),
+        ("json", lambda target: rebuild_from_json(archive, members["json"], target, page_size)),
     )
     for source, build in attempts:
         if source not in members:
