@@ -126,7 +126,7 @@ def table_rows(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
     for name, sql in tables:
         quoted = '"' + name.replace('"', '""') + '"'
         virtual = sql.upper().startswith("CREATE VIRTUAL")
-        if "WITHOUT ROWID" in sql.upper():
+        if without_rowid(conn, name):
             query = f"SELECT * FROM {quoted}"
         elif virtual:
             query = f"SELECT rowid, * FROM {quoted}"
@@ -135,3 +135,9 @@ def table_rows(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         rows = conn.execute(query).fetchall()
         result[name] = sorted(rows, key=repr)
     return result
+
+
+def without_rowid(conn: sqlite3.Connection, name: str) -> bool:
+    """Ask SQLite whether a table is WITHOUT ROWID (not the words in its SQL)."""
+    row = conn.execute("SELECT wr FROM pragma_table_list WHERE name = ?", (name,)).fetchone()
+    return bool(row and row[0])

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from src.services.backup_service import create_backup
-from tests.conftest import table_rows
+from tests.conftest import table_rows, without_rowid
 
 SQLITE3 = shutil.which("sqlite3")
 
@@ -60,7 +60,7 @@ def source_rows_for_json(db: Path) -> dict[str, list[tuple[object, ...]]]:
     """Rows as the JSON export holds them: rowid first only where it is no column."""
     conn = sqlite3.connect(db)
     result = {}
-    for name, sql in conn.execute(
+    for name, _sql in conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type='table' AND sql IS NOT NULL"
     ):
         shadow = conn.execute(
@@ -76,7 +76,7 @@ def source_rows_for_json(db: Path) -> dict[str, list[tuple[object, ...]]]:
         pk = [r for r in info if r[5]]
         origins = [r[3] for r in conn.execute(f"PRAGMA index_list({quoted})")]
         alias = len(pk) == 1 and pk[0][2].upper() == "INTEGER" and "pk" not in origins
-        plain = "WITHOUT ROWID" in sql.upper() or alias
+        plain = without_rowid(conn, name) or alias
         rowid = "_rowid_" if any(r[1].lower() == "rowid" for r in info) else "rowid"
         query = f"SELECT {'' if plain else rowid + ', '}{columns} FROM {quoted}"
         result[name] = sorted(conn.execute(query).fetchall(), key=repr)
@@ -234,3 +234,53 @@ def test_utf16_database_round_trips(tmp_path, settings_for):
     conn.commit()
     conn.close()
     check_round_trip(db, settings_for(db), tmp_path)
+
+
+def test_invalid_utf8_text_is_archived_byte_for_byte(tmp_path, settings_for):
+    db = tmp_path / "bad_text.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)")
+    conn.execute("INSERT INTO notes VALUES (1, CAST(X'C3' AS TEXT)), (2, 'fine')")
+    conn.commit()
+    conn.close()
+    result = create_backup(settings_for(db), "manual")
+    files = members(result.path)
+    rows = orjson.loads(files["database/bad_text.json"])["tables"]["notes"]["rows"]
+    assert rows == [[1, {"$text_hex": "c3"}], [2, "fine"]]
+    loaded = tmp_path / "from_sql.db"
+    load_sql_with_cli(files["database/bad_text.sql"], loaded)
+    check = sqlite3.connect(loaded)
+    assert check.execute("SELECT hex(body), typeof(body) FROM notes WHERE id=1").fetchone() == (
+        "C3",
+        "text",
+    )
+
+
+def test_rowids_kept_when_without_rowid_is_only_a_default_value(tmp_path, settings_for):
+    db = tmp_path / "words.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE notes(body DEFAULT 'written WITHOUT ROWID', n)")
+    conn.execute("INSERT INTO notes(rowid, body, n) VALUES (2, 'x', 1), (3, 'y', 2)")
+    conn.commit()
+    conn.close()
+    check_round_trip(db, settings_for(db), tmp_path)
+
+
+def test_virtual_table_of_a_missing_module_keeps_its_schema_and_the_rest(tmp_path, settings_for):
+    db = tmp_path / "vec.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE users(id INTEGER PRIMARY KEY, name)")
+    conn.execute("INSERT INTO users VALUES (1, 'Budi')")
+    conn.execute("PRAGMA writable_schema=ON")
+    conn.execute(
+        "INSERT INTO sqlite_master(type,name,tbl_name,rootpage,sql) VALUES"
+        "('table','vec','vec',0,'CREATE VIRTUAL TABLE vec USING vec0(e float[4])')"
+    )
+    conn.commit()
+    conn.close()
+    result = create_backup(settings_for(db), "manual")
+    assert not result.degraded
+    files = members(result.path)
+    assert b"CREATE VIRTUAL TABLE vec USING vec0" in files["database/vec.sql"]
+    assert b'INSERT INTO "users"' in files["database/vec.sql"]
+    assert orjson.loads(files["database/vec.json"])["tables"]["users"]["rows"] == [[1, "Budi"]]

@@ -70,7 +70,7 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
     used: set[str] = {"summary.json"}
     with closing(open_readonly(db)) as conn:
         for table in list_tables(conn):
-            if table.shadow or table.name.lower().startswith("sqlite_stat"):
+            if not table.readable or table.shadow or table.name.lower().startswith("sqlite_stat"):
                 continue
             result.files[table.name] = _file_name(table.name, used)
             _export_table(conn, table, folder / result.files[table.name], result)
@@ -82,7 +82,8 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
             name: {"file": result.files[name], "rows": rows, "error": result.errors.get(name)}
             for name, rows in result.rows.items()
         },
-        "encoding": "UTF-8; BLOB values as {'$blob': base64}; +-Infinity as {'$real': ...}",
+        "encoding": "UTF-8; BLOB values as {'$blob': base64}; +-Infinity as {'$real': ...}; "
+        "TEXT that is not valid UTF-8 as {'$text_hex': hex}",
     }
     (folder / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     logger.info("export of %s to %s: %s", db, folder, result.rows)
@@ -158,6 +159,11 @@ def _next_readable(conn: sqlite3.Connection, query: str, last: int) -> int | Non
 
 
 def _row_object(columns: list[str], row: tuple[Any, ...]) -> bytes:
-    """Serialise one row as a JSON object keyed by column name."""
-    values = exact_row(row)
-    return orjson.dumps(dict(zip(columns, values, strict=True)), default=json_default)
+    """Serialise one row as a JSON object keyed by column name, exactly."""
+    try:
+        data = orjson.dumps(dict(zip(columns, row, strict=True)), default=json_default)
+    except orjson.JSONEncodeError:  # TEXT that is not valid UTF-8
+        data = b""
+    if not data or data.count(b"null") != row.count(None):  # orjson writes inf as null
+        data = orjson.dumps(dict(zip(columns, exact_row(row), strict=True)), default=json_default)
+    return data

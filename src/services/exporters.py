@@ -151,27 +151,41 @@ def json_default(value: Any) -> Any:
 
 
 def exact_row(row: tuple[Any, ...]) -> list[Any]:
-    """Replace infinities (which JSON lacks) by tagged strings."""
-    return [
-        {"$real": "Infinity" if v > 0 else "-Infinity"}
-        if isinstance(v, float) and math.isinf(v)
-        else v
-        for v in row
-    ]
+    """Tag what JSON cannot hold as it is: infinities, TEXT that is not valid UTF-8."""
+    return [_exact(v) for v in row]
+
+
+def _exact(value: Any) -> Any:
+    """Tag one value when JSON cannot hold it as it is."""
+    if isinstance(value, float) and math.isinf(value):
+        return {"$real": "Infinity" if value > 0 else "-Infinity"}
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # invalid UTF-8 in the database, kept byte for byte
+            return {"$text_hex": value.encode("utf-8", "surrogateescape").hex()}
+    return value
 
 
 def _dump_rows(rows: list[tuple[Any, ...]]) -> bytes:
     """Serialise a batch of rows as JSON arrays separated by commas, exactly."""
-    data = orjson.dumps(rows, default=json_default)
+    try:
+        data = orjson.dumps(rows, default=json_default)
+    except orjson.JSONEncodeError:  # TEXT that is not valid UTF-8
+        data = b""
     # orjson writes inf as null; only when the nulls outnumber the NULLs look closer
-    if data.count(b"null") != sum(map(tuple.count, rows, repeat(None))):
+    if not data or data.count(b"null") != sum(map(tuple.count, rows, repeat(None))):
         data = orjson.dumps([exact_row(row) for row in rows], default=json_default)
     return data[1:-1]
 
 
 def json_exportable(tables: list[TableInfo]) -> list[TableInfo]:
     """Return the tables the JSON export holds: no shadow or internal statistics tables."""
-    return [t for t in tables if not t.shadow and not t.name.lower().startswith("sqlite_stat")]
+    return [
+        t
+        for t in tables
+        if t.readable and not t.shadow and not t.name.lower().startswith("sqlite_stat")
+    ]
 
 
 def write_json_export(conn: sqlite3.Connection, out: Writable | BinaryIO) -> dict[str, int]:
@@ -188,13 +202,14 @@ def write_json_export(conn: sqlite3.Connection, out: Writable | BinaryIO) -> dic
         "format": JSON_FORMAT,
         "user_version": int(conn.execute("PRAGMA user_version").fetchone()[0]),
         "application_id": int(conn.execute("PRAGMA application_id").fetchone()[0]),
-        "encoding": "values are JSON; BLOB {'$blob': base64}; +-Infinity {'$real': ...}",
+        "encoding": "values are JSON; BLOB {'$blob': base64}; +-Infinity {'$real': ...}; "
+        "TEXT that is not UTF-8 {'$text_hex': hex}",
         "schema": schema,
     }
     buffer.add(orjson.dumps(head)[:-1] + b',\n"tables":{')
     for index, table in enumerate(json_exportable(list_tables(conn))):
         with_rowid = table.has_rowid and table.rowid_alias is None
-        columns = (["rowid"] if with_rowid else []) + list(table.columns)
+        columns = ([rowid_name(table)] if with_rowid else []) + list(table.columns)
         selected = ([rowid_name(table)] if with_rowid else []) + [
             quote_identifier(c) for c in table.columns
         ]

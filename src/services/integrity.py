@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -27,6 +28,7 @@ class TableInfo:
     rowid_alias: str | None  # the INTEGER PRIMARY KEY column that is the rowid
     virtual: bool
     shadow: bool  # a shadow table of a virtual table (FTS5 data, ...)
+    readable: bool = True  # False: a virtual table whose module this SQLite lacks
 
 
 @dataclass
@@ -91,7 +93,13 @@ def open_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
     uri = path.resolve().as_uri() + ("?immutable=1" if immutable else "?mode=ro")
     conn = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
     conn.execute("PRAGMA query_only=ON")
+    conn.text_factory = _lenient_text
     return conn
+
+
+def _lenient_text(data: bytes) -> str:
+    """Decode TEXT as UTF-8, keeping invalid bytes (as surrogates) instead of failing."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def run_check(conn: sqlite3.Connection, pragma: str = "quick_check") -> str:
@@ -126,7 +134,14 @@ def list_tables(conn: sqlite3.Connection) -> list[TableInfo]:
         shadow = kinds.get(name) == "shadow" or (
             not kinds and any(name.startswith(v + "_") for v in virtual)
         )
-        columns, alias, has_rowid = _columns(conn, name, sql, is_virtual)
+        try:
+            columns, alias, has_rowid = _columns(conn, name, sql, is_virtual, kinds)
+        except sqlite3.OperationalError:
+            if not is_virtual:
+                raise
+            # e.g. "no such module: vec0": its schema entry is kept, its rows cannot be read
+            tables.append(TableInfo(name, sql, (), True, None, True, False, readable=False))
+            continue
         tables.append(TableInfo(name, sql, columns, has_rowid, alias, is_virtual, shadow))
     return tables
 
@@ -140,7 +155,7 @@ def _table_kinds(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def _columns(
-    conn: sqlite3.Connection, name: str, sql: str, is_virtual: bool
+    conn: sqlite3.Connection, name: str, sql: str, is_virtual: bool, kinds: dict[str, str]
 ) -> tuple[tuple[str, ...], str | None, bool]:
     """Return the columns, the rowid alias and whether the table has a rowid."""
     info = conn.execute(f"PRAGMA table_xinfo({quote_identifier(name)})").fetchall()
@@ -148,9 +163,10 @@ def _columns(
     columns = tuple(row[1] for row in info if row[6] == 0)
     if is_virtual:
         return columns, None, True
-    without_rowid = "WITHOUT ROWID" in " ".join(sql.upper().split())
-    if without_rowid:
+    if _without_rowid(conn, name, sql, kinds):
         return columns, None, False
+    if {"rowid", "_rowid_", "oid"} <= {c.lower() for c in columns}:
+        return columns, None, False  # no name left for the rowid: rows keep their values only
     pk = [row for row in info if row[5] > 0]
     alias = None
     if len(pk) == 1 and str(pk[0][2]).upper() == "INTEGER":
@@ -159,6 +175,22 @@ def _columns(
         if "pk" not in origins:
             alias = pk[0][1]
     return columns, alias, True
+
+
+_WITHOUT_ROWID_END = re.compile(r"\)\s*(?:(?:WITHOUT\s+ROWID|STRICT)\s*,?\s*)+;?\s*$", re.I)
+
+
+def _without_rowid(conn: sqlite3.Connection, name: str, sql: str, kinds: dict[str, str]) -> bool:
+    """Tell a WITHOUT ROWID table (the words in a default value or comment do not count)."""
+    if kinds:
+        row = conn.execute(
+            "SELECT wr FROM pragma_table_list WHERE schema='main' AND name=?", (name,)
+        )
+        found = row.fetchone()
+        if found is not None:
+            return bool(found[0])
+    tail = _WITHOUT_ROWID_END.search(sql)
+    return bool(tail and "ROWID" in tail.group(0).upper())
 
 
 def rowid_name(table: TableInfo) -> str:
@@ -192,9 +224,11 @@ def gather_facts(conn: sqlite3.Connection, size_bytes: int) -> DatabaseFacts:
 
 
 def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
-    """Count the rows of every table (shadow tables of virtual tables included)."""
+    """Count the rows of every readable table (shadow tables of virtual tables included)."""
     counts = {}
     for table in list_tables(conn):
+        if not table.readable:
+            continue
         query = f"SELECT count(*) FROM {quote_identifier(table.name)}"
         counts[table.name] = int(conn.execute(query).fetchone()[0])
     return counts

@@ -66,6 +66,8 @@ def _value(value: Any) -> Any:
             return base64.b64decode(value["$blob"])
         if "$real" in value:
             return math.inf if value["$real"] == "Infinity" else -math.inf
+        if "$text_hex" in value:  # invalid UTF-8 cannot be bound as TEXT: the nearest text
+            return bytes.fromhex(value["$text_hex"]).decode("utf-8", "replace")
     return value
 
 
