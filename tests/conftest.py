@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from src.config.settings import Settings, load_settings
+from src.config.settings import SETTING_NAMES, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
@@ -97,23 +97,7 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
-_TOOL_VARIABLES = {
-    "DATABASE_PATH",
-    "BACKUP_DIR",
-    "RECOVERY_DIR",
-    "LOG_DIR",
-    "BOT_TOKEN",
-    "ADMIN_USER_IDS",
-    "RETENTION_DAILY",
-    "RETENTION_WEEKLY",
-    "RETENTION_MANUAL",
-    "RETENTION_EMERGENCY",
-    "BACKUP_TIMEZONE",
-    "TELEGRAM_API_URL",
-    "COMPRESSION_LEVEL",
-    "DATA_FILES",
-    "CONFIG_FILES",
-}
+_TOOL_VARIABLES = set(SETTING_NAMES)
 
 
 def table_rows(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:

@@ -99,3 +99,26 @@ def test_cli_works_from_another_folder(run_cli, chinook, tmp_path):
     done = run_cli("status", db=chinook)
     assert done.returncode == 0
     assert str(Path(chinook)) in done.stdout
+
+
+def test_default_zone_follows_daylight_saving(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from datetime import datetime, timezone\n"
+        "from src.config.settings import load_settings\n"
+        "zone = load_settings({}).timezone\n"
+        "summer = datetime(2026, 7, 1, 10, tzinfo=timezone.utc).astimezone(zone)\n"
+        "winter = datetime(2026, 1, 1, 10, tzinfo=timezone.utc).astimezone(zone)\n"
+        "print(summer.isoformat(), winter.isoformat())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"TZ": "Europe/Berlin", "PATH": "/usr/bin:/bin"},
+        cwd=Path(__file__).parents[1],
+    )
+    assert done.stdout.split() == ["2026-07-01T12:00:00+02:00", "2026-01-01T11:00:00+01:00"]

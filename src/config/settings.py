@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import time as time_module
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +19,68 @@ BACKUP_TYPES = ("daily", "weekly", "manual", "emergency")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_CONFIG_FILES = ("src/config/settings.py", "requirements.txt")
 DEFAULT_DATA_FILES = ("data/quotes.json", "data/tips.json")
+SETTING_NAMES = (
+    "DATABASE_PATH",
+    "BACKUP_DIR",
+    "RECOVERY_DIR",
+    "LOG_DIR",
+    "RETENTION_DAILY",
+    "RETENTION_WEEKLY",
+    "RETENTION_MANUAL",
+    "RETENTION_EMERGENCY",
+    "BACKUP_TIMEZONE",
+    "DAILY_BACKUP_TIME",
+    "WEEKLY_BACKUP_DAY",
+    "WEEKLY_BACKUP_TIME",
+    "ADMIN_USER_IDS",
+    "BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "COMPRESSION_LEVEL",
+    "CONFIG_FILES",
+    "DATA_FILES",
+    "LOG_MAX_AGE_DAYS",
+    "BACKUP_LOCK_TIMEOUT",
+    "MIN_FREE_MB",
+)
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+class LocalTimezone(tzinfo):
+    """The machine's zone, asked anew for each moment so daylight saving changes count."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        """Return the local offset from UTC at the local time `dt`."""
+        return timedelta(seconds=self._local(dt).tm_gmtoff)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        """Return the daylight saving part of the offset at `dt`."""
+        local = self._local(dt)
+        if local.tm_isdst <= 0:
+            return timedelta(0)
+        return timedelta(seconds=time_module.timezone - time_module.altzone)
+
+    def tzname(self, dt: datetime | None) -> str:
+        """Return the zone's abbreviation at `dt`."""
+        return self._local(dt).tm_zone
+
+    def fromutc(self, dt: datetime) -> datetime:
+        """Convert a UTC time (tagged with this zone) to local time."""
+        stamp = (dt.replace(tzinfo=None) - _EPOCH).total_seconds()
+        offset = timedelta(seconds=time_module.localtime(stamp).tm_gmtoff)
+        return dt + offset
+
+    @staticmethod
+    def _local(dt: datetime | None) -> time_module.struct_time:
+        if dt is None:
+            return time_module.localtime()
+        fields = (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, 0, 0, -1)
+        return time_module.localtime(time_module.mktime(fields))  # the C library decides DST
+
+    def __repr__(self) -> str:
+        return "LocalTimezone()"
+
+
+_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - naive on purpose: seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -140,9 +202,7 @@ class _Reader:
     def zone(self, name: str) -> tuple[tzinfo, str]:
         raw = self.text(name, "")
         if not raw:
-            local = datetime.now().astimezone().tzinfo
-            assert local is not None
-            return local, str(local)
+            return LocalTimezone(), "local time"
         try:
             return ZoneInfo(raw), raw
         except (ZoneInfoNotFoundError, ValueError):
