@@ -24,6 +24,7 @@ from src.logging_setup import configure_logging
 from src.services import (
     backup_service,
     catalog,
+    demo_service,
     diagnose_service,
     export_service,
     restore_service,
@@ -171,21 +172,8 @@ def export_command(settings: Settings, folder: Path | None) -> None:
 @click.pass_obj
 def demo(settings: Settings, users: int) -> None:
     """Create a sample bot database (only where none exists), back it up, show the status."""
-    from src.database.sample import create_sample_database, write_sample_data_files
-
-    db = settings.database_path
-    if db.exists():
-        output.emit(f"🗄️ A database already exists at {db}; the demo leaves it untouched.")
-    else:
-        summary = create_sample_database(db, users=users)
-        output.emit(
-            f"🗄️ Created a sample database at {db}: {summary.users} users, "
-            f"{summary.total_rows} rows in {len(summary.counts())} tables"
-        )
-    for written in write_sample_data_files(settings.project_root / "data"):
-        output.emit(f"  Wrote sample data file {written}")
-    result = backup_service.create_backup(settings, "manual", trigger="demo")
-    output.emit(output.backup_created(result))
+    result = demo_service.run_demo(settings, users)
+    output.emit(output.demo_text(settings.database_path, result))
     output.emit("")
     output.emit(output.status_text(status_service.get_status(settings)))
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo, VerifyReport
+from src.services.demo_service import DemoResult
 from src.services.diagnose_service import Diagnosis
 from src.services.export_service import ExportResult
 from src.services.restore_service import RestorePlan, RestoreResult
@@ -96,6 +98,21 @@ def backup_created(result: BackupResult) -> str:
         lines.append(f"  Not found (skipped): {', '.join(result.missing_files)}")
     if result.deleted:
         lines.append(f"  Retention removed: {', '.join(p.name for p in result.deleted)}")
+    return "\n".join(lines)
+
+
+def demo_text(db: Path, result: DemoResult) -> str:
+    """Describe what the demo did."""
+    sample = result.sample
+    if sample is None:
+        lines = [f"🗄️ A database already exists at {db}; the demo leaves it untouched."]
+    else:
+        lines = [
+            f"🗄️ Created a sample database at {db}: {sample.users} users, "
+            f"{sample.total_rows} rows in {len(sample.counts())} tables"
+        ]
+    lines += [f"  Wrote sample data file {path}" for path in result.data_files]
+    lines.append(backup_created(result.backup))
     return "\n".join(lines)
 
 

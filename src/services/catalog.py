@@ -119,7 +119,10 @@ def list_backups(settings: Settings, backup_type: str | None = None) -> list[Bac
             match = ARCHIVE_NAME.match(path.name)
             if not match or match["type"] != kind or not path.is_file():
                 continue
-            found.append(_describe(path, match, history))
+            try:
+                found.append(_describe(path, match, history))
+            except FileNotFoundError:  # deleted by retention while we looked
+                continue
     return sorted(found, key=lambda b: b.created_at_key, reverse=True)
 
 
