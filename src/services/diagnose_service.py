@@ -6,7 +6,9 @@ import logging
 import os
 import shutil
 import sqlite3
-from contextlib import closing
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from src.errors import BackupError
 from src.services import catalog
 from src.services.export_service import export_tables
 from src.services.integrity import check_header, open_readonly, run_check
+from src.services.naming import unique_path
 
 logger = logging.getLogger(__name__)
 
@@ -72,20 +75,44 @@ def diagnose(settings: Settings) -> Diagnosis:
     """
     db = settings.database_path
     result = Diagnosis(db)
-    if _check_file(result, db):
-        _check_contents(result, db)
-    _check_surroundings(result, settings)
-    newest = _newest_verified(settings)
-    _check_backup_age(result, settings, newest)
-    result.recommendations = _recommend(result, newest)
-    stamp = f"{settings.now():%Y%m%d_%H%M%S}"
+    _check_surroundings(result, settings)  # before opening: SQLite may add a -wal/-shm
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
-    if result.verdict in (WARNING, CORRUPT) and db.is_file():
-        result.export = _export_readable(settings, db, stamp, result)
-    result.report = settings.recovery_dir / f"diagnosis_{stamp}.json"
+    with _readable(db, settings.recovery_dir) as readable:
+        if _check_file(result, db):
+            _run_checks(result, readable)
+        stamp = f"{settings.now():%Y%m%d_%H%M%S}"
+        newest = _newest_verified(settings)
+        _check_backup_age(result, settings, newest)
+        if result.verdict in (WARNING, CORRUPT) and db.is_file():
+            result.export = _export_readable(settings, readable, stamp, result)
+    result.recommendations = _recommend(result, newest)
+    result.report = unique_path(settings.recovery_dir / f"diagnosis_{stamp}.json")
     result.report.write_bytes(orjson.dumps(_report(result, settings), option=orjson.OPT_INDENT_2))
     logger.info("diagnosis of %s: %s", db, result.verdict)
     return result
+
+
+@contextmanager
+def _readable(db: Path, recovery_dir: Path) -> Iterator[Path]:
+    """Yield the database to read: a rolled-back copy when a hot journal is beside it.
+
+    A read-only connection cannot roll back an interrupted write, and the live file must
+    not change, so SQLite rolls the write back in a copy inside the recovery folder.
+    """
+    journal = db.with_name(db.name + "-journal")
+    if not (db.is_file() and journal.exists() and journal.stat().st_size > 0):
+        yield db
+        return
+    with tempfile.TemporaryDirectory(dir=recovery_dir, prefix=".diagnose-") as tmp:
+        copy = Path(tmp) / db.name
+        shutil.copyfile(db, copy)
+        shutil.copyfile(journal, copy.with_name(copy.name + "-journal"))
+        try:
+            with closing(sqlite3.connect(copy)) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError:
+            logger.warning("diagnose: the copy of %s could not be rolled back", db)
+        yield copy
 
 
 def _check_file(result: Diagnosis, db: Path) -> bool:
@@ -102,8 +129,8 @@ def _check_file(result: Diagnosis, db: Path) -> bool:
     return True
 
 
-def _check_contents(result: Diagnosis, db: Path) -> None:
-    """Open the database read-only and run SQLite's own checks."""
+def _run_checks(result: Diagnosis, db: Path) -> None:
+    """Run SQLite's own checks on a database opened read-only."""
     try:
         with closing(open_readonly(db)) as conn:
             for pragma in ("quick_check", "integrity_check"):
@@ -187,11 +214,12 @@ def _recommend(result: Diagnosis, newest: catalog.BackupInfo | None) -> list[str
     if verdict == MISSING:
         return [f"The database is missing. Restore it: {restore}"]
     if verdict == CORRUPT:
-        return [
-            "Archive what can still be read: python backup_manager.py backup --type emergency",
-            "The readable rows were exported to the recovery folder (see the export path).",
-            f"Restore the newest verified backup: {restore}",
+        advice = [
+            "Archive what can still be read: python backup_manager.py backup --type emergency"
         ]
+        if result.export:
+            advice.append(f"The readable rows were exported to {result.export}")
+        return [*advice, f"Restore the newest verified backup: {restore}"]
     advice = []
     failed = {c.name for c in result.checks if not c.ok}
     if "newest verified backup" in failed:
@@ -209,11 +237,12 @@ def _recommend(result: Diagnosis, newest: catalog.BackupInfo | None) -> list[str
 
 def _export_readable(settings: Settings, db: Path, stamp: str, result: Diagnosis) -> Path | None:
     """Export every readable row (the spec's scenario 3); None when nothing could be read."""
-    folder = settings.recovery_dir / f"data_export_{stamp}"
+    folder = unique_path(settings.recovery_dir / f"data_export_{stamp}")
     try:
         export_tables(db, folder, settings.now().isoformat())
     except sqlite3.DatabaseError as error:
         result.add("export of readable rows", False, f"nothing readable: {error}", CORRUPT)
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     return folder
 

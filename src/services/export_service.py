@@ -119,24 +119,42 @@ def _readable_rows(
         return
     rowid = rowid_name(table)
     query = f"SELECT {rowid}, {names} FROM {source} WHERE {rowid} > ? ORDER BY {rowid}"
+    point = f"SELECT {rowid}, {names} FROM {source} WHERE {rowid} = ?"
     last, skipped = -(2**63), 0
-    salvaging = False
     while True:
         try:
-            cursor = conn.execute(query, (last,))
-            # after a damaged page, a row at a time: a batch would lose the rows before it
-            for row in cursor if salvaging else _fetch(cursor):
+            for row in _fetch(conn.execute(query, (last,))):
                 last = row[0]
                 yield row[1:]
-            break
         except sqlite3.DatabaseError as error:
-            salvaging = True
-            jump = _next_readable(conn, query, last)
-            skipped += 1
-            result.errors[table.name] = f"damaged pages skipped {skipped} time(s): {error}"
-            if jump is None:
-                break
-            last = jump
+            reason = error
+        else:
+            return
+        # a batch (and the cursor's look-ahead) loses the rows just before the damage:
+        # take them one fresh seek at a time
+        while (single := _one(conn, query + " LIMIT 1", last)) is not None:
+            last = single[0]
+            yield single[1:]
+        jump = _next_readable(conn, query, last)
+        skipped += 1
+        result.errors[table.name] = f"damaged pages skipped {skipped} time(s): {reason}"
+        if jump is None:
+            return
+        last = jump
+        # the row at `jump` may open the next page: a range seek from below passes the
+        # damaged page, a point look-up goes straight to it
+        found = _one(conn, point, jump)
+        if found is not None:
+            yield found[1:]
+
+
+def _one(conn: sqlite3.Connection, query: str, value: int) -> tuple[Any, ...] | None:
+    """Return the first row of a query, or None when there is none or it cannot be read."""
+    try:
+        row: tuple[Any, ...] | None = conn.execute(query, (value,)).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return row
 
 
 def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
@@ -146,16 +164,32 @@ def _fetch(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:
 
 
 def _next_readable(conn: sqlite3.Connection, query: str, last: int) -> int | None:
-    """Find a rowid past `last` from which the table reads again, in growing steps."""
-    step = 1
-    while last + step < 2**63:
+    """Find the smallest rowid start past `last` from which the table reads again.
+
+    Steps grow until a start reads; then a binary search narrows the gap, so the rows on
+    the next intact page are not skipped (about 63 probes per damaged page at most).
+    """
+
+    def reads(start: int) -> bool:
         try:
-            conn.execute(query, (last + step,)).fetchone()
+            conn.execute(query, (start,)).fetchone()
         except sqlite3.DatabaseError:
-            step *= 2
-            continue
-        return last + step
-    return None
+            return False
+        return True
+
+    step = 1
+    while last + step < 2**63 - 1 and not reads(last + step):
+        step *= 2
+    if last + step >= 2**63 - 1:
+        return None
+    failing, good = last + step // 2, last + step
+    while good - failing > 1:
+        middle = (failing + good) // 2
+        if reads(middle):
+            good = middle
+        else:
+            failing = middle
+    return good
 
 
 def _row_object(columns: list[str], row: tuple[Any, ...]) -> bytes:
