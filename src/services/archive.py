@@ -30,14 +30,14 @@ except ImportError:  # pragma: no cover - the wheel exists for the usual platfor
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
 if isal_zlib is not None:
     _INFLATE_ERRORS += (cast(type[Exception], isal_zlib.error),)
-_READ_ERRORS: tuple[type[Exception], ...] = (
+READ_ERRORS: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
     OSError,
     EOFError,
     *_INFLATE_ERRORS,
 )
 _METADATA_ERRORS: tuple[type[Exception], ...] = (
-    *_READ_ERRORS,
+    *READ_ERRORS,
     zipfile.LargeZipFile,
     RuntimeError,  # an encrypted member
     NotImplementedError,  # an unknown compression method
@@ -304,8 +304,14 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_members(path: Path, metadata: dict[str, Any]) -> list[str]:
-    """Re-read every member: CRC and SHA-256 against the metadata; return the problems."""
+def check_members(
+    path: Path, metadata: dict[str, Any], skip: frozenset[str] = frozenset()
+) -> list[str]:
+    """Re-read every member: CRC and SHA-256 against the metadata; return the problems.
+
+    Members in `skip` must be there but are not read (the caller checks them as it
+    extracts them).
+    """
     problems: list[str] = []
     expected = {m["path"]: m for m in metadata.get("members", [])}
     try:
@@ -320,7 +326,8 @@ def check_members(path: Path, metadata: dict[str, Any]) -> list[str]:
     # the big members decompress on both cores at once
     with ThreadPoolExecutor(max_workers=2) as pool:
         checks = pool.map(
-            lambda name: _check_member(path, name, expected[name]), sorted(names & set(expected))
+            lambda name: _check_member(path, name, expected[name]),
+            sorted(names & set(expected) - skip),
         )
         for found in checks:
             problems.extend(found)
@@ -344,7 +351,7 @@ def _check_member(path: Path, name: str, expected: dict[str, Any]) -> list[str]:
             while chunk := handle.read(READ_CHUNK):
                 sha.update(chunk)
                 size += len(chunk)
-    except _READ_ERRORS as error:
+    except READ_ERRORS as error:
         return [f"{name}: {error}"]
     problems = []
     if size != expected.get("size"):
@@ -354,12 +361,30 @@ def _check_member(path: Path, name: str, expected: dict[str, Any]) -> list[str]:
     return problems
 
 
-def extract_member(path: Path, name: str, target: Path) -> None:
-    """Extract one member to `target` (a path we choose, never one from the archive)."""
+def extract_member(
+    path: Path, name: str, target: Path, expected: dict[str, Any] | None = None
+) -> list[str]:
+    """Extract one member to `target` (a path we choose, never one from the archive).
+
+    With `expected` (its metadata entry), its size and SHA-256 are checked on the way
+    (zipfile checks the CRC at the end); the problems are returned.
+    """
+    sha = hashlib.sha256()
+    size = 0
     with (
         zipfile.ZipFile(path) as archive,
         _open_member(archive, name) as src,
         target.open("xb") as dst,
     ):
         while chunk := src.read(READ_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
             dst.write(chunk)
+    if expected is None:
+        return []
+    problems = []
+    if size != expected.get("size"):
+        problems.append(f"{name}: {size} bytes, metadata says {expected.get('size')}")
+    if sha.hexdigest() != expected.get("sha256"):
+        problems.append(f"{name}: SHA-256 differs from metadata.json")
+    return problems

@@ -8,13 +8,20 @@ import shutil
 import sqlite3
 import stat
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from src.errors import ArchiveInvalid
-from src.services.archive import METADATA_NAME, check_members, extract_member, read_metadata
+from src.services.archive import (
+    METADATA_NAME,
+    READ_ERRORS,
+    check_members,
+    extract_member,
+    read_metadata,
+)
 from src.services.catalog import check_metadata
 from src.services.integrity import count_rows, list_tables, open_readonly, run_check
 from src.services.rebuild import rebuild_from_json, rebuild_from_sql
@@ -101,8 +108,22 @@ def validate_archive(archive: Path, work: Path) -> Validation:
     metadata = read_metadata(archive)
     _refuse(archive, check_metadata(metadata))
     _refuse(archive, check_sizes(infos, metadata, shutil.disk_usage(work).free))
-    _refuse(archive, check_members(archive, metadata))
-    return _choose_database(archive, metadata, work)
+    database = next((m for m in metadata["members"] if m.get("role") == "database"), None)
+    if database is None:
+        _refuse(archive, check_members(archive, metadata))
+        return _choose_database(archive, metadata, work, None)
+    # the other members are read back on the second core while the database is
+    # extracted (and hashed on the way) on this one
+    extracted = work / "candidate_database.db"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        others = pool.submit(check_members, archive, metadata, frozenset({database["path"]}))
+        try:
+            problems = extract_member(archive, database["path"], extracted, database)
+        except READ_ERRORS as error:  # OSError is one of them
+            problems = [f"{database['path']}: {error}"]
+        problems = others.result() + problems
+    _refuse(archive, problems)
+    return _choose_database(archive, metadata, work, extracted)
 
 
 def _refuse(archive: Path, problems: list[str]) -> None:
@@ -117,14 +138,16 @@ def _refuse(archive: Path, problems: list[str]) -> None:
         )
 
 
-def _choose_database(archive: Path, metadata: dict[str, Any], work: Path) -> Validation:
+def _choose_database(
+    archive: Path, metadata: dict[str, Any], work: Path, extracted: Path | None
+) -> Validation:
     """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON."""
     expected = metadata["database"].get("tables", {})
     members = {m.get("role"): m["path"] for m in metadata["members"]}
     page_size = metadata["database"].get("page_size")
     notes: list[str] = []
     attempts = (
-        ("database", lambda target: extract_member(archive, members["database"], target)),
+        ("database", lambda target: extracted.replace(target) if extracted else None),
         ("sql", lambda target: rebuild_from_sql(archive, members["sql"], target, page_size)),
         ("json", lambda target: rebuild_from_json(archive, members["json"], target, page_size)),
     )
@@ -135,12 +158,10 @@ def _choose_database(archive: Path, metadata: dict[str, Any], work: Path) -> Val
         candidate = work / f"candidate_{source}.db"
         try:
             build(candidate)
-            problem = _check_candidate(candidate, expected, source)
+            problem, counts = _check_candidate(candidate, expected, source)
         except (sqlite3.DatabaseError, ArchiveInvalid, OSError, ValueError) as error:
-            problem = f"could not be used: {error}"
+            problem, counts = f"could not be used: {error}", {}
         if problem is None:
-            with closing(open_readonly(candidate, immutable=True)) as conn:
-                counts = count_rows(conn)
             return Validation(archive, metadata, candidate, source, counts, notes)
         notes.append(f"the {source} copy {problem}")
         logger.warning("restore: the %s copy in %s %s", source, archive.name, problem)
@@ -150,25 +171,25 @@ def _choose_database(archive: Path, metadata: dict[str, Any], work: Path) -> Val
     )
 
 
-def _check_candidate(candidate: Path, expected: dict[str, int], source: str) -> str | None:
-    """Return what is wrong with a candidate database, or None."""
+def _check_candidate(
+    candidate: Path, expected: dict[str, int], source: str
+) -> tuple[str | None, dict[str, int]]:
+    """Return what is wrong with a candidate database (or None), and its row counts."""
     with closing(open_readonly(candidate, immutable=True)) as conn:
         result = run_check(conn, "integrity_check")
         if result != "ok":
-            return f"fails integrity_check: {result}"
+            return f"fails integrity_check: {result}", {}
         counts = count_rows(conn)
         # a rebuilt copy has no statistics tables (ANALYZE makes them); from JSON, the
         # internal tables of virtual tables (FTS5 ...) are rebuilt, not copied
-        skip = {n for n in counts if n.startswith("sqlite_stat")} if source != "database" else set()
+        skip = set()
+        if source != "database":
+            skip = {n for n in (*counts, *expected) if n.startswith("sqlite_stat")}
         if source == "json":
             skip |= {t.name for t in list_tables(conn) if t.shadow}
-    expected = {
-        k: v
-        for k, v in expected.items()
-        if k not in skip and not (source != "database" and k.startswith("sqlite_stat"))
-    }
-    counts = {k: v for k, v in counts.items() if k not in skip}
-    if counts != expected:
-        wrong = sorted(n for n in set(counts) | set(expected) if counts.get(n) != expected.get(n))
-        return f"has other row counts than its metadata ({', '.join(wrong[:5])})"
-    return None
+    wanted = {k: v for k, v in expected.items() if k not in skip}
+    found = {k: v for k, v in counts.items() if k not in skip}
+    if found != wanted:
+        wrong = sorted(n for n in set(found) | set(wanted) if found.get(n) != wanted.get(n))
+        return f"has other row counts than its metadata ({', '.join(wrong[:5])})", counts
+    return None, counts
