@@ -125,3 +125,41 @@ def without_rowid(conn: sqlite3.Connection, name: str) -> bool:
     """Ask SQLite whether a table is WITHOUT ROWID (not the words in its SQL)."""
     row = conn.execute("SELECT wr FROM pragma_table_list WHERE name = ?", (name,)).fetchone()
     return bool(row and row[0])
+
+
+def corrupt(db: Path) -> None:
+    """Overwrite pages in the middle of a database with garbage."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    with db.open("r+b") as handle:
+        for page in range(pages // 3, pages // 3 + 8):
+            handle.seek(page * page_size)
+            handle.write(b"\xde\xad\xbe\xef" * (page_size // 4))
+
+
+def grow_journal(db: Path, rows: int, blob_bytes: int, blob_every: int, seed: int) -> None:
+    """Add journal entries (some with a random BLOB) so a backup or restore takes a while."""
+    import random
+    from contextlib import closing
+
+    rng = random.Random(seed)
+    with closing(sqlite3.connect(db)) as conn:
+        users = [row[0] for row in conn.execute("SELECT user_id FROM users ORDER BY user_id")]
+        with conn:
+            conn.executemany(
+                "INSERT INTO journal_entries (user_id, created_at, title, body, attachment) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        rng.choice(users),
+                        f"2024-02-{1 + i % 28:02d}T08:00:00+07:00",
+                        f"entry {i}",
+                        "hari ini aku bertahan. " * rng.randint(2, 30),
+                        rng.randbytes(blob_bytes) if i % blob_every == 0 else None,
+                    )
+                    for i in range(rows)
+                ],
+            )
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

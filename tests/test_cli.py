@@ -15,25 +15,13 @@ from pathlib import Path
 import pytest
 
 from src.errors import ExitStatus
-from tests.conftest import ROOT, make_env
+from tests.conftest import ROOT, corrupt, make_env
 
 
 def listed(run_cli, db: Path) -> list[dict]:
     done = run_cli("list", "--json", db=db)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def corrupt(db: Path) -> None:
-    """Overwrite pages in the middle of a database with garbage."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    with db.open("r+b") as handle:
-        for page in range(pages // 3, pages // 3 + 8):
-            handle.seek(page * page_size)
-            handle.write(b"\xde\xad\xbe\xef" * (page_size // 4))
 
 
 def test_backup_list_status_verify_succeed(run_cli, chinook):

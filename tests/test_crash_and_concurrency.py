@@ -26,7 +26,7 @@ import pytest
 
 from src.config.settings import Settings
 from src.services.locking import exclusive_lock
-from tests.conftest import _TOOL_VARIABLES, ROOT, make_env, table_rows
+from tests.conftest import _TOOL_VARIABLES, ROOT, grow_journal, make_env, table_rows
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGKILL and flock semantics: POSIX")
 
@@ -40,29 +40,6 @@ KEEP_ALL = {"RETENTION_MANUAL": "1000"}
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _grow(db: Path, rows: int, blob_bytes: int, seed: int = SEED) -> None:
-    """Add journal entries (every fourth with a random blob) so a backup takes a while."""
-    rng = random.Random(seed)
-    with closing(sqlite3.connect(db)) as conn:
-        users = [row[0] for row in conn.execute("SELECT user_id FROM users ORDER BY user_id")]
-        with conn:
-            conn.executemany(
-                "INSERT INTO journal_entries (user_id, created_at, title, body, attachment) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        rng.choice(users),
-                        f"2024-02-{1 + i % 28:02d}T08:00:00+07:00",
-                        f"entry {i}",
-                        "hari ini aku bertahan. " * rng.randint(2, 30),
-                        rng.randbytes(blob_bytes) if i % 4 == 0 else None,
-                    )
-                    for i in range(rows)
-                ],
-            )
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _popen_cli(tmp_path: Path, db: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
@@ -183,7 +160,9 @@ def _rows_of(path: Path) -> dict[str, list[tuple[object, ...]]]:
 def test_sigkill_at_random_points_never_leaves_a_listed_partial_archive(
     tmp_path: Path, sample_db: Path, settings_for: SettingsFor, run_cli: RunCli
 ) -> None:
-    _grow(sample_db, rows=20_000, blob_bytes=4096)  # ~30 MB: a backup takes about 1 s
+    grow_journal(
+        sample_db, rows=20_000, blob_bytes=4096, blob_every=4, seed=SEED
+    )  # ~30 MB: a backup takes about 1 s
     settings = settings_for(sample_db)
     rng = random.Random(SEED)
     verified: set[Path] = set()
@@ -303,7 +282,9 @@ def test_sigkill_at_random_points_never_leaves_a_listed_partial_archive(
 def test_two_concurrent_backups_both_succeed_with_distinct_names(
     tmp_path: Path, sample_db: Path, settings_for: SettingsFor, run_cli: RunCli
 ) -> None:
-    _grow(sample_db, rows=8_000, blob_bytes=4096)  # long enough that the two overlap
+    grow_journal(
+        sample_db, rows=8_000, blob_bytes=4096, blob_every=4, seed=SEED
+    )  # long enough that the two overlap
     settings = settings_for(sample_db)
     extra = {"BACKUP_LOCK_TIMEOUT": "120", **KEEP_ALL}
     procs = [_popen_cli(tmp_path, sample_db, "backup", **extra) for _ in range(2)]
@@ -491,7 +472,7 @@ print(commits, flush=True)
 def test_backup_succeeds_while_a_writer_keeps_committing(
     tmp_path: Path, sample_db: Path, settings_for: SettingsFor, run_cli: RunCli
 ) -> None:
-    _grow(sample_db, rows=6_000, blob_bytes=4096)
+    grow_journal(sample_db, rows=6_000, blob_bytes=4096, blob_every=4, seed=SEED)
     settings = settings_for(sample_db)
     with closing(sqlite3.connect(sample_db)) as conn, conn:
         conn.execute("CREATE TABLE writer_log (id INTEGER PRIMARY KEY, n INTEGER, payload BLOB)")

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from src.errors import ExitStatus
-from tests.conftest import table_rows
+from tests.conftest import corrupt, table_rows
 
 REPORT_NAME = re.compile(r"^diagnosis_\d{8}_\d{6}(_\d+)?\.json$")
 EXPORT_NAME = re.compile(r"^data_export_\d{8}_\d{6}(_\d+)?$")
@@ -48,18 +48,6 @@ HEALTHY_CHECKS = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def corrupt(db: Path) -> None:
-    """Overwrite pages in the middle of a database with garbage (as tests/test_cli.py)."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    with db.open("r+b") as handle:
-        for page in range(pages // 3, pages // 3 + 8):
-            handle.seek(page * page_size)
-            handle.write(b"\xde\xad\xbe\xef" * (page_size // 4))
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

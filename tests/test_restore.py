@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _TOOL_VARIABLES, ROOT, make_env, table_rows
+from tests.conftest import _TOOL_VARIABLES, ROOT, grow_journal, make_env, table_rows
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 Rows = dict[str, list[tuple[object, ...]]]
@@ -101,29 +101,6 @@ def _lose_some_rows(db: Path) -> None:
             conn.execute("DELETE FROM user_badges WHERE user_id % 5 = 0")
             conn.execute("DELETE FROM reminders WHERE user_id % 7 = 0")  # WITHOUT ROWID
             conn.execute("UPDATE users SET first_name = 'Changed' WHERE user_id % 4 = 0")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def _grow(db: Path, rows: int, blob_bytes: int) -> None:
-    """Add journal entries (every other one with a random BLOB) so a restore takes a while."""
-    rng = random.Random(SEED)
-    with closing(sqlite3.connect(db)) as conn:
-        users = [row[0] for row in conn.execute("SELECT user_id FROM users")]
-        with conn:
-            conn.executemany(
-                "INSERT INTO journal_entries (user_id, created_at, title, body, attachment) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        rng.choice(users),
-                        f"2024-03-{1 + i % 28:02d}T08:00:00+07:00",
-                        f"entry {i}",
-                        "aku bertahan hari ini. " * rng.randint(2, 20),
-                        rng.randbytes(blob_bytes) if i % 2 == 0 else None,
-                    )
-                    for i in range(rows)
-                ],
-            )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -822,7 +799,9 @@ def _holds_lock(tmp_path: Path, pid: int) -> bool:
 def test_restore_killed_at_random_points_leaves_the_old_or_the_new_database(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
-    _grow(sample_db, rows=6_000, blob_bytes=4096)  # ~20 MB: the write takes several steps
+    grow_journal(
+        sample_db, rows=6_000, blob_bytes=4096, blob_every=2, seed=SEED
+    )  # ~20 MB: the write takes several steps
     archive = _backup(run_cli, sample_db)
     new = _rows_of(sample_db)
     _lose_some_rows(sample_db)

@@ -353,10 +353,15 @@ def _check_member(path: Path, name: str, expected: dict[str, Any]) -> list[str]:
                 size += len(chunk)
     except READ_ERRORS as error:
         return [f"{name}: {error}"]
+    return _compare(name, size, sha.hexdigest(), expected)
+
+
+def _compare(name: str, size: int, sha256: str, expected: dict[str, Any]) -> list[str]:
+    """Compare a member's size and SHA-256 with its metadata entry."""
     problems = []
     if size != expected.get("size"):
         problems.append(f"{name}: {size} bytes, metadata says {expected.get('size')}")
-    if sha.hexdigest() != expected.get("sha256"):
+    if sha256 != expected.get("sha256"):
         problems.append(f"{name}: SHA-256 differs from metadata.json")
     return problems
 
@@ -380,11 +385,4 @@ def extract_member(
             sha.update(chunk)
             size += len(chunk)
             dst.write(chunk)
-    if expected is None:
-        return []
-    problems = []
-    if size != expected.get("size"):
-        problems.append(f"{name}: {size} bytes, metadata says {expected.get('size')}")
-    if sha.hexdigest() != expected.get("sha256"):
-        problems.append(f"{name}: SHA-256 differs from metadata.json")
-    return problems
+    return [] if expected is None else _compare(name, size, sha.hexdigest(), expected)
