@@ -991,6 +991,16 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def machine_facts() -> dict[str, Any]:
+    """Describe the machine a result was measured on."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=100, help="database size (default 100)")
@@ -1016,12 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
     interval = args.writer_interval_ms / 1000
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "platform": platform.platform(),
-        },
+        "machine": machine_facts(),
         "db": db_facts,
     }
     try:

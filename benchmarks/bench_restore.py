@@ -24,8 +24,6 @@ import argparse
 import contextlib
 import functools
 import json
-import os
-import platform
 import re
 import shutil
 import sqlite3
@@ -48,6 +46,7 @@ from benchmarks.bench_backup import (  # noqa: E402
     check_ok,
     cli_startup,
     ensure_database,
+    machine_facts,
     median_run,
     run_measured,
     settle,
@@ -459,12 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "platform": platform.platform(),
-        },
+        "machine": machine_facts(),
         "db": db_facts,
     }
     try:

@@ -79,9 +79,7 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(
         *args: str, db: Path | None = None, timeout: float = 120, **extra: str
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in _TOOL_VARIABLES}
-        env.update(make_env(tmp_path, db or tmp_path / "pmo_recovery.db", **extra))
-        env.setdefault("PYTHONIOENCODING", "utf-8")
+        env = cli_env(tmp_path, db or tmp_path / "pmo_recovery.db", **extra)
         return subprocess.run(
             [sys.executable, str(ROOT / "backup_manager.py"), *args],
             capture_output=True,
@@ -163,3 +161,25 @@ def grow_journal(db: Path, rows: int, blob_bytes: int, blob_every: int, seed: in
                 ],
             )
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def cli_env(tmp_path: Path, db: Path, **extra: str) -> dict[str, str]:
+    """Return the environment of a CLI process: ours, without the tool's own variables."""
+    env = {k: v for k, v in os.environ.items() if k not in _TOOL_VARIABLES}
+    env.update(make_env(tmp_path, db, **extra))
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
+
+
+def popen_cli(tmp_path: Path, db: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
+    """Start `python backup_manager.py ...` like the run_cli fixture, without waiting."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "backup_manager.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=cli_env(tmp_path, db, **extra),
+        cwd=tmp_path,
+    )

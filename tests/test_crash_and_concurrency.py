@@ -26,7 +26,7 @@ import pytest
 
 from src.config.settings import Settings
 from src.services.locking import exclusive_lock
-from tests.conftest import _TOOL_VARIABLES, ROOT, grow_journal, make_env, table_rows
+from tests.conftest import grow_journal, popen_cli, table_rows
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="SIGKILL and flock semantics: POSIX")
 
@@ -40,23 +40,6 @@ KEEP_ALL = {"RETENTION_MANUAL": "1000"}
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _popen_cli(tmp_path: Path, db: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    """Start `python backup_manager.py ...` like the run_cli fixture, without waiting."""
-    env = {k: v for k, v in os.environ.items() if k not in _TOOL_VARIABLES}
-    env.update(make_env(tmp_path, db, **extra))
-    env.setdefault("PYTHONIOENCODING", "utf-8")
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "backup_manager.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-        cwd=tmp_path,
-    )
 
 
 def _listed(run_cli: RunCli, db: Path) -> list[dict[str, object]]:
@@ -190,7 +173,7 @@ def test_sigkill_at_random_points_never_leaves_a_listed_partial_archive(
     backup_ok()  # a first, cold run; its archive must survive every kill below
     check_listing()
     # calibrate: how long a (warm) backup holds the lock on this machine
-    proc = _popen_cli(tmp_path, sample_db, "backup", **KEEP_ALL)
+    proc = popen_cli(tmp_path, sample_db, "backup", **KEEP_ALL)
     locked_at = _wait_for_lock_holder(settings, proc)
     span = _wait_for_lock_release(settings, proc) - locked_at
     out, err = proc.communicate(timeout=120)
@@ -205,7 +188,7 @@ def test_sigkill_at_random_points_never_leaves_a_listed_partial_archive(
         # one kill point in each tenth of the locked span, at a seeded random place in it
         delay = span * (number + rng.random()) / KILLS
         published = _zips(settings)
-        proc = _popen_cli(tmp_path, sample_db, "backup", **KEEP_ALL)
+        proc = popen_cli(tmp_path, sample_db, "backup", **KEEP_ALL)
         locked_at = _wait_for_lock_holder(settings, proc)
         time.sleep(max(0.0, locked_at + delay - time.monotonic()))
         if proc.poll() is None:
@@ -287,7 +270,7 @@ def test_two_concurrent_backups_both_succeed_with_distinct_names(
     )  # long enough that the two overlap
     settings = settings_for(sample_db)
     extra = {"BACKUP_LOCK_TIMEOUT": "120", **KEEP_ALL}
-    procs = [_popen_cli(tmp_path, sample_db, "backup", **extra) for _ in range(2)]
+    procs = [popen_cli(tmp_path, sample_db, "backup", **extra) for _ in range(2)]
     # watch them: the lock passes from one to the other, one work folder at a time
     holders: list[str] = []
     most_work_folders = 0

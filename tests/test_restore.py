@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _TOOL_VARIABLES, ROOT, grow_journal, make_env, table_rows
+from tests.conftest import _TOOL_VARIABLES, ROOT, grow_journal, make_env, popen_cli, table_rows
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 Rows = dict[str, list[tuple[object, ...]]]
@@ -152,23 +152,6 @@ def _backup(run_cli: RunCli, db: Path, backup_type: str = "manual", **extra: str
     match = re.search(r"File: (\S+\.zip)", result.stdout)
     assert match, result.stdout
     return Path(match[1])
-
-
-def _popen_cli(tmp_path: Path, db: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    """Start `python backup_manager.py ...` like the run_cli fixture, without waiting."""
-    env = {k: v for k, v in os.environ.items() if k not in _TOOL_VARIABLES}
-    env.update(make_env(tmp_path, db, **extra))
-    env.setdefault("PYTHONIOENCODING", "utf-8")
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "backup_manager.py"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=env,
-        cwd=tmp_path,
-    )
 
 
 def _reports(tmp_path: Path) -> list[dict[str, object]]:
@@ -812,7 +795,7 @@ def test_restore_killed_at_random_points_leaves_the_old_or_the_new_database(
 
     # calibrate: the whole run, and the part that holds the lock (the write itself)
     started = time.monotonic()
-    proc = _popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm", **keep)
+    proc = popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm", **keep)
     locked_at = released_at = None
     while proc.poll() is None:
         holding = _holds_lock(tmp_path, proc.pid)
@@ -832,7 +815,7 @@ def test_restore_killed_at_random_points_leaves_the_old_or_the_new_database(
     outcomes: list[tuple[str, str, int]] = []
     for number in range(KILLS):
         _reset(sample_db, old_file)
-        proc = _popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm", **keep)
+        proc = popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm", **keep)
         started = time.monotonic()
         if number % 3 == 0:  # anywhere in the run: validation, safety backup, write, report
             delay = rng.uniform(0.05, total)
@@ -876,7 +859,7 @@ def test_a_killed_restore_leaves_no_work_folder_behind(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
     archive = _backup(run_cli, sample_db)
-    proc = _popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm")
+    proc = popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm")
     deadline = time.monotonic() + 60
     while not list((tmp_path / "recovery").glob(".restore-*/candidate_*.db")):
         assert proc.poll() is None and time.monotonic() < deadline, "no candidate appeared"
