@@ -36,6 +36,7 @@ EMERGENCY_COMMAND = "python backup_manager.py backup --type emergency"
 MANUAL_COMMAND = "python backup_manager.py backup --type manual"
 HEALTHY_CHECKS = {
     "file exists",
+    "is a file",
     "SQLite header",
     "permissions",
     "quick_check",

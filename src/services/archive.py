@@ -34,6 +34,9 @@ READ_ERRORS: tuple[type[Exception], ...] = (
     zipfile.BadZipFile,
     OSError,
     EOFError,
+    KeyError,  # a member the archive does not have
+    RuntimeError,  # an encrypted member
+    NotImplementedError,  # an unknown compression method
     *_INFLATE_ERRORS,
 )
 _METADATA_ERRORS: tuple[type[Exception], ...] = (

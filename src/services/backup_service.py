@@ -62,13 +62,16 @@ class BackupResult:
     deleted: list[Path] = field(default_factory=list)
 
 
-def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") -> BackupResult:
+def create_backup(
+    settings: Settings, backup_type: str, trigger: str = "cli", protect: Path | None = None
+) -> BackupResult:
     """Make one backup of the database, verify it, then apply retention.
 
     Args:
         settings: the tool's settings.
         backup_type: daily, weekly, manual or emergency.
         trigger: who asked (cli, scheduler, bot), recorded in the history.
+        protect: an archive retention must keep this time (one a restore is reading).
 
     Returns:
         The verified archive and the facts recorded in its metadata.
@@ -98,7 +101,8 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
             )
             history.record_verification(result.path, settings.now(), [])
             # inside the lock, so no restore or other backup sees half of it
-            result.deleted = apply_retention(settings, backup_type, protect=result.path)
+            kept = {result.path} | ({protect} if protect else set())
+            result.deleted = apply_retention(settings, backup_type, protect=kept)
     except BaseException as error:
         reason = str(error) or type(error).__name__
         interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
@@ -130,12 +134,12 @@ def create_backup(settings: Settings, backup_type: str, trigger: str = "cli") ->
 
 
 def apply_retention(
-    settings: Settings, backup_type: str, protect: Path | None = None
+    settings: Settings, backup_type: str, protect: set[Path] | None = None
 ) -> list[Path]:
     """Delete the backups of one type that retention no longer keeps (never `protect`)."""
     backups = catalog.list_backups(settings, backup_type)
     expired = retention.select_expired(backups, settings.retention[backup_type])
-    expired = [b for b in expired if b.path != protect]
+    expired = [b for b in expired if b.path not in (protect or set())]
     return retention.prune(expired)
 
 

@@ -152,11 +152,35 @@ def check_metadata(metadata: dict[str, Any]) -> list[str]:
     version = metadata.get("format_version")
     if version != FORMAT_VERSION:
         return [f"unknown metadata format version {version!r} (this tool reads {FORMAT_VERSION})"]
-    problems = []
-    for key in ("backup_type", "created_at", "database", "members"):
-        if key not in metadata:
-            problems.append(f"metadata.json lacks {key!r}")
-    return problems
+    problems = [
+        f"metadata.json lacks {key!r}"
+        for key in ("backup_type", "created_at", "database", "members")
+        if key not in metadata
+    ]
+    if problems:
+        return problems
+    return _check_shapes(metadata)
+
+
+def _check_shapes(metadata: dict[str, Any]) -> list[str]:
+    """Check the types of what the tool reads from metadata.json (it may be crafted)."""
+    database, members = metadata["database"], metadata["members"]
+    if not isinstance(database, dict) or not isinstance(database.get("tables", {}), dict):
+        return ["metadata.json: 'database' and its 'tables' must be objects"]
+    if not all(isinstance(v, int) for v in database.get("tables", {}).values()):
+        return ["metadata.json: row counts must be whole numbers"]
+    if not isinstance(members, list) or not all(
+        isinstance(m, dict)
+        and isinstance(m.get("path"), str)
+        and isinstance(m.get("size"), int)
+        and isinstance(m.get("sha256"), str)
+        and isinstance(m.get("role", ""), str)
+        for m in members
+    ):
+        return ["metadata.json: each member needs a path, a size and a sha256"]
+    if sum(1 for m in members if m.get("role") == "database") > 1:
+        return ["metadata.json lists more than one database"]
+    return []
 
 
 def verify_archive(path: Path, work_dir: Path) -> VerifyReport:

@@ -119,6 +119,8 @@ def _check_file(result: Diagnosis, db: Path) -> bool:
     """Check that the file exists, has the SQLite header and can be read."""
     if not result.add("file exists", db.exists(), str(db), MISSING):
         return False
+    if not result.add("is a file", db.is_file(), "DATABASE_PATH must name a file", MISSING):
+        return False
     try:
         check_header(db)
     except BackupError as error:
@@ -240,8 +242,8 @@ def _export_readable(settings: Settings, db: Path, stamp: str, result: Diagnosis
     folder = unique_path(settings.recovery_dir / f"data_export_{stamp}")
     try:
         export_tables(db, folder, settings.now().isoformat())
-    except sqlite3.DatabaseError as error:
-        result.add("export of readable rows", False, f"nothing readable: {error}", CORRUPT)
+    except (sqlite3.DatabaseError, OSError) as error:
+        result.add("export of readable rows", False, f"nothing exported: {error}", CORRUPT)
         shutil.rmtree(folder, ignore_errors=True)
         return None
     return folder

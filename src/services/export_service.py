@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sqlite3
@@ -43,6 +44,8 @@ class ExportResult:
 def _file_name(name: str, used: set[str]) -> str:
     """Return a safe, unique file name for a table."""
     base = re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "table"
+    if len(base) > 100:  # file systems allow about 255 bytes a name
+        base = f"{base[:80]}_{hashlib.sha256(name.encode()).hexdigest()[:12]}"
     candidate, number = f"{base}.json", 1
     while candidate.lower() in used:
         number += 1
@@ -65,11 +68,12 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
     Returns:
         Rows written per table, and the tables that stopped early with the reason.
     """
-    folder.mkdir(parents=True, exist_ok=False)
-    result = ExportResult(folder)
-    used: set[str] = {"summary.json"}
     with closing(open_readonly(db)) as conn:
-        for table in list_tables(conn):
+        tables = list_tables(conn)  # before the folder exists: an unreadable file leaves none
+        folder.mkdir(parents=True, exist_ok=False)
+        result = ExportResult(folder)
+        used: set[str] = {"summary.json"}
+        for table in tables:
             if not table.readable or table.shadow or table.name.lower().startswith("sqlite_stat"):
                 continue
             result.files[table.name] = _file_name(table.name, used)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import BackupError, RestoreAborted
+from src.errors import BackupError, LockBusy, NotADatabase, RestoreAborted
 from src.services import catalog
 from src.services.backup_service import create_backup
 from src.services.integrity import check_header, count_rows, open_readonly, run_check
@@ -24,6 +24,8 @@ from src.services.naming import clean_stale, unique_path, work_prefix
 from src.services.validation import Validation, validate_archive
 
 logger = logging.getLogger(__name__)
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 @dataclass
@@ -126,9 +128,11 @@ def restore(settings: Settings, reference: str, *, include_files: bool = False) 
         dir=settings.recovery_dir, prefix=work_prefix("restore")
     ) as tmp:
         plan = plan_restore(settings, reference, Path(tmp))
-        safety = _safety_backup(settings)
+        journal_mode = _match_live(settings.database_path, plan.validation.candidate)
+        safety = _safety_backup(settings, plan.validation.archive)
         with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
             moved = _write_live(settings, plan.validation.candidate)
+            _set_journal_mode(settings.database_path, journal_mode)
         result = _after(settings, plan, safety, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)
@@ -136,14 +140,55 @@ def restore(settings: Settings, reference: str, *, include_files: bool = False) 
     return result
 
 
-def _safety_backup(settings: Settings) -> Path | None:
+def _safety_backup(settings: Settings, restoring: Path) -> Path | None:
     """Make an emergency backup of the current database, when it can be read."""
     try:
         check_header(settings.database_path)
     except BackupError as error:
         logger.warning("restore: no safety backup (%s)", error)
         return None
-    return create_backup(settings, "emergency", trigger="restore").path
+    try:
+        # retention must not delete the archive this restore is reading from
+        return create_backup(settings, "emergency", trigger="restore", protect=restoring).path
+    except BackupError as error:
+        error.args = (
+            f"The safety backup before the restore failed, so nothing was restored: {error}",
+        )
+        raise
+
+
+def _match_live(db: Path, candidate: Path) -> str | None:
+    """Give the candidate the live database's page size; return the live journal mode.
+
+    SQLite's backup API cannot write into a WAL database of another page size, and the
+    copied header would switch a rollback-journal database to WAL.
+    """
+    try:
+        with closing(open_readonly(db)) as conn:
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return None  # missing or unreadable: it is replaced as a file
+    with closing(sqlite3.connect(candidate, isolation_level=None)) as conn:
+        if int(conn.execute("PRAGMA page_size").fetchone()[0]) != page_size:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute(f"PRAGMA page_size={page_size}")
+            conn.execute("VACUUM")
+        conn.execute(f"PRAGMA journal_mode={'WAL' if mode == 'wal' else 'DELETE'}")
+    return mode
+
+
+def _set_journal_mode(db: Path, mode: str | None) -> None:
+    """Put the live database's journal mode back (best effort: the bot may hold it open)."""
+    if mode is None:
+        return
+    try:
+        with closing(sqlite3.connect(db, timeout=5)) as conn:
+            now = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+            if now != mode:
+                conn.execute(f"PRAGMA journal_mode={mode}")
+    except sqlite3.DatabaseError as error:
+        logger.warning("restore: could not set the journal mode back to %s: %s", mode, error)
 
 
 def _write_live(settings: Settings, candidate: Path) -> list[Path]:
@@ -170,11 +215,26 @@ def _write_live(settings: Settings, candidate: Path) -> list[Path]:
 
 
 def _opens(db: Path) -> bool:
-    """Tell whether the live database exists and can be read (probed read-only)."""
+    """Tell whether the live database exists and can be read (probed read-only).
+
+    Raises:
+        LockBusy: another process holds it locked (it is busy, not damaged).
+        NotADatabase: DATABASE_PATH is a folder.
+    """
+    if db.exists() and not db.is_file():
+        raise NotADatabase(f"{db} is not a file. Point DATABASE_PATH at the bot's .db file.")
     try:
         check_header(db)
         with closing(open_readonly(db)) as conn:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", None) in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            raise LockBusy(
+                f"{db} is locked by another process ({error}); nothing was restored. "
+                "Stop the bot, or try again when its write has finished."
+            ) from error
+        logger.warning("restore: %s cannot be used (%s); it is replaced", db, error)
+        return False
     except (BackupError, sqlite3.DatabaseError) as error:
         logger.warning(
             "restore: %s cannot be used (%s); it is replaced, not written into", db, error
@@ -235,11 +295,12 @@ def _restore_files(settings: Settings, validation: Validation, result: RestoreRe
     root = settings.project_root.resolve()
     # only the files this installation archives (CONFIG_FILES, DATA_FILES), never .env:
     # an archive from elsewhere must not plant code or secrets
-    allowed = {
-        (root / name).resolve()
-        for name in (*settings.config_files, *settings.data_files)
-        if Path(name).name != ".env"
-    }
+    # config files (code, such as settings.py) only from archives of this installation
+    made_here = validation.archive.resolve().is_relative_to(settings.backup_dir)
+    names = (*settings.config_files, *settings.data_files) if made_here else settings.data_files
+    if not made_here:
+        result.notes.append("config files are restored only from this installation's backups")
+    allowed = {(root / name).resolve() for name in names if Path(name).name != ".env"}
     with zipfile.ZipFile(validation.archive) as zf:
         for member in validation.metadata["members"]:
             name = member["path"]

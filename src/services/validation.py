@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from src.errors import ArchiveInvalid
+from src.errors import ArchiveInvalid, RestoreAborted
 from src.services.archive import (
     METADATA_NAME,
     READ_ERRORS,
@@ -99,7 +99,7 @@ def validate_archive(archive: Path, work: Path) -> Validation:
         ArchiveInvalid: anything is wrong; nothing outside `work` was written.
     """
     if not archive.is_file():
-        raise ArchiveInvalid(f"No archive at {archive}. `list` shows the backups there are.")
+        raise RestoreAborted(f"No archive at {archive}. `list` shows the backups there are.")
     if not zipfile.is_zipfile(archive):
         raise ArchiveInvalid(f"{archive.name} is not a ZIP archive; nothing was restored.")
     with zipfile.ZipFile(archive) as zf:
