@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -116,9 +115,7 @@ def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
 def restore(settings: Settings, archive: str, confirm: bool, include_files: bool) -> None:
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
     if not confirm:
-        settings.recovery_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=".check-") as tmp:
-            plan = restore_service.plan_restore(settings, archive, Path(tmp))
+        plan = restore_service.check_only(settings, archive)
         output.emit(output.restore_plan_text(plan))
         raise NotConfirmed(
             "Nothing was changed. To restore, run the same command with --confirm "

@@ -79,6 +79,14 @@ def plan_restore(settings: Settings, reference: str, work: Path) -> RestorePlan:
     return RestorePlan(validation, live_counts, live_problem)
 
 
+def check_only(settings: Settings, reference: str) -> RestorePlan:
+    """Validate an archive in a work folder that is removed again; change nothing."""
+    settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(settings.recovery_dir, "check")
+    with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("check")) as tmp:
+        return plan_restore(settings, reference, Path(tmp))
+
+
 def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
     """Count the live database's rows, or say why that is not possible."""
     try:
