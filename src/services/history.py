@@ -166,19 +166,6 @@ class History:
             ).fetchone()
         return (bool(row[0]), str(row[1])) if row else None
 
-    def attempts(self, limit: int = 50) -> list[Attempt]:
-        """Return the newest attempts first."""
-        if not self.path.exists():
-            return []
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, backup_type, trigger, started_at, finished_at, duration_seconds, "
-                "status, archive, size_bytes, error, pid, host FROM attempts "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [self._attempt(row) for row in rows]
-
     def statistics(self) -> Statistics:
         """Count successes, failures and interrupted attempts."""
         if not self.path.exists():
