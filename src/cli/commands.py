@@ -27,6 +27,7 @@ from src.services import (
     demo_service,
     diagnose_service,
     export_service,
+    repair_service,
     restore_service,
     status_service,
 )
@@ -166,6 +167,16 @@ def export_command(settings: Settings, folder: Path | None) -> None:
     output.emit(output.export_text(result))
     if not result.complete:
         raise IntegrityFailure("Some tables could not be read to the end; see the summary.")
+
+
+@cli.command()
+@click.pass_obj
+def repair(settings: Settings) -> None:
+    """Build recovery/recovered_<time>.db from every readable row (the database is not changed)."""
+    result = repair_service.repair(settings)
+    output.emit(output.repair_text(result))
+    if result.integrity != "ok":
+        raise IntegrityFailure("The recovered database fails integrity_check; see the report.")
 
 
 @cli.command()

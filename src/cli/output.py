@@ -14,6 +14,7 @@ from src.services.catalog import BackupInfo, VerifyReport
 from src.services.demo_service import DemoResult
 from src.services.diagnose_service import Diagnosis
 from src.services.export_service import ExportResult
+from src.services.repair_service import RepairResult
 from src.services.restore_service import RestorePlan, RestoreResult
 from src.services.status_service import SystemStatus
 
@@ -252,6 +253,26 @@ def diagnosis_text(result: Diagnosis) -> str:
     if result.export:
         lines.append(f"\nReadable rows exported to: {result.export}")
     lines.append(f"Report: {result.report}")
+    return "\n".join(lines)
+
+
+def repair_text(result: RepairResult) -> str:
+    """Describe a repair: rows recovered per table against the newest backup."""
+    mark = "✅" if result.integrity == "ok" else "❌"
+    lines = [
+        f"{mark} Recovered database: {result.recovered} (integrity: {result.integrity})",
+        f"  {'table':<28} {'recovered':>10} {'in backup':>10}",
+    ]
+    for name, rows in result.rows.items():
+        backup = "-" if result.expected is None else str(result.expected.get(name, "-"))
+        stop = "  ⚠️ pages skipped" if name in result.errors else ""
+        lines.append(f"  {name:<28} {rows:>10} {backup:>10}{stop}")
+    lines += [f"  ⚠️ not recreated: {item}" for item in result.failed_objects]
+    lines += [
+        f"Report: {result.report}",
+        "The live database was not changed. Check the recovered copy; to use it, stop the "
+        "bot and replace the database file with it (keep the damaged one).",
+    ]
     return "\n".join(lines)
 
 

@@ -221,6 +221,10 @@ def _recommend(result: Diagnosis, newest: catalog.BackupInfo | None) -> list[str
         ]
         if result.export:
             advice.append(f"The readable rows were exported to {result.export}")
+        advice.append(
+            "Build a repaired copy from every readable row (the database is not changed): "
+            "python backup_manager.py repair"
+        )
         return [*advice, f"Restore the newest verified backup: {restore}"]
     advice = []
     failed = {c.name for c in result.checks if not c.ok}
