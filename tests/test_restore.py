@@ -32,7 +32,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _TOOL_VARIABLES, ROOT, grow_journal, make_env, popen_cli, table_rows
+from tests.conftest import (
+    ROOT,
+    cli_env,
+    grow_journal,
+    popen_cli,
+    table_rows,
+)
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 Rows = dict[str, list[tuple[object, ...]]]
@@ -1015,9 +1021,7 @@ def _project_copy(tmp_path: Path) -> Path:
 def _run_project(
     project: Path, tmp_path: Path, db: Path, *args: str, **extra: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in _TOOL_VARIABLES}
-    env.update(make_env(tmp_path, db, **extra))
-    env.setdefault("PYTHONIOENCODING", "utf-8")
+    env = cli_env(tmp_path, db, **extra)
     return subprocess.run(
         [sys.executable, str(project / "backup_manager.py"), *args],
         capture_output=True,

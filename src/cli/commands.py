@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -31,8 +30,6 @@ from src.services import (
     restore_service,
     status_service,
 )
-from src.services.integrity import check_header
-from src.services.naming import unique_path
 
 logger = logging.getLogger(__name__)
 
@@ -149,21 +146,9 @@ def diagnose(settings: Settings) -> None:
 @click.pass_obj
 def export_command(settings: Settings, folder: Path | None) -> None:
     """Export every table of the database as readable JSON files."""
-    check_header(settings.database_path)
-    target = folder or unique_path(
-        settings.recovery_dir / f"data_export_{settings.now():%Y%m%d_%H%M%S}"
-    )
-    if target.exists():
-        raise click.UsageError(f"{target} exists already; name a new folder with --out.")
-    try:
-        result = export_service.export_tables(
-            settings.database_path, target, settings.now().isoformat()
-        )
-    except sqlite3.DatabaseError as error:
-        raise IntegrityFailure(
-            f"{settings.database_path} cannot be read ({error}). "
-            "Run `python backup_manager.py diagnose`: it exports what can still be read."
-        ) from error
+    if folder is not None and folder.exists():
+        raise click.UsageError(f"{folder} exists already; name a new folder with --out.")
+    result = export_service.export_database(settings, folder)
     output.emit(output.export_text(result))
     if not result.complete:
         raise IntegrityFailure("Some tables could not be read to the end; see the summary.")

@@ -13,8 +13,11 @@ from typing import Any
 
 import orjson
 
+from src.config.settings import Settings
+from src.errors import IntegrityFailure
 from src.services.exporters import exact_row, json_default
-from src.services.integrity import TableInfo, list_tables, open_readonly
+from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
+from src.services.naming import unique_path
 from src.services.salvage import readable_rows
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,27 @@ def _file_name(name: str, used: set[str]) -> str:
         candidate = f"{base}_{number}.json"
     used.add(candidate.lower())
     return candidate
+
+
+def export_database(settings: Settings, folder: Path | None = None) -> ExportResult:
+    """Export the live database into `folder`, or a new recovery/data_export_<time>/.
+
+    Raises:
+        DatabaseNotFound, NotADatabase: nothing to export at DATABASE_PATH.
+        IntegrityFailure: the database cannot be read at all.
+    """
+    db = settings.database_path
+    check_header(db)
+    target = folder or unique_path(
+        settings.recovery_dir / f"data_export_{settings.now():%Y%m%d_%H%M%S}"
+    )
+    try:
+        return export_tables(db, target, settings.now().isoformat())
+    except sqlite3.DatabaseError as error:
+        raise IntegrityFailure(
+            f"{db} cannot be read ({error}). "
+            "Run `python backup_manager.py diagnose`: it exports what can still be read."
+        ) from error
 
 
 def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
