@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/bench_backup.py`
     sys.path.insert(0, str(ROOT))
 
 # The bot's own schema and sample-data vocabulary (underscore names: no public API for them).
+from src.config.settings import SETTING_NAMES  # noqa: E402
 from src.database.sample import (  # noqa: E402
     _BADGES,
     _BLOB_HEADERS,
@@ -66,26 +67,7 @@ TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 CHILD_TIMEOUT = 1800.0  # seconds; no measured child may run longer than this
 
 # Variables the tool reads; removed from the inherited environment so only ours apply.
-TOOL_VARIABLES = (
-    "DATABASE_PATH",
-    "BACKUP_DIR",
-    "RECOVERY_DIR",
-    "LOG_DIR",
-    "BOT_TOKEN",
-    "ADMIN_USER_IDS",
-    "RETENTION_DAILY",
-    "RETENTION_WEEKLY",
-    "RETENTION_MANUAL",
-    "RETENTION_EMERGENCY",
-    "BACKUP_TIMEZONE",
-    "TELEGRAM_API_URL",
-    "COMPRESSION_LEVEL",
-    "DATA_FILES",
-    "CONFIG_FILES",
-    "LOG_MAX_AGE_DAYS",
-    "BACKUP_LOCK_TIMEOUT",
-    "MIN_FREE_MB",
-)
+TOOL_VARIABLES = SETTING_NAMES
 
 # --------------------------------------------------------------------------------------
 # 1. the synthetic database
