@@ -155,10 +155,16 @@ def export_command(settings: Settings, folder: Path | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--apply",
+    is_flag=True,
+    help="Also put the recovered database in place of the live one (the damaged files "
+    "are kept in the recovery folder first). Stop the bot before using it.",
+)
 @click.pass_obj
-def repair(settings: Settings) -> None:
-    """Build recovery/recovered_<time>.db from every readable row (the database is not changed)."""
-    result = repair_service.repair(settings)
+def repair(settings: Settings, apply: bool) -> None:
+    """Build recovery/recovered_<time>.db from every row the damaged file still holds."""
+    result = repair_service.repair(settings, apply=apply)
     output.emit(output.repair_text(result))
     if result.integrity != "ok":
         raise IntegrityFailure("The recovered database fails integrity_check; see the report.")

@@ -265,14 +265,32 @@ def repair_text(result: RepairResult) -> str:
     ]
     for name, rows in result.rows.items():
         backup = "-" if result.expected is None else str(result.expected.get(name, "-"))
-        stop = "  ⚠️ pages skipped" if name in result.errors else ""
-        lines.append(f"  {name:<28} {rows:>10} {backup:>10}{stop}")
+        count = result.counts.get(name)
+        found = (
+            f"  ({count.from_unlinked_pages} from unlinked pages)"
+            if count and (count.from_unlinked_pages)
+            else ""
+        )
+        lines.append(f"  {name:<28} {rows:>10} {backup:>10}{found}")
+    if result.damaged_pages:
+        lines.append(f"  ⚠️ {result.damaged_pages} damaged or missing pages")
+    if result.lost_and_found:
+        lines.append(
+            f"  ⚠️ {result.lost_and_found} rows that fit no table are in its lost_and_found table"
+        )
+    lines += [f"  ⚠️ {note}" for note in result.notes]
     lines += [f"  ⚠️ not recreated: {item}" for item in result.failed_objects]
-    lines += [
-        f"Report: {result.report}",
-        "The live database was not changed. Check the recovered copy; to use it, stop the "
-        "bot and replace the database file with it (keep the damaged one).",
-    ]
+    lines.append(f"Report: {result.report}")
+    if result.applied:
+        kept = result.kept_damaged[0].parent if result.kept_damaged else "-"
+        lines.append(
+            f"✅ The live database now holds the recovered data. Damaged files kept in {kept}"
+        )
+    else:
+        lines.append(
+            "The live database was not changed. Check the recovered copy; to use it, stop the "
+            "bot and run: python backup_manager.py repair --apply"
+        )
     return "\n".join(lines)
 
 

@@ -1,9 +1,11 @@
-"""Repair by row-level salvage: a new database in recovery/, never the damaged one changed."""
+"""Repair: a new database in recovery/ from every row the damaged file still holds."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
+import shutil
+import tempfile
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,22 +14,39 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import IntegrityFailure
-from src.services import catalog
-from src.services.integrity import (
-    TableInfo,
-    check_header,
-    count_rows,
-    list_tables,
-    open_readonly,
-    quote_identifier,
-    rowid_name,
-    run_check,
+from src.errors import DatabaseNotFound, IntegrityFailure, NotADatabase, RestoreAborted
+from src.services import catalog, restore_service
+from src.services.archive import extract_member
+from src.services.integrity import count_rows, open_readonly, run_check
+from src.services.locking import exclusive_lock
+from src.services.naming import clean_stale, unique_path, work_prefix
+from src.services.page_salvage import (
+    Layout,
+    Lost,
+    SchemaRow,
+    TreeReader,
+    build_layouts,
+    fits,
+    guess_page_size,
+    read_schema,
 )
-from src.services.naming import unique_path
-from src.services.salvage import readable_rows
+from src.services.recovered_db import RecoveredDatabase
+from src.services.sqlite_file import INDEX_LEAF, TABLE_LEAF, Damaged, PageFile, parse_header
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TableCount:
+    """Rows recovered for one table, and where they were found."""
+
+    from_tree: int = 0
+    from_unlinked_pages: int = 0
+
+    @property
+    def total(self) -> int:
+        """All rows recovered for the table."""
+        return self.from_tree + self.from_unlinked_pages
 
 
 @dataclass
@@ -39,98 +58,401 @@ class RepairResult:
     rows: dict[str, int]
     expected: dict[str, int] | None  # rows per table in the newest verified backup
     integrity: str
-    errors: dict[str, str] = field(default_factory=dict)  # table: where reading stopped
+    lost_and_found: int = 0
+    damaged_pages: int = 0
+    page_size: int = 0
+    notes: list[str] = field(default_factory=list)
     failed_objects: list[str] = field(default_factory=list)  # indexes etc. not recreated
+    counts: dict[str, TableCount] = field(default_factory=dict)
+    kept_damaged: list[Path] = field(default_factory=list)  # with --apply
+    applied: bool = False
+    seconds: float = 0.0
 
 
-def repair(settings: Settings) -> RepairResult:
-    """Build recovery/recovered_<time>.db from every row of the database that can be read.
+@dataclass
+class _Backup:
+    """What the newest verified backup knows of the database's structure."""
 
-    Row-level salvage through SQLite: each table is read in rowid order and damaged
-    pages are skipped by seeking past them; indexes are rebuilt, not copied. It needs
-    a readable schema (page 1); the damaged file is opened read-only.
+    name: str
+    schema: list[SchemaRow]
+    page_size: int
+    encoding: str
+    user_version: int
+    application_id: int
+    tables: dict[str, int]
+
+
+def repair(settings: Settings, *, apply: bool = False) -> RepairResult:
+    """Build recovery/recovered_<time>.db from every row the database file still holds.
+
+    With `apply`, the damaged file (and its -wal/-journal) is first copied into
+    recovery/, the repair is made from that copy, and the result is written into the
+    live database the way a restore is.
 
     Raises:
         DatabaseNotFound, NotADatabase: nothing to repair at DATABASE_PATH.
-        IntegrityFailure: even the schema cannot be read (restore a backup instead).
+        IntegrityFailure: with `apply`, the recovered database failed integrity_check.
+        LockBusy: with `apply`, a backup or restore is running.
     """
     db = settings.database_path
-    check_header(db)
+    if not db.exists():
+        raise DatabaseNotFound(f"{db} does not exist; there is nothing to repair.")
+    if not db.is_file():
+        raise NotADatabase(f"{db} is not a file. Point DATABASE_PATH at the bot's .db file.")
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     stamp = f"{settings.now():%Y%m%d_%H%M%S}"
-    recovered = unique_path(settings.recovery_dir / f"recovered_{stamp}.db")
-    partial = recovered.with_name(f".{recovered.name}.partial")
-    errors: dict[str, str] = {}
-    try:
-        with closing(open_readonly(db)) as src:
-            failed = _copy(src, partial, errors)
-    except sqlite3.DatabaseError as error:
-        partial.unlink(missing_ok=True)
-        raise IntegrityFailure(
-            f"The schema of {db} cannot be read ({error}); row-level repair needs it. "
-            "Restore the newest verified backup: python backup_manager.py restore latest --confirm"
-        ) from error
-    partial.replace(recovered)
-    with closing(open_readonly(recovered)) as conn:
-        integrity = run_check(conn, "integrity_check")
-        rows = count_rows(conn)
-    newest = next(
-        (b for b in catalog.list_backups(settings) if b.verified and not b.degraded), None
-    )
-    expected = newest.metadata["database"]["tables"] if newest and newest.metadata else None
-    result = RepairResult(recovered, Path(), rows, expected, integrity, errors, failed)
+    if not apply:
+        result = _build(settings, db, stamp)
+    else:
+        with exclusive_lock(settings.backup_dir / ".lock", "repair", settings.lock_timeout):
+            result = _repair_and_apply(settings, stamp)
     result.report = _write_report(settings, stamp, result)
-    logger.info("repair of %s: %s, integrity %s", db, recovered, integrity)
+    logger.info("repair of %s: %s, integrity %s", db, result.recovered, result.integrity)
     return result
 
 
-def _copy(src: sqlite3.Connection, target: Path, errors: dict[str, str]) -> list[str]:
-    """Create the schema in `target`, copy every readable row, then indexes and triggers."""
-    schema = src.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
-    ).fetchall()
-    tables = [t for t in list_tables(src) if t.readable and not t.shadow]
-    pragmas = {
-        p: int(src.execute(f"PRAGMA {p}").fetchone()[0]) for p in ("user_version", "application_id")
-    }
-    page_size = int(src.execute("PRAGMA page_size").fetchone()[0])
-    failed: list[str] = []
-    with closing(sqlite3.connect(target, isolation_level=None)) as dst:
-        dst.execute(f"PRAGMA page_size={page_size}")
-        dst.execute("BEGIN")
-        shadow = {t.name for t in list_tables(src) if t.shadow}
-        for kind, name, sql in schema:
-            if kind == "table" and not name.startswith("sqlite_") and name not in shadow:
-                dst.execute(sql)
-        for table in tables:
-            if not table.name.lower().startswith("sqlite_stat"):
-                _copy_rows(src, dst, table, errors)
-        for kind, name, sql in schema:
-            if kind in ("index", "trigger", "view"):
-                try:
-                    dst.execute(sql)
-                except sqlite3.DatabaseError as error:  # e.g. salvaged rows break UNIQUE
-                    failed.append(f"{kind} {name}: {error}")
-        for pragma, value in pragmas.items():
-            dst.execute(f"PRAGMA {pragma}={value}")
-        dst.execute("COMMIT")
-    return failed
+def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
+    """Keep the damaged files, repair from the kept copy, write the result into the live file."""
+    db = settings.database_path
+    before = _fingerprint(db)
+    kept = _keep_damaged(settings, db, stamp)
+    result = _build(settings, kept[0], stamp)
+    result.kept_damaged = kept
+    if result.integrity != "ok":
+        raise IntegrityFailure(
+            f"The recovered database fails integrity_check ({result.integrity}); the live "
+            "database was not changed. Restore the newest backup instead."
+        )
+    if _fingerprint(db) != before:
+        raise RestoreAborted(
+            f"{db} changed while it was being repaired (is the bot running?); it was not "
+            "replaced. Stop the bot and run `repair --apply` again."
+        )
+    mode = restore_service.match_live(db, result.recovered)
+    restore_service.write_live(settings, result.recovered)
+    restore_service.set_journal_mode(db, mode)
+    with closing(open_readonly(db)) as conn:
+        live = run_check(conn, "integrity_check")
+    if live != "ok":
+        raise IntegrityFailure(f"After the repair {db} fails integrity_check: {live}")
+    result.applied = True
+    return result
 
 
-def _copy_rows(
-    src: sqlite3.Connection, dst: sqlite3.Connection, table: TableInfo, errors: dict[str, str]
-) -> None:
-    """Copy one table's readable rows, keeping rowids."""
-    columns = [quote_identifier(c) for c in table.columns]
-    if table.has_rowid and table.rowid_alias is None:
-        columns.insert(0, rowid_name(table))
-    if table.name == "sqlite_sequence":
-        dst.execute("DELETE FROM sqlite_sequence")
-    insert = (
-        f"INSERT INTO {quote_identifier(table.name)}({','.join(columns)}) "
-        f"VALUES({','.join('?' * len(columns))})"
+def _fingerprint(db: Path) -> tuple[tuple[int, int], ...]:
+    """Size and modification time of the database and its -wal/-journal."""
+    parts = []
+    for suffix in ("", "-wal", "-journal"):
+        path = db.with_name(db.name + suffix)
+        stat = path.stat() if path.exists() else None
+        parts.append((stat.st_size, stat.st_mtime_ns) if stat else (-1, -1))
+    return tuple(parts)
+
+
+def _keep_damaged(settings: Settings, db: Path, stamp: str) -> list[Path]:
+    """Copy the damaged database with its -wal/-journal into recovery/damaged_<time>/."""
+    folder = unique_path(settings.recovery_dir / f"damaged_{stamp}")
+    folder.mkdir()
+    kept = []
+    for suffix in ("", "-wal", "-journal"):
+        path = db.with_name(db.name + suffix)
+        if path.exists():
+            target = folder / path.name
+            shutil.copyfile(path, target)
+            kept.append(target)
+    return kept
+
+
+def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
+    """Salvage `source` (with its -wal/-journal) into a new recovered database."""
+    started = time.monotonic()
+    recovered = unique_path(settings.recovery_dir / f"recovered_{stamp}.db")
+    partial = recovered.with_name(f".{recovered.name}.partial")
+    notes: list[str] = []
+    with source.open("rb") as handle:
+        header = parse_header(handle.read(100))
+    backup = None
+    if header is None:
+        backup = _newest_backup(settings)
+        page_size = _page_size_without_header(source, backup, notes)
+        reserved, encoding = 0, backup.encoding if backup else "utf-8"
+    else:
+        page_size, reserved, encoding = header.page_size, header.reserved, header.encoding
+    with PageFile(source, page_size, reserved) as pages:
+        _overlay(pages, source, notes, header.page_count if header else 0)
+        reader = TreeReader(pages, encoding)
+        try:
+            schema, complete = read_schema(reader)
+        except Damaged:
+            schema, complete = [], False
+        if not complete or not schema:
+            backup = backup or _newest_backup(settings)
+            schema = _merge_schema(schema, backup, notes)
+        layouts = build_layouts(schema)
+        target = RecoveredDatabase(partial, page_size)
+        try:
+            counts = _salvage(reader, schema, layouts, target, header)
+            target.finish(
+                header.user_version if header else backup.user_version if backup else 0,
+                header.application_id if header else backup.application_id if backup else 0,
+            )
+        except BaseException:
+            target.abort()
+            raise
+        notes += pages.notes
+    partial.replace(recovered)
+    with closing(open_readonly(recovered)) as conn:
+        integrity = run_check(conn, "integrity_check")
+        rows = {k: v for k, v in count_rows(conn).items() if k != "lost_and_found"}
+    newest = backup or _newest_backup(settings, extract=False)
+    return RepairResult(
+        recovered=recovered,
+        report=Path(),
+        rows=rows,
+        expected=newest.tables if newest else None,
+        integrity=integrity,
+        lost_and_found=target.lost_rows,
+        damaged_pages=len(reader.damaged),
+        page_size=page_size,
+        notes=notes,
+        failed_objects=target.not_recreated,
+        counts=counts,
+        seconds=time.monotonic() - started,
     )
-    dst.executemany(insert, readable_rows(src, table, errors, with_rowid=True))
+
+
+def _page_size_without_header(source: Path, backup: _Backup | None, notes: list[str]) -> int:
+    """Guess the page size of a file whose header is gone."""
+    size = source.stat().st_size
+    guessed = guess_page_size(lambda s: PageFile(source, s), size)
+    if guessed is None and backup is not None:
+        notes.append(f"header unreadable: page size {backup.page_size} taken from {backup.name}")
+        return backup.page_size
+    if guessed is None:
+        raise NotADatabase(
+            f"{source} is not a SQLite database: no header and no page that SQLite wrote. "
+            "Check DATABASE_PATH, or restore a backup: python backup_manager.py restore latest "
+            "--confirm"
+        )
+    notes.append(f"header unreadable: page size {guessed} found from the pages themselves")
+    return guessed
+
+
+def _overlay(pages: PageFile, source: Path, notes: list[str], header_pages: int) -> None:
+    """Apply the -wal (committed frames) or a hot -journal, and note a truncated file."""
+    frames = pages.apply_wal(source.with_name(source.name + "-wal"))
+    if frames:
+        notes.append(f"{frames} pages read from committed frames of the -wal file")
+    else:
+        rolled = pages.apply_journal(source.with_name(source.name + "-journal"))
+        if rolled:
+            notes.append(f"{rolled} pages rolled back from the hot -journal file")
+    if pages.partial_tail:
+        notes.append(
+            f"the file ends in {pages.partial_tail} bytes of a cut page; they are not read"
+        )
+    if header_pages > pages.page_count and not frames:
+        notes.append(f"the file is truncated: it holds {pages.page_count} of {header_pages} pages")
+
+
+def _merge_schema(
+    schema: list[SchemaRow], backup: _Backup | None, notes: list[str]
+) -> list[SchemaRow]:
+    """Complete a schema that could not be read whole with the newest backup's."""
+    if backup is None:
+        notes.append(
+            "the schema (sqlite_master) could not be read whole and there is no verified "
+            "backup to take it from: rows without a table are in lost_and_found"
+        )
+        return schema
+    known = {row.name for row in schema}
+    added = [row for row in backup.schema if row.name not in known]
+    notes.append(
+        f"the schema could not be read whole: {len(added)} entries taken from {backup.name}"
+    )
+    return schema + added
+
+
+def _salvage(
+    reader: TreeReader,
+    schema: list[SchemaRow],
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    header: Any,
+) -> dict[str, TableCount]:
+    """Fill the target: table trees, then unlinked pages, then what is rebuilt."""
+    counts = {layout.name: TableCount() for layout in layouts if not layout.shadow}
+    target.create_tables(layouts)
+    by_name = {layout.name: layout for layout in layouts}
+    shadow_rows = _read_trees(reader, layouts, target, counts)
+    for row in schema:
+        if row.rootpage > 1 and (row.type == "index" or row.name.startswith("sqlite_stat")):
+            reader.mark_tree(row.rootpage)
+    if header is not None:
+        reader.mark_freelist(header.freelist_trunk)
+    _place_orphans(reader, layouts, target, counts)
+    for lost in reader.lost:
+        target.lose(lost)
+    for row in schema:
+        if row.type == "table" and str(row.sql or "").lstrip().upper().startswith("CREATE VIRTUAL"):
+            content = by_name.get(f"{row.name}_content")
+            target.virtual_table(row, content, shadow_rows.get(f"{row.name}_content", []))
+    target.schema_objects(schema)
+    return counts
+
+
+def _read_trees(
+    reader: TreeReader,
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+) -> dict[str, list[tuple[int | None, list[Any]]]]:
+    """Copy the rows each table's tree reaches; return the rows of FTS content tables."""
+    shadow_rows: dict[str, list[tuple[int | None, list[Any]]]] = {}
+    for layout in layouts:
+        rows = reader.index_rows(layout) if layout.without_rowid else reader.table_rows(layout)
+        if layout.name == "sqlite_sequence":
+            target.sequences(list(rows))
+        elif layout.shadow and layout.name.endswith("_content"):
+            shadow_rows[layout.name] = list(rows)
+        elif layout.shadow:
+            for _ in rows:  # read only to take its pages out of the orphan scan
+                pass
+        else:
+            counts[layout.name].from_tree += target.insert(layout, rows)
+    return shadow_rows
+
+
+def _place_orphans(
+    reader: TreeReader,
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+) -> None:
+    """Give the leaf pages no tree reached to the table whose gap they fill, or lose them."""
+    for page in reader.orphans():
+        if page.kind == INDEX_LEAF:
+            if any(t.without_rowid and t.missing for t in layouts):
+                _place_records(reader, page, layouts, target, counts)
+            continue
+        if page.kind != TABLE_LEAF:
+            continue
+        rows = list(reader.leaf_rows(page, None))
+        if not rows:
+            continue
+        layout, guess = _owner(rows, [t for t in layouts if not t.without_rowid and t.missing])
+        if layout is not None and layout.shadow:
+            continue  # a virtual table's own index data: rebuilt, not copied
+        if layout is None:
+            for rowid, values in rows:
+                target.lose(Lost(page.number, guess, rowid, "on a page no table reaches", values))
+            continue
+        reader.visited.add(page.number)
+        counts[layout.name].from_unlinked_pages += target.insert(layout, rows, page.number)
+
+
+def _place_records(
+    reader: TreeReader,
+    page: Any,
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+) -> None:
+    """Give an unlinked index leaf to a damaged WITHOUT ROWID table it fits exactly."""
+    records = list(reader.index_leaf(page))
+    if not records:
+        return
+    widths = {len(values) for _, values in records}
+    fitting = [
+        t
+        for t in layouts
+        if t.without_rowid
+        and t.missing
+        and widths == {len(t.stored)}
+        and all(fits(values, t) > 0 for _, values in records)
+    ]
+    if len(fitting) == 1 and not fitting[0].shadow:
+        reader.visited.add(page.number)
+        counts[fitting[0].name].from_unlinked_pages += target.insert(
+            fitting[0], records, page.number
+        )
+
+
+def _owner(
+    rows: list[tuple[int, list[Any]]], damaged: list[Layout]
+) -> tuple[Layout | None, str | None]:
+    """The damaged table whose missing rowid range, columns and value kinds fit these rows best."""
+    low, high = min(r for r, _ in rows), max(r for r, _ in rows)
+    widest = max(len(values) for _, values in rows)
+    scored = []
+    for layout in damaged:
+        if widest > len(layout.stored) or not any(_within(low, high, g) for g in layout.missing):
+            continue
+        score = min(fits(values, layout) for _, values in rows)
+        if score > 0:
+            scored.append((len(layout.stored) == widest, score, layout))
+    if not scored:
+        return None, None
+    best = max(scored, key=lambda s: (s[0], s[1]))
+    ties = [s[2] for s in scored if (s[0], s[1]) == (best[0], best[1])]
+    if len(ties) == 1:
+        return best[2], best[2].name
+    return None, " | ".join(t.name for t in ties)
+
+
+def _within(low: int, high: int, gap: tuple[int | None, int | None]) -> bool:
+    start, end = gap
+    return (start is None or low > start) and (end is None or high <= end)
+
+
+def _newest_backup(settings: Settings, *, extract: bool = True) -> _Backup | None:
+    """Read the structure of the newest verified backup's database (schema, page size)."""
+    for backup in catalog.list_backups(settings):
+        if not backup.verified or backup.degraded or not backup.metadata:
+            continue
+        database = backup.metadata["database"]
+        if not extract:
+            return _Backup(
+                backup.name,
+                [],
+                int(database.get("page_size") or 0),
+                "utf-8",
+                0,
+                0,
+                dict(database.get("tables", {})),
+            )
+        member = next((m for m in backup.metadata["members"] if m.get("role") == "database"), None)
+        if member is None:
+            continue
+        clean_stale(settings.recovery_dir, "repair")
+        with tempfile.TemporaryDirectory(
+            dir=settings.recovery_dir, prefix=work_prefix("repair")
+        ) as tmp:
+            copy = Path(tmp) / "schema.db"
+            if extract_member(backup.path, member["path"], copy, member):
+                continue
+            with closing(open_readonly(copy, immutable=True)) as conn:
+                schema = [
+                    SchemaRow(*row)
+                    for row in conn.execute(
+                        "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master"
+                    )
+                ]
+                facts = [
+                    conn.execute(f"PRAGMA {p}").fetchone()[0]
+                    for p in ("page_size", "encoding", "user_version", "application_id")
+                ]
+        encoding = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
+        return _Backup(
+            backup.name,
+            schema,
+            int(facts[0]),
+            encoding.get(str(facts[1]), "utf-8"),
+            int(facts[2]),
+            int(facts[3]),
+            dict(database.get("tables", {})),
+        )
+    return None
 
 
 def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
@@ -138,18 +460,28 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
     tables: dict[str, Any] = {
         name: {
             "recovered": rows,
+            "from_table_pages": result.counts[name].from_tree if name in result.counts else None,
+            "from_unlinked_pages": (
+                result.counts[name].from_unlinked_pages if name in result.counts else None
+            ),
             "in_newest_backup": (result.expected or {}).get(name),
-            "stopped": result.errors.get(name),
         }
         for name, rows in result.rows.items()
     }
     report = {
         "database": str(settings.database_path),
         "recovered": str(result.recovered),
-        "method": "row-level salvage through SQLite (damaged pages skipped by rowid)",
+        "method": "page-level salvage: b-tree pages read from the file itself",
+        "page_size": result.page_size,
         "integrity_check": result.integrity,
+        "damaged_pages": result.damaged_pages,
+        "lost_and_found_rows": result.lost_and_found,
         "tables": tables,
+        "notes": result.notes,
         "not_recreated": result.failed_objects,
+        "applied": result.applied,
+        "damaged_files_kept": [str(p) for p in result.kept_damaged],
+        "seconds": round(result.seconds, 2),
     }
     path = unique_path(settings.recovery_dir / f"repair_{stamp}.json")
     path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

@@ -136,11 +136,11 @@ def restore(settings: Settings, reference: str, *, include_files: bool = False) 
         dir=settings.recovery_dir, prefix=work_prefix("restore")
     ) as tmp:
         plan = plan_restore(settings, reference, Path(tmp))
-        journal_mode = _match_live(settings.database_path, plan.validation.candidate)
+        journal_mode = match_live(settings.database_path, plan.validation.candidate)
         safety = _safety_backup(settings, plan.validation.archive)
         with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
-            moved = _write_live(settings, plan.validation.candidate)
-            _set_journal_mode(settings.database_path, journal_mode)
+            moved = write_live(settings, plan.validation.candidate)
+            set_journal_mode(settings.database_path, journal_mode)
         result = _after(settings, plan, safety, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)
@@ -165,7 +165,7 @@ def _safety_backup(settings: Settings, restoring: Path) -> Path | None:
         raise
 
 
-def _match_live(db: Path, candidate: Path) -> str | None:
+def match_live(db: Path, candidate: Path) -> str | None:
     """Give the candidate the live database's page size; return the live journal mode.
 
     SQLite's backup API cannot write into a WAL database of another page size, and the
@@ -186,7 +186,7 @@ def _match_live(db: Path, candidate: Path) -> str | None:
     return mode
 
 
-def _set_journal_mode(db: Path, mode: str | None) -> None:
+def set_journal_mode(db: Path, mode: str | None) -> None:
     """Put the live database's journal mode back (best effort: the bot may hold it open)."""
     if mode is None:
         return
@@ -199,7 +199,7 @@ def _set_journal_mode(db: Path, mode: str | None) -> None:
         logger.warning("restore: could not set the journal mode back to %s: %s", mode, error)
 
 
-def _write_live(settings: Settings, candidate: Path) -> list[Path]:
+def write_live(settings: Settings, candidate: Path) -> list[Path]:
     """Write the candidate into the live database; return what was moved aside."""
     db = settings.database_path
     if not _opens(db):

@@ -1,0 +1,496 @@
+"""Page-level salvage: find every row a damaged database file still holds.
+
+Each table's b-tree is walked from its root page. Where a page is unreadable, the rowid
+range it covered (known from its parent) is noted as missing; leaf pages that no tree
+reached are then matched to a table with such a gap by their column count and value
+types. What cannot be placed is handed back as lost, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from typing import Any
+
+from src.services.integrity import quote_identifier
+from src.services.sqlite_file import (
+    INDEX_INTERIOR,
+    INDEX_LEAF,
+    PAGE_KINDS,
+    TABLE_INTERIOR,
+    TABLE_LEAF,
+    BtreePage,
+    Damaged,
+    PageFile,
+    decode_record,
+    local_size,
+    parse_page,
+    signed64,
+    varint,
+)
+
+Bound = int | None  # a rowid bound; None is unbounded
+Row = tuple[int | None, list[Any]]  # (rowid or None, the record's values)
+
+
+@dataclass(frozen=True)
+class SchemaRow:
+    """One row of sqlite_master."""
+
+    type: str
+    name: str
+    tbl_name: str
+    rootpage: int
+    sql: str | None
+
+
+@dataclass
+class Layout:
+    """How one table's records map onto its columns."""
+
+    name: str
+    root: int
+    sql: str
+    without_rowid: bool
+    stored: list[str]  # the columns in record order
+    affinities: list[str]  # per stored column
+    insertable: list[bool]  # per stored column (generated columns are not)
+    alias: int | None  # record position of the INTEGER PRIMARY KEY (stored as NULL)
+    shadow: bool = False
+    missing: list[tuple[Bound, Bound]] = field(default_factory=list)  # unread rowid ranges
+
+
+@dataclass
+class Lost:
+    """A row that could not be placed in a table, with why."""
+
+    page: int
+    table: str | None
+    rowid: int | None
+    reason: str
+    values: list[Any]
+
+
+_SHADOW_SUFFIXES = [
+    "_data",
+    "_idx",
+    "_content",
+    "_docsize",
+    "_config",
+    "_segments",
+    "_segdir",
+    "_stat",
+    "_node",
+    "_rowid",
+    "_parent",
+]
+
+
+def read_schema(reader: TreeReader) -> tuple[list[SchemaRow], bool]:
+    """Read sqlite_master from page 1's tree; return its rows and whether all of it was read."""
+    rows = []
+    lost_before = len(reader.lost)
+    master = Layout(
+        "sqlite_master",
+        1,
+        "",
+        False,
+        ["type", "name", "tbl_name", "rootpage", "sql"],
+        ["TEXT", "TEXT", "TEXT", "INTEGER", "TEXT"],
+        [True] * 5,
+        None,
+    )
+    for _rowid, values in reader.table_rows(master):
+        if len(values) == 5 and isinstance(values[1], str):
+            kind, name, table, root, sql = values
+            rows.append(SchemaRow(str(kind), name, str(table), int(root or 0), sql))
+    return rows, not master.missing and len(reader.lost) == lost_before
+
+
+def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
+    """Work out each table's record layout by creating its schema in memory."""
+    virtual = [r.name for r in schema if r.type == "table" and _is_virtual(r.sql)]
+    layouts = []
+    with closing(sqlite3.connect(":memory:")) as conn:
+        for row in schema:
+            if row.type != "table" or not row.sql or _is_virtual(row.sql) or row.rootpage < 2:
+                continue
+            shadow = any(row.name == v + s for v in virtual for s in _SHADOW_SUFFIXES)
+            if row.name == "sqlite_sequence":
+                layouts.append(
+                    Layout(
+                        row.name,
+                        row.rootpage,
+                        row.sql,
+                        False,
+                        ["name", "seq"],
+                        ["BLOB", "BLOB"],
+                        [True, True],
+                        None,
+                    )
+                )
+                continue
+            if row.name.startswith("sqlite_"):
+                continue  # sqlite_stat*: statistics, made again by ANALYZE
+            try:
+                conn.execute(row.sql)
+                layouts.append(_layout(conn, row, shadow))
+            except sqlite3.DatabaseError:
+                continue  # a schema entry SQLite itself cannot parse
+    return layouts
+
+
+def _is_virtual(sql: str | None) -> bool:
+    return bool(sql) and str(sql).lstrip().upper().startswith("CREATE VIRTUAL")
+
+
+def _layout(conn: sqlite3.Connection, row: SchemaRow, shadow: bool) -> Layout:
+    """Read a created table's layout from PRAGMA table_xinfo / index_xinfo."""
+    name = quote_identifier(row.name)
+    info = conn.execute(f"PRAGMA table_xinfo({name})").fetchall()
+    # hidden: 2 = VIRTUAL generated (not stored), 3 = STORED generated (stored, not insertable)
+    columns = {cid: (col, str(decl or ""), hidden) for cid, col, decl, _nn, _d, _pk, hidden in info}
+    without_rowid = bool(
+        conn.execute("SELECT wr FROM pragma_table_list WHERE name = ?", (row.name,)).fetchone()[0]
+    )
+    if without_rowid:
+        pk_index = next(r[1] for r in conn.execute(f"PRAGMA index_list({name})") if r[3] == "pk")
+        order = [r[1] for r in conn.execute(f"PRAGMA index_xinfo({quote_identifier(pk_index)})")]
+    else:
+        order = [cid for cid, (_c, _d, hidden) in columns.items() if hidden != 2]
+    stored = [columns[cid] for cid in order]
+    alias = None
+    if not without_rowid:
+        pk = [r for r in info if r[5] > 0]
+        origins = [r[3] for r in conn.execute(f"PRAGMA index_list({name})")]
+        if len(pk) == 1 and str(pk[0][2]).upper() == "INTEGER" and "pk" not in origins:
+            alias = order.index(pk[0][0])
+    return Layout(
+        name=row.name,
+        root=row.rootpage,
+        sql=str(row.sql),
+        without_rowid=without_rowid,
+        stored=[c for c, _d, _h in stored],
+        affinities=[affinity(d) for _c, d, _h in stored],
+        insertable=[h == 0 for _c, _d, h in stored],
+        alias=alias,
+        shadow=shadow,
+    )
+
+
+def affinity(declared: str) -> str:
+    """SQLite's column affinity for a declared type."""
+    upper = declared.upper()
+    if "INT" in upper:
+        return "INTEGER"
+    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not upper or "BLOB" in upper:
+        return "BLOB"
+    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
+def fits(values: list[Any], layout: Layout) -> float:
+    """How well a record's values fit a table's column affinities.
+
+    0.0 when a value cannot be in such a column at all (a number in a TEXT column,
+    a value in a rowid alias column); otherwise the mean of 1 per value of the
+    column's own kind and 0.5 per value that is possible but unusual there.
+    """
+    if len(values) > len(layout.stored):
+        return 0.0
+    if layout.alias is not None and layout.alias < len(values) and values[layout.alias] is not None:
+        return 0.0
+    total = 0.0
+    for value, kind in zip(values, layout.affinities, strict=False):
+        score = _fit(value, kind)
+        if score == 0.0:
+            return 0.0
+        total += score
+    return total / max(len(values), 1)
+
+
+def _fit(value: Any, kind: str) -> float:
+    """1 for a value of the column's own kind, 0.5 for a possible one, 0 for an impossible one."""
+    if value is None or kind == "BLOB":
+        return 1.0
+    if kind == "TEXT":
+        return 1.0 if isinstance(value, str) else 0.5 if isinstance(value, bytes) else 0.0
+    if isinstance(value, int):
+        return 1.0
+    if isinstance(value, float):
+        return 0.5 if kind == "INTEGER" else 1.0
+    if isinstance(value, str) and _numeric(value):
+        return 0.0  # a numeric column would have stored it as a number
+    return 0.5
+
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _numeric(text: str) -> bool:
+    return bool(_NUMBER.fullmatch(text))
+
+
+class TreeReader:
+    """Walks b-trees of one file, remembering which pages it used and what it lost."""
+
+    def __init__(self, pages: PageFile, encoding: str) -> None:
+        self.pages = pages
+        self.encoding = encoding
+        self.visited: set[int] = set()
+        self.damaged: set[int] = set()
+        self.lost: list[Lost] = []
+
+    def _claim(self, number: int, kinds: tuple[int, ...]) -> BtreePage | None:
+        """Take a page into a tree once; None when it is unreadable or already taken."""
+        if number in self.visited:
+            return None
+        page = self.pages.btree(number)
+        if page is None or page.kind not in kinds:
+            return None
+        self.visited.add(number)
+        return page
+
+    def table_rows(self, layout: Layout) -> Iterator[Row]:
+        """Yield the rows of a rowid table's tree; note the ranges it could not read."""
+        stack: list[tuple[int, Bound, Bound]] = [(layout.root, None, None)]
+        while stack:
+            number, low, high = stack.pop()
+            page = self._claim(number, (TABLE_INTERIOR, TABLE_LEAF))
+            if page is None:
+                self.damaged.add(number)
+                layout.missing.append((low, high))
+                continue
+            if page.interior:
+                try:
+                    stack.extend(reversed(self._children(page, low, high)))
+                except Damaged:
+                    self.damaged.add(number)
+                    layout.missing.append((low, high))
+                continue
+            for rowid, values in self.leaf_rows(page, layout.name):
+                if (low is None or rowid > low) and (high is None or rowid <= high):
+                    yield rowid, values
+                else:
+                    reason = "rowid outside the range its parent page gives"
+                    self.lost.append(Lost(number, layout.name, rowid, reason, values))
+
+    def _children(self, page: BtreePage, low: Bound, high: Bound) -> list[tuple[int, Bound, Bound]]:
+        """Return an interior table page's children with the rowid range of each."""
+        children: list[tuple[int, Bound, Bound]] = []
+        previous = low
+        for offset in page.cells:
+            child = int.from_bytes(page.data[offset : offset + 4], "big")
+            key = signed64(varint(page.data, offset + 4)[0])
+            if (previous is not None and key < previous) or (high is not None and key > high):
+                raise Damaged("interior keys out of order")
+            children.append((child, previous, key))
+            previous = key
+        children.append((page.right, previous, high))
+        return children
+
+    def leaf_rows(self, page: BtreePage, table: str | None) -> Iterator[tuple[int, list[Any]]]:
+        """Yield a table leaf page's rows; cells that do not decode are noted as lost."""
+        usable = self.pages.usable
+        for offset in page.cells:
+            try:
+                size, pos = varint(page.data, offset)
+                rowid = signed64(varint(page.data, pos)[0])
+            except Damaged as error:
+                self.lost.append(Lost(page.number, table, None, str(error), []))
+                continue
+            try:
+                pos = varint(page.data, pos)[1]
+                payload = self._payload(page.data, pos, size, index=False)
+                yield rowid, decode_record(payload, self.encoding)
+            except Damaged as error:
+                values = partial_record(page.data[pos : pos + min(size, usable)], self.encoding)
+                self.lost.append(Lost(page.number, table, rowid, str(error), values))
+
+    def index_rows(self, layout: Layout) -> Iterator[Row]:
+        """Yield the records of a WITHOUT ROWID table's tree (interior cells hold rows too)."""
+        stack = [layout.root]
+        while stack:
+            number = stack.pop()
+            page = self._claim(number, (INDEX_INTERIOR, INDEX_LEAF))
+            if page is None:
+                self.damaged.add(number)
+                layout.missing.append((None, None))
+                continue
+            if page.interior:
+                stack.append(page.right)
+                stack.extend(int.from_bytes(page.data[o : o + 4], "big") for o in page.cells)
+            yield from self.index_leaf(page, layout.name)
+
+    def index_leaf(self, page: BtreePage, table: str | None = None) -> Iterator[Row]:
+        """Yield the records of an index page's cells (interior cells hold records too)."""
+        for offset in page.cells:
+            start = offset + 4 if page.interior else offset
+            try:
+                size, pos = varint(page.data, start)
+                payload = self._payload(page.data, pos, size, index=True)
+                yield None, decode_record(payload, self.encoding)
+            except Damaged as error:
+                self.lost.append(Lost(page.number, table, None, str(error), []))
+
+    def mark_tree(self, root: int) -> None:
+        """Take a tree's pages out of the orphan scan (an index or statistics: made again)."""
+        stack = [root]
+        while stack:
+            page = self._claim(stack.pop(), PAGE_KINDS)
+            if page is not None and page.interior:
+                stack.append(page.right)
+                stack.extend(int.from_bytes(page.data[o : o + 4], "big") for o in page.cells)
+
+    def mark_freelist(self, trunk: int) -> None:
+        """Take the free pages out of the orphan scan: they hold deleted rows."""
+        seen = 0
+        while 1 < trunk <= self.pages.page_count and trunk not in self.visited and seen < 1 << 24:
+            data = self.pages.page(trunk)
+            if data is None:
+                return
+            self.visited.add(trunk)
+            count = int.from_bytes(data[4:8], "big")
+            if count > (self.pages.usable - 8) // 4:
+                return
+            for i in range(count):
+                self.visited.add(int.from_bytes(data[8 + 4 * i : 12 + 4 * i], "big"))
+            seen += count + 1
+            trunk = int.from_bytes(data[:4], "big")
+
+    def orphans(self) -> Iterator[BtreePage]:
+        """Yield the table and index leaf pages that no tree reached."""
+        for number in range(2, self.pages.page_count + 1):
+            if number in self.visited:
+                continue
+            page = self.pages.btree(number)
+            if page is not None and page.kind in (TABLE_LEAF, INDEX_LEAF) and page.cells:
+                yield page
+
+    def _payload(self, data: bytes, pos: int, size: int, *, index: bool) -> bytes:
+        """Return a cell's whole payload, following its overflow chain."""
+        usable = self.pages.usable
+        local = local_size(size, usable, index)
+        if pos + local > usable:
+            raise Damaged("cell runs past the end of its page")
+        if local == size:
+            return data[pos : pos + size]
+        parts = [data[pos : pos + local]]
+        need = size - local
+        number = int.from_bytes(data[pos + local : pos + local + 4], "big")
+        seen: set[int] = set()
+        while need > 0:
+            overflow = self.pages.page(number) if number not in seen else None
+            if overflow is None or number < 2:
+                raise Damaged(f"overflow chain broken at page {number}")
+            seen.add(number)
+            chunk = overflow[4 : 4 + min(need, usable - 4)]
+            parts.append(chunk)
+            need -= len(chunk)
+            number = int.from_bytes(overflow[:4], "big")
+        if number != 0:
+            raise Damaged("overflow chain does not end where the payload does")
+        return b"".join(parts)
+
+
+def partial_record(local: bytes, encoding: str) -> list[Any]:
+    """Decode what can be decoded of a record whose payload is incomplete (for lost rows)."""
+    values: list[Any] = []
+    try:
+        header_size, pos = varint(local, 0)
+        body = header_size
+        while pos < min(header_size, len(local)):
+            serial, pos = varint(local, pos)
+            whole = decode_record(_single(serial, local, body), encoding) if serial < 12 else None
+            size = _serial_size(serial)
+            if whole is not None:
+                values.append(whole[0])
+            elif body + size <= len(local):
+                chunk = local[body : body + size]
+                values.append(chunk if serial % 2 == 0 else chunk.decode(encoding, "replace"))
+            else:
+                values.append(None)
+            body += size
+    except Damaged:
+        pass
+    return values
+
+
+def _serial_size(serial: int) -> int:
+    sizes = (0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0)
+    return sizes[serial] if serial < 12 else (serial - 12) // 2
+
+
+def _single(serial: int, local: bytes, body: int) -> bytes:
+    size = _serial_size(serial)
+    chunk = local[body : body + size]
+    if len(chunk) < size:
+        raise Damaged("value cut short")
+    return bytes([2, serial]) + chunk
+
+
+def guess_page_size(pages_of: Any, file_size: int) -> int | None:
+    """Find the page size of a file whose header is gone, from how its pages parse.
+
+    A b-tree page read with the right size accounts for every byte of its cell content
+    area (cells, free blocks, fragments); read with a wrong size it does not.
+
+    Args:
+        pages_of: a callable (page_size) -> PageFile.
+        file_size: the file's size in bytes.
+    """
+    best, best_score = None, 0
+    for size in (4096, 1024, 2048, 8192, 16384, 32768, 65536, 512):
+        count = file_size // size
+        if count < 2:
+            continue
+        step = max(1, count // 500)
+        with pages_of(size) as pages:
+            score = 0
+            for number in range(2, count + 1, step):
+                data = pages.page(number)
+                page = None if data is None else parse_page(data, number, size)
+                score += page is not None and accounted(page, size)
+        if score > best_score:
+            best, best_score = size, score
+    return best
+
+
+def accounted(page: BtreePage, usable: int) -> bool:
+    """Tell whether a page's cells, free blocks and fragments fill its content area exactly."""
+    data = page.data
+    start = 100 if page.number == 1 else 0
+    content = int.from_bytes(data[start + 5 : start + 7], "big") or 65536
+    used = data[start + 7]
+    try:
+        for offset in page.cells:
+            used += _cell_size(page, offset, usable)
+        block = int.from_bytes(data[start + 1 : start + 3], "big")
+        hops = 0
+        while block:
+            if not content <= block < usable - 3 or hops > 1000:
+                return False
+            used += int.from_bytes(data[block + 2 : block + 4], "big")
+            block = int.from_bytes(data[block : block + 2], "big")
+            hops += 1
+    except Damaged:
+        return False
+    return used == usable - content
+
+
+def _cell_size(page: BtreePage, offset: int, usable: int) -> int:
+    """The bytes one cell takes on its page."""
+    pos = offset + 4 if page.interior else offset
+    if page.kind == TABLE_INTERIOR:
+        return max(4, varint(page.data, pos)[1] - offset)
+    size, pos = varint(page.data, pos)
+    if page.kind == TABLE_LEAF:
+        pos = varint(page.data, pos)[1]
+    local = local_size(size, usable, page.kind != TABLE_LEAF)
+    return max(4, pos - offset + local + (4 if local < size else 0))
