@@ -1,26 +1,48 @@
-"""repair: row-level salvage into recovery/, the damaged database left as it was."""
+"""repair through the CLI: the damaged database left as it was, or replaced with --apply."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from src.errors import ExitStatus
+from src.services import repair_service
 from tests.conftest import corrupt, table_rows
+from tests.test_recovery_scenarios import kill_mid_write
 
 
-def test_repair_recovers_most_rows_into_a_new_database_and_changes_nothing(run_cli, sample_db):
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def recovered_path(stdout: str) -> Path:
+    return Path(stdout.split("Recovered database: ")[1].split(" (", maxsplit=1)[0])
+
+
+def report_of(stdout: str) -> dict:
+    return json.loads(Path(stdout.split("Report: ")[1].split(maxsplit=1)[0]).read_text())
+
+
+def own_rows(rows: dict) -> dict:
+    """The tables a repair copies (FTS index data and statistics are made again)."""
+    return {k: v for k, v in rows.items() if not k.startswith("journal_fts_")}
+
+
+def test_repair_recovers_the_rows_into_a_new_database_and_changes_nothing(run_cli, sample_db):
     assert run_cli("backup", db=sample_db).returncode == 0
     with sqlite3.connect(sample_db) as conn:
         original = table_rows(conn)
     corrupt(sample_db)
-    damaged = hashlib.sha256(sample_db.read_bytes()).hexdigest()
+    damaged = digest(sample_db)
     done = run_cli("repair", db=sample_db)
     assert done.returncode == 0, done.stderr
-    assert hashlib.sha256(sample_db.read_bytes()).hexdigest() == damaged
-    recovered = Path(done.stdout.split("Recovered database: ")[1].split(" (")[0])
+    assert digest(sample_db) == damaged
+    recovered = recovered_path(done.stdout)
     assert recovered.parent.name == "recovery" and recovered.name.startswith("recovered_")
     with sqlite3.connect(recovered) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -32,16 +54,118 @@ def test_repair_recovers_most_rows_into_a_new_database_and_changes_nothing(run_c
             > 0
         )
     total = recovered_total = 0
-    for name, table in original.items():
-        if name.startswith("journal_fts_") or name == "sqlite_stat1":
-            continue
+    for name, table in own_rows(original).items():
         assert set(rows.get(name, [])) <= set(table), name  # nothing invented
         total += len(table)
         recovered_total += len(rows.get(name, []))
-    assert recovered_total / total >= 0.9, (recovered_total, total)
-    report = json.loads(Path(done.stdout.split("Report: ")[1].split()[0]).read_text())
+    assert recovered_total / total >= 0.95, (recovered_total, total)
+    report = report_of(done.stdout)
     assert report["integrity_check"] == "ok"
     assert report["tables"]["users"]["in_newest_backup"] == len(original["users"])
+    assert "repair --apply" in done.stdout
+
+
+def test_repair_reads_committed_rows_still_in_the_wal(run_cli, sample_db):
+    writer = sqlite3.connect(sample_db)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        with writer:
+            writer.execute(
+                "INSERT INTO users (user_id, username, first_name, joined_at) "
+                "VALUES (990001, 'wal_only', 'Wal', '2024-06-01T00:00:00+07:00')"
+            )
+        wal = sample_db.with_name(sample_db.name + "-wal")
+        assert wal.stat().st_size > 0
+        done = run_cli("repair", db=sample_db)
+    finally:
+        writer.close()
+    assert done.returncode == 0, done.stderr
+    assert "committed frames of the -wal" in done.stdout
+    with closing(sqlite3.connect(recovered_path(done.stdout))) as conn:
+        found = conn.execute("SELECT username FROM users WHERE user_id = 990001").fetchone()
+    assert found == ("wal_only",)
+
+
+def test_repair_rolls_back_a_hot_journal_of_a_killed_writer(run_cli, chinook):
+    with sqlite3.connect(chinook) as conn:
+        before = table_rows(conn)
+    kill_mid_write(chinook, spill=True)  # half an UPDATE already in the file
+    done = run_cli("repair", db=chinook)
+    assert done.returncode == 0, done.stderr
+    assert "rolled back from the hot -journal" in done.stdout
+    with closing(sqlite3.connect(recovered_path(done.stdout))) as conn:
+        assert table_rows(conn) == before
+
+
+def test_repair_of_damaged_chinook_keeps_its_rows_and_foreign_keys(run_cli, chinook):
+    assert run_cli("backup", db=chinook).returncode == 0
+    with sqlite3.connect(chinook) as conn:
+        original = table_rows(conn)
+    corrupt(chinook)
+    done = run_cli("repair", db=chinook)
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(recovered_path(done.stdout))) as conn:
+        rows = table_rows(conn)
+        schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'Track'").fetchone()
+    assert "FOREIGN KEY" in schema[0]
+    for name, table in original.items():
+        assert set(rows[name]) <= set(table), name
+    assert sum(map(len, rows.values())) >= 0.95 * sum(map(len, original.values()))
+
+
+def test_repair_apply_replaces_the_live_database_and_keeps_the_damaged_files(
+    run_cli, tmp_path, sample_db
+):
+    assert run_cli("backup", db=sample_db).returncode == 0
+    corrupt(sample_db)
+    damaged = digest(sample_db)
+    reader = sqlite3.connect(sample_db)  # the bot's connection, open across the repair
+    done = run_cli("repair", "--apply", db=sample_db)
+    assert done.returncode == 0, done.stderr
+    assert "now holds the recovered data" in done.stdout
+    report = report_of(done.stdout)
+    assert report["applied"] is True
+    kept = [Path(p) for p in report["damaged_files_kept"]]
+    assert kept[0].name == sample_db.name and digest(kept[0]) == damaged
+    assert kept[0].is_relative_to(tmp_path / "recovery")
+    with closing(sqlite3.connect(recovered_path(done.stdout))) as conn:
+        expected = table_rows(conn)
+    assert reader.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert own_rows(table_rows(reader)) == own_rows(expected)
+    reader.close()
+    assert run_cli("diagnose", db=sample_db).returncode == ExitStatus.OK
+
+
+def test_repair_apply_over_a_file_with_no_header_moves_it_aside(run_cli, tmp_path, chinook):
+    assert run_cli("backup", db=chinook).returncode == 0
+    with sqlite3.connect(chinook) as conn:
+        original = table_rows(conn)
+    with chinook.open("r+b") as handle:
+        handle.write(bytes(100))
+    done = run_cli("repair", "--apply", db=chinook)
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(chinook)) as conn:
+        assert table_rows(conn) == original
+    assert list((tmp_path / "recovery").glob("damaged_*"))
+
+
+def test_repair_apply_refuses_when_the_database_changes_meanwhile(
+    settings_for, chinook, monkeypatch
+):
+    settings = settings_for(chinook)
+    build = repair_service._build
+
+    def build_while_the_bot_writes(*args: object):
+        result = build(*args)
+        with sqlite3.connect(chinook) as conn:
+            conn.execute("UPDATE Artist SET Name = 'changed' WHERE ArtistId = 1")
+        return result
+
+    monkeypatch.setattr(repair_service, "_build", build_while_the_bot_writes)
+    with pytest.raises(repair_service.LockBusy, match="changed while"):
+        repair_service.repair(settings, apply=True)
+    with sqlite3.connect(chinook) as conn:
+        assert conn.execute("SELECT Name FROM Artist WHERE ArtistId = 1").fetchone() == ("changed",)
 
 
 def test_repair_of_a_file_without_a_readable_header_says_what_to_do(run_cli, tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import DatabaseNotFound, IntegrityFailure, NotADatabase, RestoreAborted
+from src.errors import DatabaseNotFound, IntegrityFailure, LockBusy, NotADatabase
 from src.services import catalog, restore_service
 from src.services.archive import extract_member
 from src.services.integrity import count_rows, open_readonly, run_check
@@ -124,7 +124,7 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
             "database was not changed. Restore the newest backup instead."
         )
     if _fingerprint(db) != before:
-        raise RestoreAborted(
+        raise LockBusy(
             f"{db} changed while it was being repaired (is the bot running?); it was not "
             "replaced. Stop the bot and run `repair --apply` again."
         )

@@ -293,30 +293,42 @@ def _wal_checksum(data: bytes, s1: int, s2: int, big: int) -> tuple[int, int]:
 
 
 def _journal_pages(handle: IO[bytes], page_size: int) -> tuple[dict[int, int], int]:
-    """Map page numbers to their original content's offset in a hot rollback journal."""
-    header = handle.read(28)
-    if header[:8] != _JOURNAL_MAGIC:
-        return {}, 0
-    records, nonce, original, sector, size = struct.unpack(">IIIII", header[8:28])
-    if size != page_size or not sector or sector & (sector - 1):
-        return {}, 0
+    """Map page numbers to their original content's offset in a hot rollback journal.
+
+    A journal is a chain of segments, each a sector-sized header and its page records
+    (a new segment starts each time the writer synced the journal to spill its cache).
+    """
     handle.seek(0, 2)
     end = handle.tell()
-    if records == 0xFFFFFFFF:  # synchronous=OFF journals give no count: read to the end
-        records = (end - sector) // (page_size + 8)
     pages: dict[int, int] = {}
-    offset = sector
-    for _ in range(records):
-        handle.seek(offset)
-        record = handle.read(page_size + 8)
-        if len(record) < page_size + 8:
+    original = 0
+    start = 0
+    while start + 28 <= end:
+        handle.seek(start)
+        header = handle.read(28)
+        if header[:8] != _JOURNAL_MAGIC:
             break
-        number = int.from_bytes(record[:4], "big")
-        checksum = (nonce + sum(record[4 + i] for i in range(page_size - 200, 0, -200))) & (
-            0xFFFFFFFF
-        )
-        if checksum != int.from_bytes(record[-4:], "big"):
+        records, nonce, size_before, sector, size = struct.unpack(">IIIII", header[8:28])
+        if size != page_size or not sector or sector & (sector - 1):
             break
-        pages.setdefault(number, offset + 4)
-        offset += page_size + 8
+        original = original or size_before
+        if records == 0xFFFFFFFF:  # synchronous=OFF journals give no count: read to the end
+            records = (end - start - sector) // (page_size + 8)
+        offset = start + sector
+        for _ in range(records):
+            handle.seek(offset)
+            record = handle.read(page_size + 8)
+            if len(record) < page_size + 8 or not _journal_record_ok(record, nonce, page_size):
+                return pages, original
+            pages.setdefault(int.from_bytes(record[:4], "big"), offset + 4)
+            offset += page_size + 8
+        if records == 0:
+            break
+        start = -(-offset // sector) * sector  # the next segment starts on a sector boundary
     return pages, original
+
+
+def _journal_record_ok(record: bytes, nonce: int, page_size: int) -> bool:
+    """Check a journal record's checksum (the nonce plus every 200th byte of the page)."""
+    total = nonce + sum(record[4 + i] for i in range(page_size - 200, 0, -200))
+    return total & 0xFFFFFFFF == int.from_bytes(record[-4:], "big")
