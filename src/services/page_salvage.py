@@ -385,17 +385,21 @@ class TreeReader:
         need = size - local
         number = int.from_bytes(data[pos + local : pos + local + 4], "big")
         seen: set[int] = set()
+        previous = "the cell"
         while need > 0:
             overflow = self.pages.page(number) if number not in seen else None
             if overflow is None or number < 2:
-                raise Damaged(f"overflow chain broken at page {number}")
+                raise Damaged(
+                    f"overflow chain broken: {previous} points to {number}, not a readable page"
+                )
+            previous = f"overflow page {number}"
             seen.add(number)
             chunk = overflow[4 : 4 + min(need, usable - 4)]
             parts.append(chunk)
             need -= len(chunk)
             number = int.from_bytes(overflow[:4], "big")
         if number != 0:
-            raise Damaged("overflow chain does not end where the payload does")
+            raise Damaged(f"overflow chain does not end where the payload does ({previous})")
         return b"".join(parts)
 
 

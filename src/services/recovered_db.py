@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import os
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -167,8 +168,8 @@ class RecoveredDatabase:
                 except sqlite3.DatabaseError as error:  # e.g. salvaged rows break UNIQUE
                     self.not_recreated.append(f"{kind} {row.name}: {error}")
 
-    def finish(self, user_version: int, application_id: int) -> None:
-        """Write lost_and_found, the header values, and commit."""
+    def finish(self, user_version: int, application_id: int, *, wal: bool = False) -> None:
+        """Write lost_and_found and the header values, commit, and sync the file to disk."""
         widest = self.conn.execute("SELECT max(nfield) FROM temp.lost").fetchone()[0]
         if widest is not None:
             columns = "".join(f", c{i}" for i in range(widest))
@@ -190,7 +191,11 @@ class RecoveredDatabase:
         self.conn.execute(f"PRAGMA user_version={int(user_version)}")
         self.conn.execute(f"PRAGMA application_id={int(application_id)}")
         self.conn.execute("COMMIT")
+        if wal:  # the live database was in WAL mode: so is its replacement
+            self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.close()
+        with self.path.open("rb+") as handle:
+            os.fsync(handle.fileno())
 
     def _has(self, table: str) -> bool:
         found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,))

@@ -80,6 +80,7 @@ class _Backup:
     user_version: int
     application_id: int
     tables: dict[str, int]
+    wal: bool = False
 
 
 def repair(settings: Settings, *, apply: bool = False) -> RepairResult:
@@ -195,6 +196,7 @@ def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
             target.finish(
                 header.user_version if header else backup.user_version if backup else 0,
                 header.application_id if header else backup.application_id if backup else 0,
+                wal=header.wal if header else bool(backup and backup.wal),
             )
         except BaseException:
             target.abort()
@@ -337,10 +339,13 @@ def _place_orphans(
             continue
         if page.kind != TABLE_LEAF:
             continue
+        lost_before = len(reader.lost)
         rows = list(reader.leaf_rows(page, None))
         if not rows:
             continue
         layout, guess = _owner(rows, [t for t in layouts if not t.without_rowid and t.missing])
+        for lost in reader.lost[lost_before:]:  # cells of this page that did not decode
+            lost.table = guess
         if layout is not None and layout.shadow:
             continue  # a virtual table's own index data: rebuilt, not copied
         if layout is None:
@@ -451,6 +456,7 @@ def _newest_backup(settings: Settings, *, extract: bool = True) -> _Backup | Non
             int(facts[2]),
             int(facts[3]),
             dict(database.get("tables", {})),
+            str(database.get("journal_mode", "")).lower() == "wal",
         )
     return None
 
@@ -474,7 +480,7 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
         "method": "page-level salvage: b-tree pages read from the file itself",
         "page_size": result.page_size,
         "integrity_check": result.integrity,
-        "damaged_pages": result.damaged_pages,
+        "unreadable_tree_pages": result.damaged_pages,
         "lost_and_found_rows": result.lost_and_found,
         "tables": tables,
         "notes": result.notes,

@@ -37,6 +37,7 @@ class Header:
     encoding: str
     user_version: int
     application_id: int
+    wal: bool  # file format versions 2: the database is in WAL mode
 
 
 def parse_header(data: bytes) -> Header | None:
@@ -58,6 +59,7 @@ def parse_header(data: bytes) -> Header | None:
         encoding=encoding,
         user_version=int.from_bytes(data[60:64], "big", signed=True),
         application_id=int.from_bytes(data[68:72], "big", signed=True),
+        wal=data[18] == 2 and data[19] == 2,
     )
 
 
