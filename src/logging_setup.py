@@ -30,9 +30,17 @@ class RedactToken(logging.Filter):
 
 
 def configure_logging(
-    log_dir: Path, token: str | None = None, console_level: int = logging.WARNING
+    log_dir: Path,
+    token: str | None = None,
+    console_level: int = logging.WARNING,
+    *,
+    console_errors: bool = False,
 ) -> None:
-    """Log to logs/pmo_bot.log (rotating), errors to logs/errors.log, warnings to stderr."""
+    """Log to logs/pmo_bot.log (rotating), errors to logs/errors.log, warnings to stderr.
+
+    A one-shot command shows its error once, as its own message, so errors stay off the
+    console unless `console_errors` (a long-running process: the scheduler, the bot).
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -43,7 +51,8 @@ def configure_logging(
     console = logging.StreamHandler()
     console.setLevel(console_level)
     # errors reach the person once, as the CLI's own message; the files keep the details
-    console.addFilter(lambda record: record.levelno < logging.ERROR)
+    if not console_errors:
+        console.addFilter(lambda record: record.levelno < logging.ERROR)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handlers: list[logging.Handler] = [console]
     try:

@@ -10,6 +10,7 @@ import click
 
 from src import __version__
 from src.cli import output
+from src.cli.scheduler_commands import scheduler
 from src.config.settings import BACKUP_TYPES, Settings, load_settings
 from src.errors import (
     ArchiveInvalid,
@@ -185,6 +186,9 @@ def demo(settings: Settings, users: int) -> None:
     output.emit(output.demo_text(settings.database_path, result))
     output.emit("")
     output.emit(output.status_text(status_service.get_status(settings)))
+
+
+cli.add_command(scheduler)
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return a kind of outcome

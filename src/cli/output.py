@@ -14,8 +14,10 @@ from src.services.catalog import BackupInfo, VerifyReport
 from src.services.demo_service import DemoResult
 from src.services.diagnose_service import Diagnosis
 from src.services.export_service import ExportResult
+from src.services.history import Statistics
 from src.services.repair_service import RepairResult
 from src.services.restore_service import RestorePlan, RestoreResult
+from src.services.scheduler_state import SchedulerView
 from src.services.status_service import SystemStatus
 
 # What a console that cannot show emoji (a Windows console in cp1252) prints instead.
@@ -167,13 +169,7 @@ def status_text(status: SystemStatus) -> str:
         ]
     else:
         lines.append("  None yet")
-    lines += [
-        "",
-        "⚙️ SCHEDULER:",
-        f"  Status: 🔴 {status.scheduler}",
-        f"  Successful backups: {stats.successes}",
-        f"  Failed backups: {stats.failures}",
-    ]
+    lines += ["", *scheduler_lines(status.scheduler, stats)]
     if stats.interrupted:
         lines.append(f"  Interrupted backups: {stats.interrupted}")
     if stats.last_failure:
@@ -182,6 +178,35 @@ def status_text(status: SystemStatus) -> str:
             f"({stats.last_failure.backup_type}): {stats.last_failure.error}"
         )
     return "\n".join(lines)
+
+
+def scheduler_lines(view: SchedulerView, stats: Statistics) -> list[str]:
+    """The spec's SCHEDULER section: state, counts, next runs, drill, alarms."""
+    if view.running and view.paused:
+        state = f"⏸️ Paused (pid {view.pid}; `scheduler resume` resumes it)"
+    elif view.running:
+        state = f"🟢 Running (pid {view.pid}, since {when(view.started_at or '')})"
+    elif view.ever_ran:
+        state = "🔴 Stopped (start it with `python backup_manager.py scheduler`)"
+    else:
+        state = "🔴 Not running (start it with `python backup_manager.py scheduler`)"
+    lines = [
+        "⚙️ SCHEDULER:",
+        f"  Status: {state}",
+        f"  Successful backups: {stats.successes}",
+        f"  Failed backups: {stats.failures}",
+        f"  Next daily backup: {view.next_runs['daily']:%Y-%m-%d %H:%M:%S}",
+        f"  Next weekly backup: {view.next_runs['weekly']:%Y-%m-%d %H:%M:%S}",
+    ]
+    if view.last_drill:
+        drill = view.last_drill
+        mark = "✅" if drill.get("ok") else "❌"
+        lines.append(
+            f"  Last restore drill: {mark} {when(str(drill.get('at')))} {drill.get('archive')}"
+            + ("" if drill.get("ok") else f": {drill.get('detail')}")
+        )
+    lines += [f"  ⚠️ {warning}" for warning in view.stale]
+    return lines
 
 
 def verify_text(report: VerifyReport) -> str:
@@ -273,7 +298,10 @@ def repair_text(result: RepairResult) -> str:
         )
         lines.append(f"  {name:<28} {rows:>10} {backup:>10}{found}")
     if result.damaged_pages:
-        lines.append(f"  ⚠️ {result.damaged_pages} damaged or missing pages")
+        lines.append(
+            f"  ⚠️ {result.damaged_pages} table pages could not be read where their tree "
+            "points (index, overflow and free pages are not counted here)"
+        )
     if result.lost_and_found:
         lines.append(
             f"  ⚠️ {result.lost_and_found} rows that fit no table are in its lost_and_found table"
@@ -343,7 +371,24 @@ def status_json(status: SystemStatus) -> dict[str, Any]:
             "last_success": stats.last_success.started_at if stats.last_success else None,
             "last_failure": stats.last_failure.error if stats.last_failure else None,
         },
-        "scheduler": {"running": False, "detail": status.scheduler},
+        "scheduler": scheduler_json(status.scheduler),
+    }
+
+
+def scheduler_json(view: SchedulerView) -> dict[str, Any]:
+    """Describe the scheduler for --json."""
+    return {
+        "running": view.running,
+        "pid": view.pid if view.running else None,
+        "started_at": view.started_at,
+        "paused": view.paused,
+        "successes": view.successes,
+        "failures": view.failures,
+        "next_runs": {kind: moment.isoformat() for kind, moment in view.next_runs.items()},
+        "last_success": view.last_success,
+        "last_failure": view.last_failure,
+        "last_drill": view.last_drill,
+        "stale": view.stale,
     }
 
 

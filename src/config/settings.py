@@ -41,6 +41,9 @@ SETTING_NAMES = (
     "LOG_MAX_AGE_DAYS",
     "BACKUP_LOCK_TIMEOUT",
     "MIN_FREE_MB",
+    "SCHEDULER_RETRIES",
+    "SCHEDULER_RETRY_MINUTES",
+    "STALE_GRACE_HOURS",
 )
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
@@ -107,6 +110,9 @@ class Settings:
     log_max_age_days: int
     lock_timeout: float
     min_free_mb: int
+    scheduler_retries: int = 3
+    scheduler_retry_minutes: int = 5
+    stale_grace_hours: int = 2
 
     def type_dir(self, backup_type: str) -> Path:
         """Return the folder of one backup type."""
@@ -271,4 +277,7 @@ def load_settings(
         log_max_age_days=read.integer("LOG_MAX_AGE_DAYS", 30, 0, 3650),
         lock_timeout=float(read.integer("BACKUP_LOCK_TIMEOUT", 120, 0, 86_400)),
         min_free_mb=read.integer("MIN_FREE_MB", 50, 0, 10_000_000),
+        scheduler_retries=read.integer("SCHEDULER_RETRIES", 3, 0, 20),
+        scheduler_retry_minutes=read.integer("SCHEDULER_RETRY_MINUTES", 5, 1, 1440),
+        stale_grace_hours=read.integer("STALE_GRACE_HOURS", 2, 0, 168),
     )

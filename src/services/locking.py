@@ -88,3 +88,41 @@ def exclusive_lock(path: Path, purpose: str, timeout: float) -> Iterator[None]:
             _unlock(handle)
     finally:
         handle.close()
+
+
+class HeldLock:
+    """A lock held for a process's lifetime (the scheduler's role), released on close."""
+
+    def __init__(self, path: Path, handle: IO[bytes]) -> None:
+        self.path = path
+        self._handle: IO[bytes] | None = handle
+
+    def release(self) -> None:
+        """Give the lock up (idempotent)."""
+        if self._handle is None:
+            return
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.flush()
+        _unlock(self._handle)
+        self._handle.close()
+        self._handle = None
+
+
+def try_hold(path: Path, purpose: str) -> HeldLock | None:
+    """Take the lock at `path` without waiting; None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+b")
+    if not _try_lock(handle):
+        handle.close()
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{purpose} (pid {os.getpid()})".encode())
+    handle.flush()
+    return HeldLock(path, handle)
+
+
+def holder(path: Path) -> str:
+    """Say who holds the lock at `path` (its note), or 'unknown'."""
+    return _read_owner(path)

@@ -11,6 +11,7 @@ from src.errors import BackupError
 from src.services import catalog
 from src.services.history import History, Statistics
 from src.services.integrity import check_file, check_header
+from src.services.scheduler_state import SchedulerView, scheduler_view
 
 
 @dataclass
@@ -33,7 +34,7 @@ class SystemStatus:
     free_bytes: int | None
     latest: catalog.BackupInfo | None
     statistics: Statistics
-    scheduler: str
+    scheduler: SchedulerView
 
     @property
     def total_backups(self) -> int:
@@ -66,5 +67,5 @@ def get_status(settings: Settings) -> SystemStatus:
         free_bytes=free,
         latest=backups[0] if backups else None,
         statistics=History(settings.history_path).statistics(),
-        scheduler="not running (start it with `python backup_manager.py scheduler`)",
+        scheduler=scheduler_view(settings),
     )

@@ -1,0 +1,99 @@
+"""`scheduler`: run the backup scheduler in the foreground, or pause, resume, run a backup now."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from types import FrameType
+
+import click
+
+from src.cli import output
+from src.config.settings import Settings
+from src.errors import BackupError
+from src.logging_setup import configure_logging
+from src.services import scheduler_state
+from src.services.backup_scheduler import BackupScheduler
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Run the daily and weekly backups (foreground; Ctrl-C or SIGTERM stops it).
+
+    \b
+    scheduler            run it (one scheduler at a time)
+    scheduler pause      pause it (it stays paused after a restart)
+    scheduler resume     resume it
+    scheduler run-now daily|weekly   make that backup now, as the scheduler would
+    """
+    if ctx.invoked_subcommand is None:
+        run_foreground(ctx.obj)
+
+
+def run_foreground(settings: Settings) -> None:
+    """Start the scheduler, wait for Ctrl-C or SIGTERM, stop it cleanly."""
+    configure_logging(
+        settings.log_dir, settings.bot_token, console_level=logging.INFO, console_errors=True
+    )
+    runner = BackupScheduler(settings)
+
+    def ask_to_stop(signum: int, _frame: FrameType | None) -> None:
+        if runner.stopping.is_set():  # a second signal: do not wait for the backup
+            raise KeyboardInterrupt
+        output.emit(
+            f"Stopping (signal {signum}); a backup in progress finishes first "
+            "(a second Ctrl-C abandons it; its unfinished archive is never listed)."
+        )
+        runner.stopping.set()
+
+    previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        runner.start()
+        output.emit(
+            f"🟢 Scheduler running (pid {os.getpid()}); next daily backup "
+            f"{runner.next_runs['daily']:%Y-%m-%d %H:%M}, next weekly "
+            f"{runner.next_runs['weekly']:%Y-%m-%d %H:%M} ({settings.timezone_name}). "
+            "Ctrl-C or SIGTERM stops it."
+        )
+        while not runner.stopping.wait(0.5):
+            pass
+        runner.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    output.emit("🔴 Scheduler stopped.")
+
+
+@scheduler.command()
+@click.pass_obj
+def pause(settings: Settings) -> None:
+    """Pause the scheduled backups (a running scheduler skips them until resumed)."""
+    scheduler_state.set_paused(settings, True)
+    output.emit("⏸️ Scheduler paused; scheduled backups are skipped until `scheduler resume`.")
+
+
+@scheduler.command()
+@click.pass_obj
+def resume(settings: Settings) -> None:
+    """Resume the scheduled backups."""
+    scheduler_state.set_paused(settings, False)
+    output.emit("▶️ Scheduler resumed.")
+
+
+@scheduler.command("run-now")
+@click.argument("backup_type", type=click.Choice(scheduler_state.SCHEDULED))
+@click.pass_obj
+def run_now(settings: Settings, backup_type: str) -> None:
+    """Make a daily or weekly backup now (a weekly one is followed by its restore drill)."""
+    done = BackupScheduler(settings).run(backup_type)
+    view = scheduler_state.scheduler_view(settings)
+    if not done:
+        reason = view.last_failure.get(backup_type, {}).get("reason", "see logs/errors.log")
+        raise BackupError(f"The {backup_type} backup failed: {reason}")
+    archive = view.last_success.get(backup_type, {}).get("archive")
+    output.emit(f"✅ {backup_type.capitalize()} backup made: {archive}")
+    if backup_type == "weekly" and view.last_drill:
+        mark = "✅" if view.last_drill.get("ok") else "❌"
+        output.emit(f"{mark} Restore drill: {view.last_drill.get('detail')}")

@@ -1,0 +1,346 @@
+"""The backup scheduler: daily and weekly backups that never stop silently.
+
+One scheduler runs at a time across processes (a lock file held for its life). Its
+thread is driven by a private `schedule.Scheduler` that beats every 30 seconds and by
+the due times of the backups, which are computed here in BACKUP_TIMEZONE (daylight
+saving included; schedule 1.2 compares with the machine's own clock and needs pytz for
+other zones). Every outcome is persisted for `status` and the bot to read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import schedule
+
+from src.config.settings import Settings
+from src.errors import LockBusy
+from src.services.backup_service import create_backup
+from src.services.drill import DrillResult, restore_drill
+from src.services.locking import HeldLock, holder, try_hold
+from src.services.schedule_times import PERIODS, next_run, stale_after
+from src.services.scheduler_state import (
+    HEARTBEAT_SECONDS,
+    SCHEDULED,
+    SchedulerState,
+    backup_age,
+    mark_running,
+    newest_success,
+)
+
+logger = logging.getLogger(__name__)
+
+TRIGGER = "scheduler"
+
+
+class Notifier(Protocol):
+    """Where the scheduler reports what needs a person (the bot sends it to its admins)."""
+
+    def notify(self, event: str, message: str) -> None:
+        """Report one event: backup_failed, backup_gave_up, drill_failed or stale."""
+
+
+class LogNotifier:
+    """The default notifier: a warning in the log (and so on the console)."""
+
+    def notify(self, event: str, message: str) -> None:
+        """Log the event."""
+        logger.warning("scheduler %s: %s", event, message)
+
+
+BackupFunction = Callable[[Settings, str, str], Any]  # (settings, type, trigger) -> result.path
+DrillFunction = Callable[[Settings, Path], DrillResult]
+
+
+def _create(settings: Settings, backup_type: str, trigger: str) -> Any:
+    return create_backup(settings, backup_type, trigger=trigger)
+
+
+class BackupScheduler:
+    """Runs the daily and weekly backups in a thread (or beat by beat under a test's clock)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        notifier: Notifier | None = None,
+        clock: Callable[[], datetime] | None = None,
+        backup: BackupFunction = _create,
+        drill: DrillFunction = restore_drill,
+        catch_up: bool = True,
+        beat_seconds: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.notifier = notifier or LogNotifier()
+        self.clock = clock or settings.now
+        self._backup = backup
+        self._drill = drill
+        self._catch_up = catch_up
+        self.beat_seconds = beat_seconds
+        self._state = SchedulerState(settings)
+        self._schedule = schedule.Scheduler()
+        self._stop = threading.Event()
+        self._job_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._role: HeldLock | None = None
+        self.next_runs: dict[str, datetime] = {}
+        self.retries: dict[str, tuple[int, datetime]] = {}  # type: (failed attempts, retry at)
+        self.pending: list[str] = []  # catch-up runs not made yet
+
+    @property
+    def lock_path(self) -> Path:
+        """The lock file that makes one scheduler at a time."""
+        return self.settings.backup_dir / ".scheduler.lock"
+
+    # --- life cycle -------------------------------------------------------------------
+
+    def start(self, *, thread: bool = True) -> None:
+        """Take the scheduler role, plan the runs and the catch-up, start the thread.
+
+        Raises:
+            LockBusy: another scheduler runs (it is named).
+        """
+        self._role = try_hold(self.lock_path, "backup scheduler")
+        if self._role is None:
+            raise LockBusy(
+                f"A scheduler is already running: {holder(self.lock_path)}. Only one may run "
+                "at a time; `python backup_manager.py status` shows it."
+            )
+        now = self.clock()
+        self.next_runs = {kind: next_run(self.settings, kind, now) for kind in SCHEDULED}
+        if self._catch_up:
+            self.pending = [kind for kind in SCHEDULED if self._overdue(kind, now)]
+
+        def begin(state: dict[str, Any]) -> None:
+            mark_running(state, now)
+            self._save_plan(state)
+
+        self._state.update(begin)
+        logger.info(
+            "scheduler started (pid %s): next daily %s, next weekly %s, catch-up %s",
+            os.getpid(),
+            self.next_runs["daily"],
+            self.next_runs["weekly"],
+            self.pending or "none",
+        )
+        self._schedule.every(max(1, round(self.beat_seconds))).seconds.do(self.tick)
+        if thread:
+            self._thread = threading.Thread(target=self._loop, name="backup-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop after the backup in progress (if any); return False if it is still running."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
+        if self._role is not None:
+            now = self.clock().isoformat()
+            self._state.update(lambda state: state.update(stopped_at=now))
+            self._role.release()
+            self._role = None
+            logger.info("scheduler stopped")
+        return True
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the scheduler has been asked to stop."""
+        return self._stop
+
+    def _loop(self) -> None:
+        """The thread: a beat at once (catch-up), then beats and due runs until stopped."""
+        while not self._stop.is_set():
+            try:
+                if self._due_now() or self._schedule.idle_seconds is None:
+                    self.tick()
+                else:
+                    self._schedule.run_pending()
+            except Exception:  # a beat never kills the thread
+                logger.exception("scheduler beat failed")
+            self._stop.wait(self._sleep_seconds())
+
+    def _sleep_seconds(self) -> float:
+        """Until the next beat or the next due run, whichever is sooner."""
+        idle = self._schedule.idle_seconds
+        wait = self.beat_seconds if idle is None else max(0.0, idle)
+        now = self.clock()
+        for moment in (*self.next_runs.values(), *(at for _, at in self.retries.values())):
+            wait = min(wait, max(0.0, (moment - now).total_seconds()))
+        return max(0.05, wait)
+
+    def _due_now(self) -> bool:
+        now = self.clock()
+        return bool(self.pending) or any(
+            now >= moment
+            for moment in (*self.next_runs.values(), *(at for _, at in self.retries.values()))
+        )
+
+    # --- one beat ---------------------------------------------------------------------
+
+    def tick(self) -> list[str]:
+        """Beat once: heartbeat, due runs, retries, requests, staleness. Return what ran."""
+        now = self.clock()
+        requested: list[str] = []
+
+        def beat(state: dict[str, Any]) -> None:
+            state.update(heartbeat_at=now.isoformat(), pid=os.getpid(), stopped_at=None)
+            requested.extend(state.pop("requests", []))
+
+        state = self._state.update(beat)
+        paused = bool(state.get("paused"))
+        due: list[str] = []
+        for kind in SCHEDULED:
+            if now >= self.next_runs[kind]:
+                self.next_runs[kind] = next_run(self.settings, kind, now)
+                if paused:
+                    logger.info("scheduled %s backup skipped: the scheduler is paused", kind)
+                    continue
+                due.append(kind)
+        if not paused:
+            due += [kind for kind, (_, at) in self.retries.items() if now >= at]
+            due += self.pending
+            self.pending = []
+        due += requested
+        ran = []
+        for kind in dict.fromkeys(due):  # once each, in order
+            if self._stop.is_set():
+                break
+            self.run(kind)
+            ran.append(kind)
+        self._state.update(self._save_plan)
+        self.check_stale()
+        return ran
+
+    def run(self, backup_type: str) -> bool:
+        """Make one backup of a scheduled type now (also the bot's "run now"); True if it worked."""
+        with self._job_lock:
+            started = self.clock()
+            try:
+                result = self._backup(self.settings, backup_type, TRIGGER)
+            except Exception as error:
+                logger.exception("scheduled %s backup failed", backup_type)
+                self._failed(backup_type, str(error) or type(error).__name__, started)
+                return False
+            self._succeeded(backup_type, Path(result.path), started)
+            if backup_type == "weekly":
+                self._drill_after(Path(result.path))
+            return True
+
+    def _succeeded(self, backup_type: str, archive: Path, when: datetime) -> None:
+        logger.info("scheduled %s backup done: %s", backup_type, archive.name)
+        self.retries.pop(backup_type, None)
+
+        def change(state: dict[str, Any]) -> None:
+            state["successes"] = int(state.get("successes", 0)) + 1
+            state.setdefault("last_success", {})[backup_type] = {
+                "at": when.isoformat(),
+                "archive": archive.name,
+            }
+
+        self._state.update(change)
+
+    def _failed(self, backup_type: str, reason: str, when: datetime) -> None:
+        attempt = self.retries.get(backup_type, (0, when))[0] + 1
+
+        def change(state: dict[str, Any]) -> None:
+            state["failures"] = int(state.get("failures", 0)) + 1
+            state.setdefault("last_failure", {})[backup_type] = {
+                "at": when.isoformat(),
+                "reason": reason,
+                "attempt": attempt,
+            }
+
+        self._state.update(change)
+        allowed = self.settings.scheduler_retries
+        if attempt <= allowed:
+            delay = timedelta(minutes=self.settings.scheduler_retry_minutes * 2 ** (attempt - 1))
+            retry_at = self.clock() + delay
+            self.retries[backup_type] = (attempt, retry_at)
+            self.notifier.notify(
+                "backup_failed",
+                f"The {backup_type} backup failed: {reason}. Retry {attempt} of {allowed} "
+                f"at {retry_at:%Y-%m-%d %H:%M}.",
+            )
+            return
+        self.retries.pop(backup_type, None)
+        self.notifier.notify(
+            "backup_gave_up",
+            f"The {backup_type} backup failed {attempt} times, last: {reason}. No more retries "
+            f"until the next scheduled run ({self.next_runs.get(backup_type)}). "
+            "See logs/errors.log; `python backup_manager.py diagnose` checks the database.",
+        )
+
+    def _drill_after(self, archive: Path) -> None:
+        """Restore the new weekly archive into a throw-away database and record the result."""
+        try:
+            result = self._drill(self.settings, archive)
+        except Exception as error:
+            logger.exception("restore drill of %s failed", archive.name)
+            result = DrillResult(archive, False, f"the drill itself failed: {error}")
+        when = self.clock().isoformat()
+
+        def change(state: dict[str, Any]) -> None:
+            state["last_drill"] = {
+                "at": when,
+                "archive": archive.name,
+                "ok": result.ok,
+                "detail": result.detail,
+            }
+            if not result.ok:
+                state["failures"] = int(state.get("failures", 0)) + 1
+                failure = {"at": when, "reason": result.detail}
+                state.setdefault("last_failure", {})["drill"] = failure
+
+        self._state.update(change)
+        if result.ok:
+            logger.info("restore drill of %s: %s", archive.name, result.detail)
+        else:
+            logger.error("restore drill of %s failed: %s", archive.name, result.detail)
+            self.notifier.notify(
+                "drill_failed",
+                f"The restore drill of {archive.name} failed: {result.detail}. The backup may "
+                "not restore; check them all: python backup_manager.py verify --all",
+            )
+
+    def check_stale(self) -> None:
+        """Raise the staleness alarm, once per incident (an incident ends with a new backup)."""
+        now = self.clock()
+        incidents: dict[str, str] = {}  # type: the newest backup's name (or "none")
+        for kind in SCHEDULED:
+            age = backup_age(self.settings, kind, now)
+            limit = stale_after(self.settings, kind)
+            if age is not None and age <= limit:
+                continue
+            newest = newest_success(self.settings, kind)
+            incidents[kind] = newest.name if newest else "none"
+            notified = self._state.read().get("stale_notified", {})
+            if notified.get(kind) != incidents[kind]:
+                since = f"for {age.total_seconds() / 3600:.0f} h" if age else "yet"
+                self.notifier.notify(
+                    "stale",
+                    f"No {kind} backup has succeeded {since} (the alarm is at "
+                    f"{limit.total_seconds() / 3600:.0f} h). Is the scheduler running? "
+                    "`python backup_manager.py status` shows it.",
+                )
+        self._state.update(lambda state: state.update(stale_notified=incidents))
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _overdue(self, backup_type: str, now: datetime) -> bool:
+        """Tell whether the newest backup of a type is older than its period (or missing)."""
+        age = backup_age(self.settings, backup_type, now)
+        return age is None or age > PERIODS[backup_type]
+
+    def _save_plan(self, state: dict[str, Any]) -> None:
+        state["next_run"] = {kind: moment.isoformat() for kind, moment in self.next_runs.items()}
+        state["retries"] = {
+            kind: {"attempt": attempt, "at": at.isoformat()}
+            for kind, (attempt, at) in self.retries.items()
+        }

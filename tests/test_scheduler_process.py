@@ -1,0 +1,98 @@
+"""The scheduler as a real process: status sees it, a second one refuses, signals stop it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+from src.errors import ExitStatus
+from tests.conftest import popen_cli
+
+
+def wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> list[str]:
+    """Read the process's stdout until a line contains `text`."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    raise AssertionError(f"{text!r} not seen; got {lines}")
+
+
+def scheduler_json(run_cli, db) -> dict:
+    done = run_cli("status", "--json", db=db)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["scheduler"]
+
+
+def test_scheduler_process_status_single_instance_and_signals(run_cli, tmp_path, sample_db):
+    proc = popen_cli(tmp_path, sample_db, "scheduler")
+    try:
+        wait_for_line(proc, "Scheduler running")
+        state = scheduler_json(run_cli, sample_db)
+        assert state["running"] is True and state["pid"] == proc.pid
+        text = run_cli("status", db=sample_db).stdout
+        assert f"🟢 Running (pid {proc.pid}" in text and "Next daily backup: " in text
+
+        second = run_cli("scheduler", db=sample_db, timeout=30)
+        assert second.returncode == ExitStatus.BUSY
+        assert f"already running: backup scheduler (pid {proc.pid})" in second.stderr
+
+        # the catch-up made a daily and a weekly backup, and drilled the weekly one
+        deadline = time.monotonic() + 60
+        while scheduler_json(run_cli, sample_db)["last_drill"] is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        state = scheduler_json(run_cli, sample_db)
+        assert state["successes"] == 2 and state["last_drill"]["ok"] is True
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert "Scheduler stopped" in proc.stdout.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert scheduler_json(run_cli, sample_db)["running"] is False
+    assert "🔴 Stopped" in run_cli("status", db=sample_db).stdout
+
+    killed = popen_cli(tmp_path, sample_db, "scheduler")
+    try:
+        wait_for_line(killed, "Scheduler running")
+        assert scheduler_json(run_cli, sample_db)["running"] is True
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+    finally:
+        killed.kill()
+        killed.wait()
+    assert scheduler_json(run_cli, sample_db)["running"] is False  # a dead pid is not running
+    restarted = popen_cli(tmp_path, sample_db, "scheduler")  # the lock died with it
+    try:
+        wait_for_line(restarted, "Scheduler running")
+        restarted.send_signal(signal.SIGINT)  # Ctrl-C
+        assert restarted.wait(timeout=60) == 0
+    finally:
+        restarted.kill()
+        restarted.wait()
+
+
+def test_pause_resume_and_run_now_from_the_cli(run_cli, sample_db):
+    assert run_cli("scheduler", "pause", db=sample_db).returncode == 0
+    assert (
+        "⏸️" in run_cli("status", db=sample_db).stdout
+        or scheduler_json(run_cli, sample_db)["paused"]
+    )
+    done = run_cli("scheduler", "run-now", "weekly", db=sample_db)
+    assert done.returncode == 0, done.stderr
+    assert "Weekly backup made: pmo_recovery_backup_weekly_" in done.stdout
+    assert "Restore drill: restored" in done.stdout
+    assert run_cli("scheduler", "resume", db=sample_db).returncode == 0
+    assert scheduler_json(run_cli, sample_db)["paused"] is False
+    bad = run_cli("scheduler", "run-now", "manual", db=sample_db)
+    assert bad.returncode == ExitStatus.USAGE
