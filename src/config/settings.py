@@ -17,6 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 BACKUP_TYPES = ("daily", "weekly", "manual", "emergency")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_CONFIG_FILES = ("src/config/settings.py", "requirements.txt")
 DEFAULT_DATA_FILES = ("data/quotes.json", "data/tips.json")
 SETTING_NAMES = (
@@ -44,6 +45,8 @@ SETTING_NAMES = (
     "SCHEDULER_RETRIES",
     "SCHEDULER_RETRY_MINUTES",
     "STALE_GRACE_HOURS",
+    "BOT_RUN_SCHEDULER",
+    "BOT_UPLOAD_LIMIT_MB",
 )
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
@@ -113,6 +116,8 @@ class Settings:
     scheduler_retries: int = 3
     scheduler_retry_minutes: int = 5
     stale_grace_hours: int = 2
+    bot_run_scheduler: bool = True
+    bot_upload_limit_mb: int = 50
 
     def type_dir(self, backup_type: str) -> Path:
         """Return the folder of one backup type."""
@@ -222,6 +227,14 @@ class _Reader:
             raise ConfigError(f"{name}={raw!r} must be an http(s) URL")
         return raw
 
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.text(name, "true" if default else "false").lower()
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={raw!r} must be true or false")
+
     def token(self, name: str) -> str | None:
         raw = self.text(name, "")
         if raw and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", raw):
@@ -251,6 +264,7 @@ def load_settings(
     merged.update(os.environ if environ is None else environ)
     read = _Reader(merged, root)
     zone, zone_name = read.zone("BACKUP_TIMEZONE")
+    api_url = read.url("TELEGRAM_API_URL", DEFAULT_TELEGRAM_API)
     return Settings(
         project_root=root,
         database_path=read.path("DATABASE_PATH", "data/pmo_recovery.db"),
@@ -270,7 +284,7 @@ def load_settings(
         weekly_backup_time=read.clock_time("WEEKLY_BACKUP_TIME", "02:00"),
         admin_user_ids=read.id_set("ADMIN_USER_IDS"),
         bot_token=read.token("BOT_TOKEN"),
-        telegram_api_url=read.url("TELEGRAM_API_URL", "https://api.telegram.org"),
+        telegram_api_url=api_url,
         compression_level=read.integer("COMPRESSION_LEVEL", 1, 0, 9),
         config_files=read.file_list("CONFIG_FILES", DEFAULT_CONFIG_FILES),
         data_files=read.file_list("DATA_FILES", DEFAULT_DATA_FILES),
@@ -280,4 +294,12 @@ def load_settings(
         scheduler_retries=read.integer("SCHEDULER_RETRIES", 3, 0, 20),
         scheduler_retry_minutes=read.integer("SCHEDULER_RETRY_MINUTES", 5, 1, 1440),
         stale_grace_hours=read.integer("STALE_GRACE_HOURS", 2, 0, 168),
+        bot_run_scheduler=read.boolean("BOT_RUN_SCHEDULER", True),
+        # Telegram's own servers take uploads up to 50 MB; a self-hosted Bot API server 2000 MB
+        bot_upload_limit_mb=read.integer(
+            "BOT_UPLOAD_LIMIT_MB",
+            50 if api_url == DEFAULT_TELEGRAM_API else 2000,
+            1,
+            2000,
+        ),
     )

@@ -265,14 +265,15 @@ class BackupScheduler:
             self.retries[backup_type] = (attempt, retry_at)
             self.notifier.notify(
                 "backup_failed",
-                f"The {backup_type} backup failed: {reason}. Retry {attempt} of {allowed} "
-                f"at {retry_at:%Y-%m-%d %H:%M}.",
+                f"The {backup_type} backup failed: {reason.rstrip('.')}. "
+                f"Retry {attempt} of {allowed} at {retry_at:%Y-%m-%d %H:%M}.",
             )
             return
         self.retries.pop(backup_type, None)
+        times = "once" if attempt == 1 else f"{attempt} times"
         self.notifier.notify(
             "backup_gave_up",
-            f"The {backup_type} backup failed {attempt} times, last: {reason}. No more retries "
+            f"The {backup_type} backup failed {times}, last: {reason.rstrip('.')}. No more retries "
             f"until the next scheduled run ({self.next_runs.get(backup_type)}). "
             "See logs/errors.log; `python backup_manager.py diagnose` checks the database.",
         )

@@ -1,0 +1,1 @@
+"""The PMO Recovery Bot's Telegram door: `python -m src.bot`."""

@@ -1,0 +1,95 @@
+"""Build the bot's Application: handlers, the scheduler thread, the Bot API address."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from telegram import BotCommand
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder
+
+from src.bot.handlers import backup_handlers, start_handlers
+from src.bot.notifier import TelegramNotifier
+from src.config.settings import Settings
+from src.database.schema import create_database
+from src.errors import ConfigError, LockBusy
+from src.services.backup_scheduler import BackupScheduler
+
+logger = logging.getLogger(__name__)
+
+BotApplication = Application[Any, Any, Any, Any, Any, Any]
+COMMANDS = [
+    BotCommand("start", "begin"),
+    BotCommand("help", "what the bot can do"),
+    BotCommand("backup", "backups and restore (admins)"),
+]
+
+
+def build_application(settings: Settings) -> BotApplication:
+    """The Application `python -m src.bot` runs (tests point TELEGRAM_API_URL at a fake).
+
+    Raises:
+        ConfigError: BOT_TOKEN is not set.
+    """
+    if not settings.bot_token:
+        raise ConfigError(
+            "BOT_TOKEN is not set. Put the token from @BotFather in .env "
+            "(BOT_TOKEN=123456:ABC...) or in the environment, and ADMIN_USER_IDS with your "
+            "Telegram user id."
+        )
+    api = settings.telegram_api_url
+    app = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(f"{api}/bot{{token}}")
+        .base_file_url(f"{api}/file/bot{{token}}")
+        .concurrent_updates(True)  # a backup in one chat does not hold up the others
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .build()
+    )
+    app.bot_data["settings"] = settings
+    app.bot_data["menu_generation"] = secrets.token_hex(2)  # old menus expire on restart
+    start_handlers.register(app)
+    backup_handlers.register(app)
+    return app
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the bot's database (schema only) when it does not exist yet."""
+    if not settings.database_path.exists():
+        create_database(settings.database_path)
+        logger.info("created the bot's database at %s", settings.database_path)
+
+
+async def _post_init(app: BotApplication) -> None:
+    settings: Settings = app.bot_data["settings"]
+    try:
+        await app.bot.set_my_commands(COMMANDS)
+    except TelegramError as error:
+        logger.warning("could not set the command list: %s", error)
+    app.bot_data["scheduler"] = None
+    if not settings.bot_run_scheduler:
+        logger.info("BOT_RUN_SCHEDULER is off: the bot does not run the scheduler")
+        return
+    notifier = TelegramNotifier(
+        app.bot, asyncio.get_running_loop(), backup_handlers.admin_ids(settings)
+    )
+    runner = BackupScheduler(settings, notifier=notifier)
+    try:
+        await asyncio.to_thread(runner.start)
+    except LockBusy as error:
+        logger.warning("the bot runs without its own scheduler: %s", error)
+        return
+    app.bot_data["scheduler"] = runner
+
+
+async def _post_stop(app: BotApplication) -> None:
+    runner: BackupScheduler | None = app.bot_data.get("scheduler")
+    if runner is not None:
+        logger.info("stopping the scheduler (a backup in progress finishes first)")
+        await asyncio.to_thread(runner.stop)
+        app.bot_data["scheduler"] = None

@@ -1,0 +1,354 @@
+"""The /backup menu for admins: every command and every button press is checked.
+
+Blocking work (backups, listing, validation, restore) runs in worker threads; the event
+loop keeps answering other users meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+
+from src.bot import views
+from src.config.settings import BACKUP_TYPES, Settings
+from src.errors import BackupError
+from src.services import catalog, restore_service, scheduler_state, status_service
+from src.services.backup_scheduler import BackupScheduler
+from src.services.backup_service import create_backup
+
+logger = logging.getLogger(__name__)
+
+# As the spec shows: admins may be listed here; they are united with ADMIN_USER_IDS.
+ADMIN_USER_IDS: list[int] = []
+
+CONFIRM_MINUTES = 5
+Screen = tuple[str, InlineKeyboardMarkup]
+
+
+def is_admin(settings: Settings, user_id: int | None) -> bool:
+    """Tell whether a Telegram user may use the backup features."""
+    return user_id is not None and user_id in (set(ADMIN_USER_IDS) | settings.admin_user_ids)
+
+
+def admin_ids(settings: Settings) -> list[int]:
+    """Everyone who gets the scheduler's alarms."""
+    return sorted(set(ADMIN_USER_IDS) | settings.admin_user_ids)
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add the /backup command and its buttons to the application."""
+    app.add_handler(CommandHandler("backup", backup_command))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
+
+
+def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
+    settings: Settings = context.bot_data["settings"]
+    return settings
+
+
+def _menu(context: ContextTypes.DEFAULT_TYPE) -> views.Menu:
+    return views.Menu(context.bot_data["menu_generation"])
+
+
+async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/backup: the menu, for admins only."""
+    user = update.effective_user
+    message = update.effective_message
+    if message is None:
+        return
+    if not is_admin(_settings(context), user.id if user else None):
+        logger.warning("refused /backup from non-admin user %s", user.id if user else None)
+        await message.reply_text("⛔ This command is for the bot's admins only.")
+        return
+    text, keyboard = views.main_menu(_menu(context))
+    await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Every button of the menu: admin check, expiry check, then the action."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    settings = _settings(context)
+    user_id = query.from_user.id if query.from_user else None
+    if not is_admin(settings, user_id):
+        logger.warning("refused button %r from non-admin user %s", query.data, user_id)
+        await query.answer("⛔ Admins only.", show_alert=True)
+        return
+    parsed = views.parse(query.data)
+    if parsed is None or parsed[0] != context.bot_data["menu_generation"]:
+        await query.answer(
+            "⌛ This menu has expired (the bot restarted). Send /backup for a new one.",
+            show_alert=True,
+        )
+        return
+    _, action, argument = parsed
+    handler = ACTIONS.get(action)
+    if handler is None:
+        await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
+        return
+    await handler(update, context, argument)
+
+
+async def _show(update: Update, screen: Screen) -> None:
+    """Replace the menu message's text and buttons (an unchanged screen is no error)."""
+    query = update.callback_query
+    assert query is not None
+    text, keyboard = screen
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    except BadRequest as error:
+        if "not modified" not in str(error).lower():
+            raise
+
+
+async def _busy(update: Update, text: str) -> None:
+    """Show that work is under way (no buttons meanwhile)."""
+    await _show(update, (text, InlineKeyboardMarkup([])))
+
+
+async def _answer(update: Update, text: str | None = None, alert: bool = False) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(text, show_alert=alert)
+
+
+# --- the actions ----------------------------------------------------------------------
+
+
+async def _main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update)
+    await _show(update, views.main_menu(_menu(context)))
+
+
+async def _close(update: Update, _context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update)
+    query = update.callback_query
+    assert query is not None
+    await query.edit_message_text("Menu closed. /backup opens it again.")
+
+
+async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+    if kind not in ("manual", "emergency"):
+        await _answer(update, "Unknown backup type.", alert=True)
+        return
+    await _answer(update, f"⏳ Creating a {kind} backup…")
+    menu = _menu(context)
+    await _show(
+        update,
+        (f"⏳ Creating a {kind} backup… this can take a while.", views.InlineKeyboardMarkup([])),
+    )
+    user = update.effective_user
+    logger.info("%s backup asked by admin %s", kind, user.id if user else None)
+    try:
+        result = await asyncio.to_thread(create_backup, _settings(context), kind, "bot")
+    except BackupError as error:
+        await _show(update, views.failure(menu, f"The {kind} backup", str(error)))
+        return
+    await _show(update, views.backup_done(menu, result))
+
+
+async def _types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
+    await _show(update, views.type_picker(_menu(context), backups))
+
+
+async def _restore_types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
+    await _show(update, views.type_picker(_menu(context), backups, action="rlist"))
+
+
+def _page_action(action: str) -> Callable[..., Awaitable[None]]:
+    async def page(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
+        kind, _, number = argument.partition(":")
+        if kind not in BACKUP_TYPES or not number.isdigit():
+            await _answer(update, "⌛ This button is no longer valid. Send /backup.", alert=True)
+            return
+        await _answer(update)
+        backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
+        menu = _menu(context)
+        await _show(update, views.backup_page(menu, backups, kind, int(number), action))
+
+    return page
+
+
+async def _find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> Any:
+    """The backup a short id stands for, or None (answered: it is gone)."""
+    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
+    item = next((b for b in backups if views.backup_id(b) == ident), None)
+    if item is None:
+        await _answer(update, "This backup no longer exists (retention may have removed it).", True)
+    return item
+
+
+async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+    item = await _find(update, context, ident)
+    if item is None:
+        return
+    await _answer(update)
+    limit = _settings(context).bot_upload_limit_mb
+    await _show(update, views.backup_details(_menu(context), item, limit))
+
+
+async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+    item = await _find(update, context, ident)
+    if item is None:
+        return
+    limit = _settings(context).bot_upload_limit_mb
+    if item.size_bytes > limit * 1024 * 1024:
+        await _answer(update, f"Too large to send: the Bot API takes {limit} MB.", alert=True)
+        return
+    await _answer(update, "⬆️ Sending the file…")
+    chat = update.effective_chat
+    assert chat is not None
+    user = update.effective_user
+    logger.info("download of %s by admin %s", item.name, user.id if user else None)
+    data = await asyncio.to_thread(Path(item.path).read_bytes)
+    await context.bot.send_document(
+        chat.id,
+        document=data,
+        filename=item.name,
+        caption=f"📦 {escape(item.name)}",
+        parse_mode=ParseMode.HTML,
+        read_timeout=120,
+        write_timeout=120,
+    )
+
+
+async def _plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+    """Step one of a restore: validate and show; the confirmation is a second button."""
+    item = await _find(update, context, ident)
+    if item is None:
+        return
+    await _answer(update, "⏳ Checking the backup…")
+    menu = _menu(context)
+    await _show(
+        update,
+        (f"⏳ Validating <code>{views.escape(item.name)}</code>…", views.InlineKeyboardMarkup([])),
+    )
+    try:
+        plan = await asyncio.to_thread(
+            restore_service.check_only, _settings(context), str(item.path)
+        )
+    except BackupError as error:
+        await _show(update, views.failure(menu, "Validation", str(error)))
+        return
+    token = secrets.token_urlsafe(9)
+    user = update.effective_user
+    context.bot_data.setdefault("restore_confirmations", {})[token] = {
+        "user": user.id if user else None,
+        "archive": str(item.path),
+        "expires": time.monotonic() + CONFIRM_MINUTES * 60,
+    }
+    await _show(update, views.restore_plan(menu, plan, token, CONFIRM_MINUTES))
+
+
+async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """Step two: only the admin who asked, only before it expires, only once."""
+    pending: dict[str, Any] = context.bot_data.setdefault("restore_confirmations", {})
+    entry = pending.get(token)
+    user = update.effective_user
+    if entry is None or entry["expires"] < time.monotonic():
+        pending.pop(token, None)
+        await _answer(update, "⌛ This confirmation has expired. Start the restore again.", True)
+        return
+    if entry["user"] != (user.id if user else None):
+        logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
+        await _answer(update, "⛔ Only the admin who asked for this restore can confirm it.", True)
+        return
+    del pending[token]
+    await _answer(update, "⏳ Restoring…")
+    menu = _menu(context)
+    await _show(
+        update,
+        ("⏳ Restoring… the bot's database is being replaced.", views.InlineKeyboardMarkup([])),
+    )
+    logger.warning("restore of %s confirmed by admin %s", entry["archive"], entry["user"])
+    try:
+        result = await asyncio.to_thread(
+            restore_service.restore, _settings(context), entry["archive"]
+        )
+    except BackupError as error:
+        await _show(update, views.failure(menu, "The restore", str(error)))
+        return
+    await _show(update, views.restore_done(menu, result))
+
+
+async def _status(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update)
+    system = await asyncio.to_thread(status_service.get_status, _settings(context))
+    await _show(update, views.status(_menu(context), system))
+
+
+async def _scheduler(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update)
+    await _show(update, await _scheduler_screen(context))
+
+
+async def _scheduler_screen(context: ContextTypes.DEFAULT_TYPE) -> Screen:
+    settings = _settings(context)
+    view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
+    here = context.bot_data.get("scheduler") is not None
+    return views.scheduler(_menu(context), settings, view, here)
+
+
+def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
+    async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+        await asyncio.to_thread(scheduler_state.set_paused, _settings(context), paused)
+        user = update.effective_user
+        logger.info(
+            "scheduler %s by admin %s", "paused" if paused else "resumed", user.id if user else None
+        )
+        await _answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
+        await _show(update, await _scheduler_screen(context))
+
+    return toggle
+
+
+async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    await _answer(update, "⏳ Making the daily backup…")
+    settings = _settings(context)
+    runner: BackupScheduler = context.bot_data.get("scheduler") or BackupScheduler(settings)
+    done = await asyncio.to_thread(runner.run, "daily")
+    screen = await _scheduler_screen(context)
+    view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
+    if done:
+        archive = view.last_success.get("daily", {}).get("archive", "")
+        head = f"✅ Daily backup made: <code>{escape(archive)}</code>"
+    else:
+        reason = view.last_failure.get("daily", {}).get("reason", "see logs/errors.log")
+        head = f"❌ The daily backup failed: {escape(reason)}"
+    await _show(update, (views.fit(f"{head}\n\n{screen[0]}"), screen[1]))
+
+
+ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]]] = {
+    "menu": _main,
+    "close": _close,
+    "new": _new_backup,
+    "types": _types,
+    "list": _page_action("list"),
+    "item": _item,
+    "dl": _download,
+    "restore": _restore_types,
+    "rlist": _page_action("rlist"),
+    "plan": _plan,
+    "confirm": _confirm,
+    "status": _status,
+    "sched": _scheduler,
+    "pause": _pause_action(True),
+    "resume": _pause_action(False),
+    "daily": _daily_now,
+}

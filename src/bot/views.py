@@ -1,0 +1,262 @@
+"""What the bot shows: HTML texts (every dynamic value escaped) and inline keyboards."""
+
+from __future__ import annotations
+
+import hashlib
+from html import escape
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from src.cli.output import size, status_text, when
+from src.config.settings import BACKUP_TYPES, Settings
+from src.services.backup_service import BackupResult
+from src.services.catalog import BackupInfo
+from src.services.restore_service import RestorePlan, RestoreResult
+from src.services.scheduler_state import SchedulerView
+from src.services.status_service import SystemStatus
+
+MESSAGE_LIMIT = 4096
+PAGE_SIZE = 8
+TYPE_ICONS = {"daily": "📅", "weekly": "🗓️", "manual": "📦", "emergency": "🔄"}
+
+
+class Menu:
+    """Builds callback_data: `bk<generation>|<action>|<argument>`, at most 64 bytes."""
+
+    def __init__(self, generation: str) -> None:
+        self.generation = generation
+
+    def data(self, action: str, argument: str = "") -> str:
+        value = f"bk{self.generation}|{action}|{argument}"
+        if len(value.encode()) > 64:
+            raise ValueError(f"callback_data too long: {value!r}")
+        return value
+
+    def button(self, text: str, action: str, argument: str = "") -> InlineKeyboardButton:
+        return InlineKeyboardButton(text, callback_data=self.data(action, argument))
+
+    def nav(self, back: str = "menu", argument: str = "") -> list[InlineKeyboardButton]:
+        """The back and close buttons every screen has."""
+        return [self.button("⬅️ Back", back, argument), self.button("✖️ Close", "close")]
+
+
+def parse(data: str) -> tuple[str, str, str] | None:
+    """Split callback_data into (generation, action, argument); None when it is not ours."""
+    if not data.startswith("bk"):
+        return None
+    parts = data[2:].split("|", 2)
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+
+
+def backup_id(item: BackupInfo) -> str:
+    """A short id for a backup, stable across restarts (callback_data cannot hold names)."""
+    return hashlib.sha1(item.name.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def fit(text: str) -> str:
+    """Keep a message within Telegram's 4096 characters (cut on a line, marked)."""
+    if len(text) <= MESSAGE_LIMIT:
+        return text
+    cut = text[: MESSAGE_LIMIT - 40].rsplit("\n", 1)[0]
+    return cut + "\n… (cut to fit one message)"
+
+
+def main_menu(menu: Menu) -> tuple[str, InlineKeyboardMarkup]:
+    text = "🛡️ <b>Backup Management</b>\nChoose an action:"
+    keyboard = [
+        [menu.button("📦 Create Manual Backup", "new", "manual")],
+        [menu.button("🔄 Create Emergency Backup", "new", "emergency")],
+        [menu.button("📋 List Backups", "types")],
+        [menu.button("📊 Backup Status", "status")],
+        [menu.button("⚙️ Scheduler Settings", "sched")],
+        [menu.button("🔧 Restore Menu", "restore")],
+        [menu.button("✖️ Close", "close")],
+    ]
+    return text, InlineKeyboardMarkup(keyboard)
+
+
+def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMarkup]:
+    facts = result.facts
+    mark = "⚠️ degraded (the database failed its checks)" if result.degraded else "✅ ok"
+    text = (
+        f"✅ <b>{escape(result.backup_type.capitalize())} backup created</b>\n"
+        f"File: <code>{escape(result.path.name)}</code>\n"
+        f"Size: {escape(size(result.size_bytes))}\n"
+        f"Duration: {result.duration_seconds:.1f} s\n"
+        f"Users: {facts.user_count if facts.user_count is not None else '-'}\n"
+        f"Integrity: before {escape(result.integrity_before)}, "
+        f"archive {escape(result.integrity_after)} — {mark}"
+    )
+    return text, InlineKeyboardMarkup([menu.nav()])
+
+
+def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarkup]:
+    text = f"❌ <b>{escape(what)} failed</b>\n{escape(error)}"
+    return fit(text), InlineKeyboardMarkup([menu.nav()])
+
+
+def type_picker(
+    menu: Menu, backups: list[BackupInfo], action: str = "list"
+) -> tuple[str, InlineKeyboardMarkup]:
+    counts = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in BACKUP_TYPES}
+    text = (
+        "📋 <b>Backups</b>\nChoose a type:"
+        if action == "list"
+        else ("🔧 <b>Restore</b>\nChoose the type of the backup to restore:")
+    )
+    rows = [
+        [menu.button(f"{TYPE_ICONS[kind]} {kind.capitalize()} ({n})", action, f"{kind}:0")]
+        for kind, n in counts.items()
+    ]
+    rows.append(menu.nav())
+    return text, InlineKeyboardMarkup(rows)
+
+
+def backup_page(
+    menu: Menu, backups: list[BackupInfo], kind: str, page: int, action: str = "list"
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of a type's backups, newest first; each opens its details (or restore)."""
+    chosen = [b for b in backups if b.backup_type == kind]
+    pages = max(1, -(-len(chosen) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    title = "Backups" if action == "list" else "Restore from"
+    text = f"{TYPE_ICONS[kind]} <b>{title}: {escape(kind)}</b> (page {page + 1} of {pages})"
+    if not shown:
+        text += "\nNone yet."
+    rows = []
+    target = "item" if action == "list" else "plan"
+    for item in shown:
+        mark = (
+            "✅"
+            if item.verified and not item.degraded
+            else "⚠️"
+            if item.verified is None or item.degraded
+            else "❌"
+        )
+        label = f"{mark} {when(item.created_at)} · {size(item.size_bytes)}"
+        rows.append([menu.button(label, target, backup_id(item))])
+    turn = []
+    if page > 0:
+        turn.append(menu.button("◀️ Newer", action, f"{kind}:{page - 1}"))
+    if page + 1 < pages:
+        turn.append(menu.button("Older ▶️", action, f"{kind}:{page + 1}"))
+    if turn:
+        rows.append(turn)
+    rows.append(menu.nav("types" if action == "list" else "restore"))
+    return text, InlineKeyboardMarkup(rows)
+
+
+def backup_details(menu: Menu, item: BackupInfo, limit_mb: int) -> tuple[str, InlineKeyboardMarkup]:
+    meta: dict[str, Any] = item.metadata or {}
+    database = meta.get("database", {})
+    tables = database.get("tables", {})
+    verified = {True: "✅ verified", False: "❌ failed verification", None: "⚠️ not verified"}
+    lines = [
+        f"{TYPE_ICONS.get(item.backup_type, '📦')} <b>{escape(item.name)}</b>",
+        f"Type: {escape(item.backup_type)}",
+        f"Created: {escape(when(item.created_at))}",
+        f"Size: {escape(size(item.size_bytes))}",
+        f"State: {verified[item.verified]}" + (" (degraded)" if item.degraded else ""),
+        f"Users: {item.user_count if item.user_count is not None else '-'}",
+        f"Tables: {len(tables)}, rows: {sum(tables.values()) if tables else '-'}",
+        f"SQLite: {escape(str(database.get('sqlite_version', '-')))}, "
+        f"trigger: {escape(str(meta.get('trigger', '-')))}",
+    ]
+    rows = []
+    if item.size_bytes <= limit_mb * 1024 * 1024:
+        rows.append([menu.button("⬇️ Download", "dl", backup_id(item))])
+    else:
+        lines.append(
+            f"⬇️ Too large to send here ({escape(size(item.size_bytes))}; the Bot API takes "
+            f"{limit_mb} MB). Copy it from the server, or use a self-hosted Bot API server "
+            "(TELEGRAM_API_URL)."
+        )
+    rows.append([menu.button("🔧 Restore", "plan", backup_id(item))])
+    rows.append(menu.nav("list", f"{item.backup_type}:0"))
+    return fit("\n".join(lines)), InlineKeyboardMarkup(rows)
+
+
+def restore_plan(
+    menu: Menu, plan: RestorePlan, token: str, minutes: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    validation = plan.validation
+    lines = [
+        "🔧 <b>Restore — check before you confirm</b>",
+        f"Archive: <code>{escape(validation.archive.name)}</code>",
+        f"Validation: ✅ passed (copy used: {escape(validation.source)})",
+        "",
+        "<b>Rows now → in the backup</b>",
+    ]
+    now = plan.live_counts or {}
+    for table, rows in sorted(validation.counts.items()):
+        if table.startswith("sqlite_"):
+            continue
+        current = now.get(table, "-") if plan.live_counts is not None else "?"
+        lines.append(f"{escape(table)}: {current} → {rows}")
+    if plan.live_problem:
+        lines.append(f"⚠️ The live database cannot be read: {escape(plan.live_problem)}")
+    lines += [
+        "",
+        "An emergency backup of the current database is made first.",
+        f"⏳ This confirmation expires in {minutes} minutes and only works for you.",
+    ]
+    keyboard = [
+        [menu.button("✅ Confirm restore", "confirm", token)],
+        [menu.button("❌ Cancel", "menu")],
+    ]
+    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+
+
+def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboardMarkup]:
+    ok = result.integrity == "ok" and result.counts == result.expected
+    lines = [
+        f"{'✅' if ok else '⚠️'} <b>Restore finished</b>",
+        f"From: <code>{escape(result.archive.name)}</code> (copy used: {escape(result.source)})",
+        f"Integrity: {escape(result.integrity)}",
+        f"Rows: {sum(result.counts.values())} (backup: {sum(result.expected.values())})",
+    ]
+    if result.safety_backup:
+        lines.append(f"Safety backup: <code>{escape(result.safety_backup.name)}</code>")
+    lines += [f"Note: {escape(note)}" for note in result.notes]
+    return fit("\n".join(lines)), InlineKeyboardMarkup([menu.nav()])
+
+
+def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]:
+    """The CLI's status text, in a <pre> block (the limit counts the text, not the tags)."""
+    text = f"<pre>{escape(fit(status_text(system)))}</pre>"
+    return text, InlineKeyboardMarkup([[menu.button("🔄 Refresh", "status")], menu.nav()])
+
+
+def scheduler(
+    menu: Menu, settings: Settings, view: SchedulerView, here: bool
+) -> tuple[str, InlineKeyboardMarkup]:
+    if view.running and view.paused:
+        state = f"⏸️ Paused (pid {view.pid})"
+    elif view.running:
+        state = f"🟢 Running (pid {view.pid})"
+    else:
+        state = "🔴 Stopped"
+    lines = [
+        "⚙️ <b>Scheduler</b>",
+        f"Daily backup: {settings.daily_backup_time:%H:%M}",
+        f"Weekly backup: {escape(settings.weekly_backup_day.capitalize())} "
+        f"{settings.weekly_backup_time:%H:%M}",
+        f"Time zone: {escape(settings.timezone_name)}",
+        f"Status: {state}" + ("" if here or not view.running else " (in another process)"),
+        f"Next daily: {view.next_runs['daily']:%Y-%m-%d %H:%M}",
+        f"Next weekly: {view.next_runs['weekly']:%Y-%m-%d %H:%M}",
+        f"Scheduled backups: {view.successes} ok, {view.failures} failed",
+    ]
+    if view.last_drill:
+        drill = view.last_drill
+        mark = "✅" if drill.get("ok") else "❌"
+        lines.append(
+            f"Last restore drill: {mark} {escape(when(str(drill.get('at'))))} "
+            f"{escape(str(drill.get('detail', '')))}"
+        )
+    lines += [f"⚠️ {escape(warning)}" for warning in view.stale]
+    toggle = menu.button("▶️ Resume", "resume") if view.paused else menu.button("⏸️ Pause", "pause")
+    keyboard = [[toggle, menu.button("📅 Run daily backup now", "daily")], menu.nav()]
+    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)

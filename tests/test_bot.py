@@ -1,0 +1,351 @@
+"""The Telegram door: the real Application against the fake Bot API server over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from src.errors import ExitStatus
+from src.services import catalog, scheduler_state
+from tests.bot_harness import TOKEN, BotRunner
+from tests.conftest import ROOT, cli_env, corrupt, grow_journal
+from tests.fake_telegram import ApiError, FakeTelegram, parse_html
+
+ADMIN, SECOND_ADMIN, STRANGER = 1001, 1002, 2002
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    fake = FakeTelegram(TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def bot_settings(telegram, settings_for, sample_db):
+    def build(**extra: str):
+        values = {
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": telegram.url,
+            "ADMIN_USER_IDS": f"{ADMIN},{SECOND_ADMIN}",
+            "BOT_RUN_SCHEDULER": "false",
+        }
+        values.update(extra)
+        return settings_for(sample_db, **values)
+
+    return build
+
+
+@pytest.fixture
+def bot(bot_settings) -> Iterator[BotRunner]:
+    runner = BotRunner(bot_settings()).start()
+    yield runner
+    runner.stop()
+
+
+def open_menu(telegram: FakeTelegram, user: int = ADMIN) -> dict:
+    telegram.send_text(user, "/backup")
+    return telegram.last_message(user, "Backup Management")
+
+
+def press(telegram: FakeTelegram, message: dict, label: str, user: int = ADMIN) -> dict:
+    """Press a button and return the query's answer."""
+    return telegram.answer_of(telegram.press(user, message, telegram.button(message, label)))
+
+
+def screen(telegram: FakeTelegram, text: str, user: int = ADMIN, timeout: float = 60) -> dict:
+    return telegram.last_message(user, text, timeout)
+
+
+def test_start_records_the_user_and_help_shows_backup_only_to_admins(telegram, bot, sample_db):
+    telegram.send_text(STRANGER, "/start")
+    reply = screen(telegram, "Selamat datang", STRANGER)
+    assert "kembali" not in reply["text"]
+    with closing(sqlite3.connect(sample_db)) as conn:
+        row = conn.execute(
+            "SELECT telegram_chat_id, username, first_name FROM users WHERE user_id = ?",
+            (STRANGER,),
+        ).fetchone()
+    assert row == (STRANGER, f"u{STRANGER}", "Admin")
+    telegram.send_text(STRANGER, "/start")
+    screen(telegram, "Selamat datang kembali", STRANGER)
+    telegram.send_text(STRANGER, "/help")
+    assert "/backup" not in screen(telegram, "/help", STRANGER)["text"]
+    telegram.send_text(ADMIN, "/help")
+    assert "/backup" in screen(telegram, "/help", ADMIN)["text"]
+
+
+def test_non_admins_are_refused_for_commands_and_forged_buttons(
+    telegram, bot, bot_settings, caplog
+):
+    telegram.send_text(STRANGER, "/backup")
+    assert "admins only" in screen(telegram, "⛔", STRANGER)["text"]
+    menu = open_menu(telegram)
+    for label in ("Create Manual Backup", "Create Emergency Backup", "Restore Menu"):
+        answer = press(telegram, menu, label, user=STRANGER)  # in a group, anyone can press
+        assert answer["show_alert"] == "true" and "Admins only" in answer["text"]
+    assert catalog.list_backups(bot_settings()) == []
+    assert f"non-admin user {STRANGER}" in caplog.text
+
+
+def test_manual_and_emergency_backups_from_the_menu(telegram, bot, bot_settings):
+    menu = open_menu(telegram)
+    assert [b["text"] for row in menu["reply_markup"]["inline_keyboard"] for b in row][:6] == [
+        "📦 Create Manual Backup",
+        "🔄 Create Emergency Backup",
+        "📋 List Backups",
+        "📊 Backup Status",
+        "⚙️ Scheduler Settings",
+        "🔧 Restore Menu",
+    ]
+    assert "Creating a manual backup" in press(telegram, menu, "Manual")["text"]
+    done = screen(telegram, "Manual backup created")
+    backups = catalog.list_backups(bot_settings())
+    assert len(backups) == 1 and backups[0].name in done["text"]  # underscores survive HTML
+    assert "Users: 600" in done["text"] and "Integrity: before ok" in done["text"]
+    press(telegram, done, "Back")
+    menu = screen(telegram, "Backup Management")
+    press(telegram, menu, "Emergency")
+    screen(telegram, "Emergency backup created")
+    assert {b.backup_type for b in catalog.list_backups(bot_settings())} == {"manual", "emergency"}
+    assert telegram.errors == []
+
+
+def test_a_backup_does_not_hold_up_other_users(telegram, bot, sample_db):
+    grow_journal(sample_db, rows=3000, blob_bytes=20_000, blob_every=1, seed=3)  # ~60 MB
+    menu = open_menu(telegram)
+    press(telegram, menu, "Manual")
+    telegram.send_text(STRANGER, "/help")
+    help_reply = screen(telegram, "/start", STRANGER)
+    done = screen(telegram, "Manual backup created", timeout=120)
+    assert help_reply["changed"] < done["changed"]
+
+
+def test_list_pages_details_and_download(telegram, bot_settings, sample_db):
+    settings = bot_settings(RETENTION_MANUAL="30")
+    from src.services.backup_service import create_backup
+
+    for _ in range(10):
+        create_backup(settings, "manual", trigger="test")
+    runner = BotRunner(settings).start()
+    try:
+        press(telegram, open_menu(telegram), "List Backups")
+        types = screen(telegram, "Choose a type")
+        assert "Manual (10)" in str(types["reply_markup"])
+        press(telegram, types, "Manual (10)")
+        first = screen(telegram, "(page 1 of 2)")
+        assert len(first["reply_markup"]["inline_keyboard"]) == 8 + 2
+        press(telegram, first, "Older")
+        second = screen(telegram, "(page 2 of 2)")
+        press(telegram, second, "✅")
+        details = screen(telegram, "Created:")
+        newest = catalog.list_backups(settings)[8]
+        assert newest.name in details["text"] and "Users: 600" in details["text"]
+        answer = press(telegram, details, "Download")
+        assert "Sending" in answer["text"]
+        telegram.wait_for(lambda: telegram.documents)
+        sent = telegram.documents[0]
+        assert sent["filename"] == newest.name and sent["content"] == newest.path.read_bytes()
+        assert newest.name in sent["caption"]
+    finally:
+        runner.stop()
+
+
+def test_a_backup_too_large_for_the_bot_api_is_not_offered(telegram, bot_settings, sample_db):
+    grow_journal(sample_db, rows=200, blob_bytes=8_000, blob_every=1, seed=5)
+    settings = bot_settings(BOT_UPLOAD_LIMIT_MB="1")
+    from src.services.backup_service import create_backup
+
+    item = create_backup(settings, "manual", trigger="test")
+    assert item.size_bytes > 1024 * 1024
+    runner = BotRunner(settings).start()
+    try:
+        press(telegram, open_menu(telegram), "List Backups")
+        press(telegram, screen(telegram, "Choose a type"), "Manual (1)")
+        page = screen(telegram, "page 1 of 1")
+        press(telegram, page, "MB")
+        details = screen(telegram, "Created:")
+        assert "Too large to send here" in details["text"] and "1 MB" in details["text"]
+        assert "Download" not in str(details["reply_markup"])
+    finally:
+        runner.stop()
+
+
+def _restore_screen(telegram: FakeTelegram, user: int = ADMIN) -> dict:
+    menu = open_menu(telegram, user)
+    press(telegram, menu, "Restore Menu", user)
+    press(telegram, telegram.now_shows(menu, "Choose the type"), "Manual (1)", user)
+    press(telegram, telegram.now_shows(menu, "Restore from: manual"), "✅", user)
+    return telegram.now_shows(menu, "check before you confirm")
+
+
+def test_restore_needs_a_second_press_by_the_same_admin_before_it_expires(
+    telegram, bot, bot_settings, sample_db
+):
+    from src.services.backup_service import create_backup
+
+    settings = bot_settings()
+    create_backup(settings, "manual", trigger="test")
+    with closing(sqlite3.connect(sample_db)) as conn, conn:
+        conn.execute("DELETE FROM checkins")
+    plan = _restore_screen(telegram)
+    assert "checkins: 0 → " in plan["text"] and "expires in 5 minutes" in plan["text"]
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("SELECT count(*) FROM checkins").fetchone()[0] == 0  # one tap: nothing
+
+    other = press(telegram, plan, "Confirm restore", user=SECOND_ADMIN)
+    assert "Only the admin who asked" in other["text"]
+    for entry in bot.bot_data["restore_confirmations"].values():
+        entry["expires"] = 0  # five minutes later
+    expired = press(telegram, plan, "Confirm restore")
+    assert "expired" in expired["text"]
+
+    plan = _restore_screen(telegram)
+    press(telegram, plan, "Confirm restore")
+    done = telegram.now_shows(plan, "Restore finished")
+    assert "Integrity: ok" in done["text"] and "Safety backup: " in done["text"]
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("SELECT count(*) FROM checkins").fetchone()[0] > 0
+    again = press(telegram, plan, "Confirm restore")  # a used confirmation is gone
+    assert "expired" in again["text"]
+
+
+def test_status_scheduler_controls_and_unchanged_refresh(telegram, bot, bot_settings):
+    settings = bot_settings()
+    press(telegram, open_menu(telegram), "Backup Status")
+    status = screen(telegram, "Backup System Status")
+    assert "SCHEDULER" in status["text"]
+    press(telegram, status, "Refresh")
+    telegram.now_shows(status, "Backup System Status")
+    menu = open_menu(telegram)
+    press(telegram, menu, "List Backups")
+    telegram.now_shows(menu, "Choose a type")
+    press(telegram, menu, "List Backups")  # a second tap on the old button: the same screen
+    telegram.wait_for(lambda: any("not modified" in e for _, e in telegram.errors))
+    assert "Choose a type" in telegram.now_shows(menu, "Choose a type")["text"]
+    press(telegram, status, "Back")
+    press(telegram, telegram.now_shows(status, "Backup Management"), "Scheduler Settings")
+    sched = telegram.now_shows(status, "Scheduler")
+    assert "Daily backup: 03:00" in sched["text"] and "Next daily" in sched["text"]
+    assert "Paused." in press(telegram, sched, "Pause")["text"]
+    assert scheduler_state.scheduler_view(settings).paused
+    telegram.wait_for(lambda: "Resume" in str(telegram.messages[key(status)].get("reply_markup")))
+    press(telegram, telegram.now_shows(status, "Scheduler"), "Resume")
+    telegram.wait_for(lambda: not scheduler_state.scheduler_view(settings).paused)
+    telegram.wait_for(lambda: "Pause" in str(telegram.messages[key(status)].get("reply_markup")))
+    press(telegram, telegram.now_shows(status, "Scheduler"), "Run daily backup now")
+    made = telegram.now_shows(status, "Daily backup made")
+    daily = catalog.list_backups(settings, "daily")
+    assert len(daily) == 1 and daily[0].name in made["text"]
+    press(telegram, made, "Close")
+    telegram.now_shows(status, "Menu closed")
+
+
+def key(message: dict) -> tuple[int, int]:
+    return message["chat"]["id"], message["message_id"]
+
+
+def test_old_menus_expire_after_a_restart(telegram, bot_settings):
+    first = BotRunner(bot_settings()).start()
+    menu = open_menu(telegram)
+    first.stop()
+    second = BotRunner(bot_settings()).start()
+    try:
+        answer = press(telegram, menu, "Manual")
+        assert answer["show_alert"] == "true" and "expired" in answer["text"]
+        forged = telegram.answer_of(telegram.press(ADMIN, menu, "bkzz|new|manual"))
+        assert "expired" in forged["text"]
+    finally:
+        second.stop()
+    assert catalog.list_backups(bot_settings()) == []
+
+
+def test_scheduler_alarms_reach_every_admin_from_the_scheduler_thread(
+    telegram, bot_settings, sample_db
+):
+    corrupt(sample_db)  # the catch-up backups fail at once
+    settings = bot_settings(BOT_RUN_SCHEDULER="true", SCHEDULER_RETRIES="0")
+    runner = BotRunner(settings).start()
+    try:
+        for admin in (ADMIN, SECOND_ADMIN):
+            for kind in ("daily", "weekly"):
+                alarm = screen(telegram, f"The {kind} backup failed once", admin)
+                assert "Backup failed, no more retries" in alarm["text"]
+                assert "fails quick_check" in alarm["text"]
+            screen(telegram, "Backups are late", admin)
+        assert scheduler_state.scheduler_view(settings).running
+        sender = threading.Thread(
+            target=runner.bot_data["scheduler"].notifier.notify,
+            args=("drill_failed", "a <test> & check"),
+        )
+        sender.start()
+        sender.join()
+        assert "a <test> & check" in screen(telegram, "Restore drill failed")["text"]
+    finally:
+        runner.stop()
+    view = scheduler_state.scheduler_view(settings)
+    assert not view.running  # stopped with the bot
+    assert telegram.errors == []
+
+
+def test_the_fake_server_holds_the_bot_to_telegrams_rules():
+    assert parse_html("<b>a</b> &lt;x&gt; <code>p_q</code>") == "a <x> p_q"
+    for bad in ("<b>a", "a < b", "x & y", "<script>x</script>", "</b>"):
+        with pytest.raises(ApiError):
+            parse_html(bad)
+
+
+def test_python_m_src_bot_runs_polls_and_stops_on_sigterm(telegram, tmp_path):
+    db = tmp_path / "data" / "pmo_recovery.db"
+    env = cli_env(
+        tmp_path, db, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=telegram.url, ADMIN_USER_IDS=str(ADMIN)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "src.bot"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        telegram.send_text(STRANGER, "/start")
+        screen(telegram, "Selamat datang", STRANGER)
+        assert db.exists()  # created when missing
+        settings_state = tmp_path / "backups" / "history.sqlite3"
+        telegram.wait_for(settings_state.exists)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert "scheduler stopped" in out and "bot stopped" in out
+    state = json.loads(
+        sqlite3.connect(settings_state).execute("SELECT state FROM scheduler_state").fetchone()[0]
+    )
+    assert state["stopped_at"]
+
+
+def test_python_m_src_bot_without_a_token_says_what_to_do(tmp_path):
+    env = cli_env(tmp_path, tmp_path / "pmo_recovery.db", BOT_TOKEN="")
+    done = subprocess.run(
+        [sys.executable, "-m", "src.bot"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == ExitStatus.CONFIG
+    assert "BOT_TOKEN is not set" in done.stderr and "@BotFather" in done.stderr
+    assert not Path(tmp_path / "pmo_recovery.db").exists()
