@@ -349,3 +349,17 @@ def test_python_m_src_bot_without_a_token_says_what_to_do(tmp_path):
     assert done.returncode == ExitStatus.CONFIG
     assert "BOT_TOKEN is not set" in done.stderr and "@BotFather" in done.stderr
     assert not Path(tmp_path / "pmo_recovery.db").exists()
+
+
+def test_an_unexpected_failure_is_answered_and_logged(telegram, bot, monkeypatch, caplog):
+    def broken(*_args, **_kwargs):
+        raise OSError("disk unplugged")
+
+    monkeypatch.setattr(catalog, "list_backups", broken)
+    menu = open_menu(telegram)
+    press(telegram, menu, "List Backups")
+    assert "Send /backup to try again" in telegram.now_shows(menu, "Something went wrong")["text"]
+    telegram.wait_for(lambda: "disk unplugged" in caplog.text)
+    monkeypatch.undo()
+    press(telegram, open_menu(telegram), "List Backups")  # the bot still works
+    screen(telegram, "Choose a type")

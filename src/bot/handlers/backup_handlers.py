@@ -17,7 +17,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from src.bot import views
@@ -50,6 +50,30 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the /backup command and its buttons to the application."""
     app.add_handler(CommandHandler("backup", backup_command))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
+    app.add_error_handler(on_error)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log an unexpected failure with its traceback and tell the user, never leave a spinner."""
+    logger.error("update %s failed", update, exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    text = (
+        "❌ Something went wrong; it is in the bot's log (logs/errors.log). "
+        "Send /backup to try again."
+    )
+    query = update.callback_query
+    try:
+        if query is None:
+            if update.effective_message is not None:
+                await update.effective_message.reply_text(text)
+            return
+        try:
+            await query.answer(text[:200], show_alert=True)
+        except BadRequest:  # already answered when the work began: say it in the message
+            await query.edit_message_text(text)
+    except TelegramError:
+        logger.warning("could not tell the user about the failure either")
 
 
 def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
