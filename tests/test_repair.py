@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -153,6 +156,7 @@ def test_repair_apply_refuses_when_the_database_changes_meanwhile(
     settings_for, chinook, monkeypatch
 ):
     settings = settings_for(chinook)
+    corrupt(chinook)
     build = repair_service._build
 
     def build_while_the_bot_writes(*args: object):
@@ -177,3 +181,71 @@ def test_repair_of_a_file_without_a_readable_header_says_what_to_do(run_cli, tmp
     missing = run_cli("repair", db=tmp_path / "nope.db")
     assert missing.returncode == ExitStatus.DATABASE
     assert not (tmp_path / "nope.db").exists()
+
+
+HOLD_WRITE = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("INSERT INTO Genre (Name) VALUES ('written while repairing')")
+print("ready", flush=True)
+sys.stdin.readline()
+conn.execute("COMMIT")
+"""
+
+
+def test_repair_apply_does_not_wait_for_a_writer_and_overwrite_its_commit(run_cli, chinook):
+    assert run_cli("backup", db=chinook).returncode == 0
+    corrupt(chinook)
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITE, str(chinook)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as writer:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        done = run_cli("repair", "--apply", db=chinook)
+        assert time.monotonic() - started < 30
+        assert writer.stdin is not None
+        writer.stdin.write("\n")
+        writer.stdin.close()
+        assert writer.wait(timeout=30) == 0
+    assert done.returncode == ExitStatus.BUSY, done.stdout + done.stderr
+    assert "locked by another process" in done.stderr or "changed while" in done.stderr
+    with closing(sqlite3.connect(chinook)) as conn:  # the writer's commit is still there
+        found = conn.execute("SELECT count(*) FROM Genre WHERE Name LIKE 'written%'")
+        assert found.fetchone()[0] == 1
+
+
+def test_repair_refuses_a_file_that_is_not_a_database(run_cli, tmp_path, chinook):
+    assert run_cli("backup", db=chinook).returncode == 0
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    done = run_cli("repair", "--apply", db=text)
+    assert done.returncode == ExitStatus.DATABASE, done.stdout
+    assert "not a SQLite database" in done.stderr
+    assert text.read_text() == "hello\n"
+
+
+def test_repair_of_a_healthy_database_says_so_and_apply_leaves_it(run_cli, chinook):
+    before = digest(chinook)
+    done = run_cli("repair", "--apply", db=chinook)
+    assert done.returncode == 0, done.stderr
+    assert "passes integrity_check: it needs no repair" in done.stdout
+    assert "did not replace it" in done.stdout
+    assert digest(chinook) == before
+
+
+def test_repair_warns_when_the_newest_backup_has_more_rows(run_cli, chinook):
+    assert run_cli("backup", db=chinook).returncode == 0
+    size = chinook.stat().st_size
+    with chinook.open("r+b") as handle:
+        handle.truncate(size // 2)
+    done = run_cli("repair", db=chinook)
+    assert done.returncode == 0, done.stderr
+    assert "⚠️ Recovered database" in done.stdout
+    assert "Fewer rows than the newest backup in: " in done.stdout
+    assert "restore latest --confirm" in done.stdout
+    report = report_of(done.stdout)
+    assert report["fewer_rows_than_newest_backup"]

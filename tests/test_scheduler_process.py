@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from src.errors import ExitStatus
-from tests.conftest import popen_cli
+from tests.conftest import corrupt, popen_cli
 
 
 def wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> list[str]:
@@ -96,3 +96,49 @@ def test_pause_resume_and_run_now_from_the_cli(run_cli, sample_db):
     assert scheduler_json(run_cli, sample_db)["paused"] is False
     bad = run_cli("scheduler", "run-now", "manual", db=sample_db)
     assert bad.returncode == ExitStatus.USAGE
+
+
+def test_a_stuck_scheduler_is_shown_as_not_responding_and_sighup_stops_it(
+    run_cli, tmp_path, sample_db, settings_for
+):
+    from datetime import timedelta
+
+    from src.services import scheduler_state
+
+    settings = settings_for(sample_db)
+    proc = popen_cli(tmp_path, sample_db, "scheduler")
+    try:
+        wait_for_line(proc, "Scheduler running")
+        proc.send_signal(signal.SIGSTOP)
+        later = settings.now() + timedelta(minutes=5)  # no heartbeat for five minutes
+        view = scheduler_state.scheduler_view(settings, later)
+        assert view.hanging and not view.running and view.pid == proc.pid
+        proc.send_signal(signal.SIGCONT)
+        proc.send_signal(signal.SIGHUP)  # the terminal closed
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_run_now_failure_keeps_its_exit_code_and_promises_no_retry(run_cli, sample_db):
+    corrupt(sample_db)
+    done = run_cli("scheduler", "run-now", "daily", db=sample_db)
+    assert done.returncode == ExitStatus.INTEGRITY
+    assert "Retry" not in done.stdout + done.stderr
+    assert "fails quick_check" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_paused_scheduler_says_so_when_started_and_in_status(run_cli, tmp_path, sample_db):
+    assert run_cli("scheduler", "pause", db=sample_db).returncode == 0
+    assert "paused: scheduled backups are skipped" in run_cli("status", db=sample_db).stdout
+    proc = popen_cli(tmp_path, sample_db, "scheduler")
+    try:
+        lines = wait_for_line(proc, "It is paused")
+        assert any("Scheduler running" in line for line in lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        proc.wait()

@@ -14,7 +14,6 @@ from src.services.catalog import BackupInfo, VerifyReport
 from src.services.demo_service import DemoResult
 from src.services.diagnose_service import Diagnosis
 from src.services.export_service import ExportResult
-from src.services.history import Statistics
 from src.services.repair_service import RepairResult
 from src.services.restore_service import RestorePlan, RestoreResult
 from src.services.scheduler_state import SchedulerView
@@ -169,9 +168,13 @@ def status_text(status: SystemStatus) -> str:
         ]
     else:
         lines.append("  None yet")
-    lines += ["", *scheduler_lines(status.scheduler, stats)]
-    if stats.interrupted:
-        lines.append(f"  Interrupted backups: {stats.interrupted}")
+    lines += ["", *scheduler_lines(status.scheduler)]
+    lines += [
+        "",
+        "📜 HISTORY (every backup, any trigger):",
+        f"  Successful: {stats.successes}, failed: {stats.failures}"
+        + (f", interrupted: {stats.interrupted}" if stats.interrupted else ""),
+    ]
     if stats.last_failure:
         lines.append(
             f"  Last failure: {when(stats.last_failure.started_at)} "
@@ -180,23 +183,32 @@ def status_text(status: SystemStatus) -> str:
     return "\n".join(lines)
 
 
-def scheduler_lines(view: SchedulerView, stats: Statistics) -> list[str]:
+def scheduler_lines(view: SchedulerView) -> list[str]:
     """The spec's SCHEDULER section: state, counts, next runs, drill, alarms."""
-    if view.running and view.paused:
+    start = "start it with `python backup_manager.py scheduler`"
+    if view.hanging:
+        state = (
+            f"⚠️ Not responding (pid {view.pid}, last heartbeat {when(view.heartbeat_at)}): "
+            "it may be stopped or stuck; end that process and start it again"
+        )
+    elif view.running and view.paused:
         state = f"⏸️ Paused (pid {view.pid}; `scheduler resume` resumes it)"
     elif view.running:
         state = f"🟢 Running (pid {view.pid}, since {when(view.started_at or '')})"
     elif view.ever_ran:
-        state = "🔴 Stopped (start it with `python backup_manager.py scheduler`)"
+        state = f"🔴 Stopped ({start})"
     else:
-        state = "🔴 Not running (start it with `python backup_manager.py scheduler`)"
+        state = f"🔴 Not running ({start})"
+    if view.paused and not view.running:
+        state += "; paused: scheduled backups are skipped until `scheduler resume`"
+    zone = view.next_runs["daily"].tzname() or ""
     lines = [
         "⚙️ SCHEDULER:",
         f"  Status: {state}",
-        f"  Successful backups: {stats.successes}",
-        f"  Failed backups: {stats.failures}",
-        f"  Next daily backup: {view.next_runs['daily']:%Y-%m-%d %H:%M:%S}",
-        f"  Next weekly backup: {view.next_runs['weekly']:%Y-%m-%d %H:%M:%S}",
+        f"  Successful backups: {view.successes}",
+        f"  Failed backups: {view.failures}",
+        f"  Next daily backup: {view.next_runs['daily']:%Y-%m-%d %H:%M:%S} {zone}".rstrip(),
+        f"  Next weekly backup: {view.next_runs['weekly']:%Y-%m-%d %H:%M:%S} {zone}".rstrip(),
     ]
     if view.last_drill:
         drill = view.last_drill
@@ -282,8 +294,10 @@ def diagnosis_text(result: Diagnosis) -> str:
 
 
 def repair_text(result: RepairResult) -> str:
-    """Describe a repair: rows recovered per table against the newest backup."""
-    mark = "✅" if result.integrity == "ok" else "❌"
+    """Describe a repair: rows recovered per table against the newest backup, and what next."""
+    fewer = result.fewer_than_backup()
+    good = result.integrity == "ok" and not fewer and not result.lost_and_found
+    mark = "✅" if good else "⚠️" if result.integrity == "ok" else "❌"
     lines = [
         f"{mark} Recovered database: {result.recovered} (integrity: {result.integrity})",
         f"  {'table':<28} {'recovered':>10} {'in backup':>10}",
@@ -291,30 +305,40 @@ def repair_text(result: RepairResult) -> str:
     for name, rows in result.rows.items():
         backup = "-" if result.expected is None else str(result.expected.get(name, "-"))
         count = result.counts.get(name)
-        found = (
-            f"  ({count.from_unlinked_pages} from unlinked pages)"
-            if count and (count.from_unlinked_pages)
-            else ""
-        )
+        found = ""
+        if count and count.from_unlinked_pages:
+            found = f"  ({count.from_unlinked_pages} from unlinked pages)"
         lines.append(f"  {name:<28} {rows:>10} {backup:>10}{found}")
+    if result.rebuilt:
+        lines.append(f"  (rebuilt from the rows: {', '.join(result.rebuilt)})")
+    if result.healthy:
+        lines.append("  ✅ The live database passes integrity_check: it needs no repair.")
     if result.damaged_pages:
+        pages = ", ".join(map(str, result.unreadable[:10]))
+        more = " ..." if result.damaged_pages > 10 else ""
         lines.append(
-            f"  ⚠️ {result.damaged_pages} table pages could not be read where their tree "
-            "points (index, overflow and free pages are not counted here)"
+            f"  ⚠️ Unreadable table pages: {result.damaged_pages} (page {pages}{more}; all in "
+            "the report). Index, overflow and free pages are not counted here."
         )
     if result.lost_and_found:
         lines.append(
-            f"  ⚠️ {result.lost_and_found} rows that fit no table are in its lost_and_found table"
+            f"  ⚠️ Rows kept in the lost_and_found table: {result.lost_and_found} (each with "
+            "its page, table guess, rowid and the reason it could not go back into its table)"
         )
     lines += [f"  ⚠️ {note}" for note in result.notes]
     lines += [f"  ⚠️ not recreated: {item}" for item in result.failed_objects]
+    if fewer:
+        listed = ", ".join(f"{name} ({got} of {had})" for name, (got, had) in fewer.items())
+        lines += [
+            f"  ⚠️ Fewer rows than the newest backup in: {listed}.",
+            "     If those rows matter more than the changes made since that backup, restore "
+            "it instead: python backup_manager.py restore latest --confirm",
+        ]
     lines.append(f"Report: {result.report}")
     if result.applied:
         kept = result.kept_damaged[0].parent if result.kept_damaged else "-"
-        lines.append(
-            f"✅ The live database now holds the recovered data. Damaged files kept in {kept}"
-        )
-    else:
+        lines.append(f"✅ The live database now holds the recovered data. Damaged files: {kept}")
+    elif not result.healthy:
         lines.append(
             "The live database was not changed. Check the recovered copy; to use it, stop the "
             "bot and run: python backup_manager.py repair --apply"
@@ -379,7 +403,9 @@ def scheduler_json(view: SchedulerView) -> dict[str, Any]:
     """Describe the scheduler for --json."""
     return {
         "running": view.running,
-        "pid": view.pid if view.running else None,
+        "not_responding": view.hanging,
+        "pid": view.pid if view.running or view.hanging else None,
+        "heartbeat_at": view.heartbeat_at,
         "started_at": view.started_at,
         "paused": view.paused,
         "successes": view.successes,

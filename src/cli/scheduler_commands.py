@@ -48,7 +48,9 @@ def run_foreground(settings: Settings) -> None:
         )
         runner.stopping.set()
 
-    previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # a closed terminal (SIGHUP) stops it as gracefully as Ctrl-C or SIGTERM
+    stops = [signal.SIGTERM, signal.SIGINT, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+    previous = {sig: signal.signal(sig, ask_to_stop) for sig in stops}
     try:
         runner.start()
         output.emit(
@@ -57,6 +59,11 @@ def run_foreground(settings: Settings) -> None:
             f"{runner.next_runs['weekly']:%Y-%m-%d %H:%M} ({settings.timezone_name}). "
             "Ctrl-C or SIGTERM stops it."
         )
+        if scheduler_state.scheduler_view(settings).paused:
+            output.emit(
+                "⏸️ It is paused: scheduled backups are skipped until "
+                "`python backup_manager.py scheduler resume`."
+            )
         while not runner.stopping.wait(0.5):
             pass
         runner.stop()
@@ -87,11 +94,13 @@ def resume(settings: Settings) -> None:
 @click.pass_obj
 def run_now(settings: Settings, backup_type: str) -> None:
     """Make a daily or weekly backup now (a weekly one is followed by its restore drill)."""
-    done = BackupScheduler(settings).run(backup_type)
+    runner = BackupScheduler(settings)
+    done = runner.run(backup_type, retry=False)
     view = scheduler_state.scheduler_view(settings)
     if not done:
-        reason = view.last_failure.get(backup_type, {}).get("reason", "see logs/errors.log")
-        raise BackupError(f"The {backup_type} backup failed: {reason}")
+        if isinstance(runner.last_error, BackupError):
+            raise runner.last_error  # its own exit code (5 for a failed check, ...)
+        raise BackupError(f"The {backup_type} backup failed: {runner.last_error}")
     archive = view.last_success.get(backup_type, {}).get("archive")
     output.emit(f"✅ {backup_type.capitalize()} backup made: {archive}")
     if backup_type == "weekly" and view.last_drill:

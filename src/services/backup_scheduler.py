@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import schedule
 
 from src.config.settings import Settings
-from src.errors import LockBusy
+from src.errors import BackupError, LockBusy
 from src.services.backup_service import create_backup
 from src.services.drill import DrillResult, restore_drill
 from src.services.locking import HeldLock, holder, try_hold
@@ -92,6 +92,7 @@ class BackupScheduler:
         self.next_runs: dict[str, datetime] = {}
         self.retries: dict[str, tuple[int, datetime]] = {}  # type: (failed attempts, retry at)
         self.pending: list[str] = []  # catch-up runs not made yet
+        self.last_error: Exception | None = None
 
     @property
     def lock_path(self) -> Path:
@@ -218,15 +219,27 @@ class BackupScheduler:
         self.check_stale()
         return ran
 
-    def run(self, backup_type: str) -> bool:
-        """Make one backup of a scheduled type now (also the bot's "run now"); True if it worked."""
+    def run(self, backup_type: str, *, retry: bool = True) -> bool:
+        """Make one backup of a scheduled type now; True if it worked.
+
+        Args:
+            retry: plan retries after a failure (the running scheduler); a one-off run
+                (`scheduler run-now`, the bot's button) reports the failure and stops.
+        """
         with self._job_lock:
             started = self.clock()
+            self.last_error = None
             try:
                 result = self._backup(self.settings, backup_type, TRIGGER)
+            except BackupError as error:  # expected: the message says it all
+                logger.error("scheduled %s backup failed: %s", backup_type, error)  # noqa: TRY400
+                self.last_error = error
+                self._failed(backup_type, str(error), started, retry=retry)
+                return False
             except Exception as error:
                 logger.exception("scheduled %s backup failed", backup_type)
-                self._failed(backup_type, str(error) or type(error).__name__, started)
+                self.last_error = error
+                self._failed(backup_type, str(error) or type(error).__name__, started, retry=retry)
                 return False
             self._succeeded(backup_type, Path(result.path), started)
             if backup_type == "weekly":
@@ -246,7 +259,7 @@ class BackupScheduler:
 
         self._state.update(change)
 
-    def _failed(self, backup_type: str, reason: str, when: datetime) -> None:
+    def _failed(self, backup_type: str, reason: str, when: datetime, *, retry: bool) -> None:
         attempt = self.retries.get(backup_type, (0, when))[0] + 1
 
         def change(state: dict[str, Any]) -> None:
@@ -258,6 +271,11 @@ class BackupScheduler:
             }
 
         self._state.update(change)
+        if not retry:
+            self.notifier.notify(
+                "backup_failed", f"The {backup_type} backup failed: {reason.rstrip('.')}."
+            )
+            return
         allowed = self.settings.scheduler_retries
         if attempt <= allowed:
             delay = timedelta(minutes=self.settings.scheduler_retry_minutes * 2 ** (attempt - 1))

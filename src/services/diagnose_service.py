@@ -119,7 +119,8 @@ def _check_file(result: Diagnosis, db: Path) -> bool:
     """Check that the file exists, has the SQLite header and can be read."""
     if not result.add("file exists", db.exists(), str(db), MISSING):
         return False
-    if not result.add("is a file", db.is_file(), "DATABASE_PATH must name a file", MISSING):
+    kind = "a file" if db.is_file() else "a folder: DATABASE_PATH must name the .db file"
+    if not result.add("is a file", db.is_file(), kind, MISSING):
         return False
     try:
         check_header(db)
@@ -213,21 +214,27 @@ def _recommend(result: Diagnosis, newest: catalog.BackupInfo | None) -> list[str
         else "no verified backup exists to restore from"
     )
     verdict = result.verdict
+    failed = {c.name for c in result.checks if not c.ok}
+    if "is a file" in failed:
+        return [
+            "DATABASE_PATH names a folder. Point it at the bot's .db file (README: Configuration)."
+        ]
     if verdict == MISSING:
         return [f"The database is missing. Restore it: {restore}"]
     if verdict == CORRUPT:
-        advice = [
-            "Archive what can still be read: python backup_manager.py backup --type emergency"
-        ]
+        advice = []
+        if "SQLite header" not in failed:  # an emergency backup needs a file SQLite can open
+            advice.append(
+                "Archive what can still be read: python backup_manager.py backup --type emergency"
+            )
         if result.export:
             advice.append(f"The readable rows were exported to {result.export}")
         advice.append(
-            "Build a repaired copy from every readable row (the database is not changed): "
-            "python backup_manager.py repair"
+            "Build a repaired copy from every row the file still holds, also without a header "
+            "(the database is not changed): python backup_manager.py repair"
         )
         return [*advice, f"Restore the newest verified backup: {restore}"]
     advice = []
-    failed = {c.name for c in result.checks if not c.ok}
     if "newest verified backup" in failed:
         advice.append("Make a backup now: python backup_manager.py backup --type manual")
     if "free disk space" in failed:

@@ -84,7 +84,8 @@ def check_header(path: Path) -> None:
     if header != SQLITE_HEADER:
         raise NotADatabase(
             f"{path} is not a SQLite database (its first bytes are not 'SQLite format 3'). "
-            "Check DATABASE_PATH, or run `diagnose` if this was the bot's database."
+            "Check DATABASE_PATH; if this was the bot's database, `repair` reads what is left "
+            "of it and `restore latest --confirm` brings back the newest backup."
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 import tempfile
 import time
 from contextlib import closing
@@ -17,7 +18,7 @@ from src.config.settings import Settings
 from src.errors import DatabaseNotFound, IntegrityFailure, LockBusy, NotADatabase
 from src.services import catalog, restore_service
 from src.services.archive import extract_member
-from src.services.integrity import count_rows, open_readonly, run_check
+from src.services.integrity import count_rows, list_tables, open_readonly, run_check
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, unique_path, work_prefix
 from src.services.page_salvage import (
@@ -67,6 +68,17 @@ class RepairResult:
     kept_damaged: list[Path] = field(default_factory=list)  # with --apply
     applied: bool = False
     seconds: float = 0.0
+    healthy: bool = False  # the live database passed integrity_check
+    unreadable: list[int] = field(default_factory=list)  # page numbers (the first 200)
+    rebuilt: list[str] = field(default_factory=list)  # virtual tables refilled or rebuilt
+
+    def fewer_than_backup(self) -> dict[str, tuple[int, int]]:
+        """Tables with fewer rows than the newest backup: (recovered, in the backup)."""
+        return {
+            name: (rows, (self.expected or {})[name])
+            for name, rows in self.rows.items()
+            if (self.expected or {}).get(name, 0) > rows
+        }
 
 
 @dataclass
@@ -97,19 +109,37 @@ def repair(settings: Settings, *, apply: bool = False) -> RepairResult:
     """
     db = settings.database_path
     if not db.exists():
-        raise DatabaseNotFound(f"{db} does not exist; there is nothing to repair.")
+        raise DatabaseNotFound(
+            f"{db} does not exist; there is nothing to repair. To bring the newest verified "
+            "backup back: python backup_manager.py restore latest --confirm"
+        )
     if not db.is_file():
         raise NotADatabase(f"{db} is not a file. Point DATABASE_PATH at the bot's .db file.")
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     stamp = f"{settings.now():%Y%m%d_%H%M%S}"
-    if not apply:
+    healthy = _healthy(db)
+    if not apply or healthy:
         result = _build(settings, db, stamp)
     else:
         with exclusive_lock(settings.backup_dir / ".lock", "repair", settings.lock_timeout):
             result = _repair_and_apply(settings, stamp)
+    result.healthy = healthy
+    if apply and healthy:
+        result.notes.append(
+            "the live database passes integrity_check, so --apply did not replace it"
+        )
     result.report = _write_report(settings, stamp, result)
     logger.info("repair of %s: %s, integrity %s", db, result.recovered, result.integrity)
     return result
+
+
+def _healthy(db: Path) -> bool:
+    """Tell whether the database opens and passes integrity_check (then nothing needs repair)."""
+    try:
+        with closing(open_readonly(db)) as conn:
+            return run_check(conn, "integrity_check") == "ok"
+    except (sqlite3.DatabaseError, OSError):
+        return False
 
 
 def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
@@ -130,7 +160,8 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
             "replaced. Stop the bot and run `repair --apply` again."
         )
     mode = restore_service.match_live(db, result.recovered)
-    restore_service.write_live(settings, result.recovered)
+    # no waiting for a lock: a writer that holds it would commit just before we overwrite
+    result.kept_damaged += restore_service.write_live(settings, result.recovered, busy_seconds=0)
     restore_service.set_journal_mode(db, mode)
     with closing(open_readonly(db)) as conn:
         live = run_check(conn, "integrity_check")
@@ -205,7 +236,13 @@ def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
     partial.replace(recovered)
     with closing(open_readonly(recovered)) as conn:
         integrity = run_check(conn, "integrity_check")
-        rows = {k: v for k, v in count_rows(conn).items() if k != "lost_and_found"}
+        virtual = [t.name for t in list_tables(conn) if t.virtual]
+        # a rebuilt FTS index has other segments than the original: not comparable rows
+        rows = {
+            k: v
+            for k, v in count_rows(conn).items()
+            if k != "lost_and_found" and not any(k.startswith(f"{v_}_") for v_ in virtual)
+        }
     newest = backup or _newest_backup(settings, extract=False)
     return RepairResult(
         recovered=recovered,
@@ -220,6 +257,8 @@ def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
         failed_objects=target.not_recreated,
         counts=counts,
         seconds=time.monotonic() - started,
+        unreadable=sorted(reader.damaged)[:200],
+        rebuilt=virtual,
     )
 
 
@@ -227,7 +266,7 @@ def _page_size_without_header(source: Path, backup: _Backup | None, notes: list[
     """Guess the page size of a file whose header is gone."""
     size = source.stat().st_size
     guessed = guess_page_size(lambda s: PageFile(source, s), size)
-    if guessed is None and backup is not None:
+    if guessed is None and backup is not None and _has_pages(source, backup.page_size):
         notes.append(f"header unreadable: page size {backup.page_size} taken from {backup.name}")
         return backup.page_size
     if guessed is None:
@@ -238,6 +277,12 @@ def _page_size_without_header(source: Path, backup: _Backup | None, notes: list[
         )
     notes.append(f"header unreadable: page size {guessed} found from the pages themselves")
     return guessed
+
+
+def _has_pages(source: Path, page_size: int) -> bool:
+    """Tell whether any page of the file reads as a b-tree page of this size."""
+    with PageFile(source, page_size) as pages:
+        return any(pages.btree(n) is not None for n in range(2, pages.page_count + 1))
 
 
 def _overlay(pages: PageFile, source: Path, notes: list[str], header_pages: int) -> None:
@@ -481,6 +526,13 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
         "page_size": result.page_size,
         "integrity_check": result.integrity,
         "unreadable_tree_pages": result.damaged_pages,
+        "unreadable_pages_first_200": result.unreadable,
+        "live_database_healthy": result.healthy,
+        "fewer_rows_than_newest_backup": {
+            name: {"recovered": got, "in_backup": had}
+            for name, (got, had) in result.fewer_than_backup().items()
+        },
+        "virtual_tables_rebuilt": result.rebuilt,
         "lost_and_found_rows": result.lost_and_found,
         "tables": tables,
         "notes": result.notes,

@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,8 +200,13 @@ def set_journal_mode(db: Path, mode: str | None) -> None:
         logger.warning("restore: could not set the journal mode back to %s: %s", mode, error)
 
 
-def write_live(settings: Settings, candidate: Path) -> list[Path]:
-    """Write the candidate into the live database; return what was moved aside."""
+def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60) -> list[Path]:
+    """Write the candidate into the live database; return what was moved aside.
+
+    Args:
+        busy_seconds: how long to wait while another process holds the database locked
+            before giving up with LockBusy (nothing written).
+    """
     db = settings.database_path
     if not _opens(db):
         # a missing file's stale -wal would be replayed into the new one, and opening a
@@ -208,12 +214,22 @@ def write_live(settings: Settings, candidate: Path) -> list[Path]:
         moved = _move_aside(settings, db)
         _place_file(candidate, db)
         return moved
+    started = time.monotonic()
+
+    def give_up_when_busy(status: int, _remaining: int, _total: int) -> None:
+        # sqlite3's backup() retries a locked destination for ever: bound the wait
+        if status in (_SQLITE_BUSY, _SQLITE_LOCKED) and time.monotonic() - started > busy_seconds:
+            raise LockBusy(
+                f"{db} stayed locked by another process for {busy_seconds:.0f} s (is the bot "
+                "writing?); nothing was written. Stop the bot and try again."
+            )
+
     try:
         with (
             closing(open_readonly(candidate, immutable=True)) as src,
-            closing(sqlite3.connect(db, timeout=60)) as dst,
+            closing(sqlite3.connect(db, timeout=min(busy_seconds, 60))) as dst,
         ):
-            src.backup(dst, pages=4096, sleep=0.05)
+            src.backup(dst, pages=4096, sleep=0.05, progress=give_up_when_busy)
     except sqlite3.DatabaseError as error:
         raise RestoreAborted(
             f"Could not write into {db}: {error}. The database was left as it was "

@@ -106,6 +106,8 @@ class SchedulerView:
     """The scheduler as `status` and the bot show it."""
 
     running: bool
+    hanging: bool  # its process lives but has not beaten for minutes (stopped, stuck)
+    heartbeat_at: str | None
     pid: int | None
     started_at: str | None
     paused: bool
@@ -125,14 +127,14 @@ def scheduler_view(settings: Settings, now: datetime | None = None) -> Scheduler
     state = SchedulerState(settings).read()
     pid = state.get("pid")
     beat = state.get("heartbeat_at")
-    running = bool(
+    alive = bool(
         pid
         and not state.get("stopped_at")
         and state.get("host") == socket.gethostname()
         and pid_alive(int(pid))
-        and beat
-        and now - datetime.fromisoformat(beat) <= HEARTBEAT_STALE
     )
+    responding = bool(beat and now - datetime.fromisoformat(beat) <= HEARTBEAT_STALE)
+    running = alive and responding
     saved = state.get("next_run", {})
     next_runs = {
         kind: datetime.fromisoformat(saved[kind])
@@ -142,6 +144,8 @@ def scheduler_view(settings: Settings, now: datetime | None = None) -> Scheduler
     }
     return SchedulerView(
         running=running,
+        hanging=alive and not responding,
+        heartbeat_at=beat,
         pid=int(pid) if pid else None,
         started_at=state.get("started_at"),
         paused=bool(state.get("paused")),

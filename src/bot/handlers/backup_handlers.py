@@ -345,8 +345,10 @@ def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
 async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await _answer(update, "⏳ Making the daily backup…")
     settings = _settings(context)
-    runner: BackupScheduler = context.bot_data.get("scheduler") or BackupScheduler(settings)
-    done = await asyncio.to_thread(runner.run, "daily")
+    running: BackupScheduler | None = context.bot_data.get("scheduler")
+    runner = running or BackupScheduler(settings)
+    # the running scheduler retries a failure; a one-off run only reports it
+    done = await asyncio.to_thread(runner.run, "daily", retry=running is not None)
     screen = await _scheduler_screen(context)
     view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
     if done:
