@@ -86,6 +86,20 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def connect_history(path: Path, timeout: float = 30) -> sqlite3.Connection:
+    """Open the history database in WAL mode: a reader (status) never waits for a writer,
+    not even for one that was stopped mid-write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        pass  # another process is converting it, or holds it: it stays as it is
+    conn.isolation_level = "DEFERRED"  # back to the module's default transactions
+    return conn
+
+
 class History:
     """The history database (a small SQLite file beside the backups)."""
 
@@ -102,8 +116,7 @@ class History:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
+        with closing(connect_history(self.path)) as conn:
             conn.executescript(_SCHEMA)
             with conn:
                 yield conn

@@ -15,7 +15,7 @@ from typing import Any
 
 from src.config.settings import Settings
 from src.services import catalog
-from src.services.history import pid_alive
+from src.services.history import connect_history, pid_alive
 from src.services.schedule_times import next_run, stale_after
 
 SCHEDULED = ("daily", "weekly")
@@ -36,8 +36,8 @@ class SchedulerState:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+        with closing(connect_history(self.path)) as conn:
+            conn.isolation_level = None
             conn.execute(_SCHEMA)
             yield conn
 
@@ -124,7 +124,11 @@ class SchedulerView:
 def scheduler_view(settings: Settings, now: datetime | None = None) -> SchedulerView:
     """Read the persisted state and judge it: a dead or silent process is not running."""
     now = now or settings.now()
-    state = SchedulerState(settings).read()
+    problem = None
+    try:
+        state = SchedulerState(settings).read()
+    except sqlite3.Error as error:  # shown, not raised: status must still answer
+        state, problem = {}, f"the scheduler's state cannot be read: {error}"
     pid = state.get("pid")
     beat = state.get("heartbeat_at")
     alive = bool(
@@ -155,7 +159,8 @@ def scheduler_view(settings: Settings, now: datetime | None = None) -> Scheduler
         last_success=state.get("last_success", {}),
         last_failure=state.get("last_failure", {}),
         last_drill=state.get("last_drill"),
-        stale=stale_warnings(settings, now) if state.get("started_at") else [],
+        stale=([problem] if problem else [])
+        + (stale_warnings(settings, now) if state.get("started_at") else []),
         ever_ran=bool(state.get("started_at")),
     )
 
