@@ -109,6 +109,11 @@ def test_a_stuck_scheduler_is_shown_as_not_responding_and_sighup_stops_it(
     proc = popen_cli(tmp_path, sample_db, "scheduler")
     try:
         wait_for_line(proc, "Scheduler running")
+        deadline = time.monotonic() + 60
+        while scheduler_state.scheduler_view(settings).last_drill is None:  # catch-up done
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(0.5)  # it idles between beats now
         proc.send_signal(signal.SIGSTOP)
         later = settings.now() + timedelta(minutes=5)  # no heartbeat for five minutes
         view = scheduler_state.scheduler_view(settings, later)
