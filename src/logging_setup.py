@@ -19,14 +19,21 @@ class RedactToken(logging.Filter):
         self.generic = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without the token."""
+        """Rewrite the record's message, and its traceback, without the token."""
         message = record.getMessage()
-        cleaned = self.generic.sub("bot<token>", message)
-        if self.pattern:
-            cleaned = self.pattern.sub("<token>", cleaned)
+        cleaned = self.clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:  # exception messages can hold it too
+            record.exc_text = self.clean(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
         return True
+
+    def clean(self, text: str) -> str:
+        """Return the text with the token (and anything shaped like a bot URL's) replaced."""
+        cleaned = self.generic.sub("bot<token>", text)
+        return self.pattern.sub("<token>", cleaned) if self.pattern else cleaned
 
 
 def configure_logging(

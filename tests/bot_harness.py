@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from src.bot.app import build_application, prepare_database
@@ -35,6 +36,10 @@ class BotRunner:
     def start(self) -> BotRunner:
         self._thread.start()
         self._started.wait(10)
+        deadline = time.monotonic() + 30
+        while not self.app.running and self._thread.is_alive():  # stop_running needs it
+            assert time.monotonic() < deadline, "the bot did not start"
+            time.sleep(0.02)
         return self
 
     def stop(self, timeout: float = 60) -> None:

@@ -128,7 +128,7 @@ class FakeTelegram:
         message: dict[str, Any] = {
             "message_id": next(self._ids),
             "from": self.user(user_id),
-            "chat": {"id": chat, "type": "private" if chat == user_id else "group"},
+            "chat": {"id": chat, "type": "private" if chat > 0 else "group"},
             "date": int(time.time()),
             "text": text,
         }
@@ -320,7 +320,7 @@ class FakeTelegram:
         chat = int(params["chat_id"])
         message = {
             "message_id": next(self._ids),
-            "chat": {"id": chat, "type": "private"},
+            "chat": {"id": chat, "type": "private" if chat > 0 else "group"},
             "date": int(time.time()),
             "text": text,
             "raw": params.get("text"),
@@ -370,7 +370,7 @@ class FakeTelegram:
         chat = int(params["chat_id"])
         message = {
             "message_id": next(self._ids),
-            "chat": {"id": chat, "type": "private"},
+            "chat": {"id": chat, "type": "private" if chat > 0 else "group"},
             "date": int(time.time()),
             "caption": caption,
             "document": {"file_id": "f1", "file_unique_id": "u1", "file_name": document["filename"],

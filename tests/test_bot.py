@@ -154,6 +154,7 @@ def test_list_pages_details_and_download(telegram, bot_settings, sample_db):
         assert "Sending" in answer["text"]
         telegram.wait_for(lambda: telegram.documents)
         sent = telegram.documents[0]
+        assert sent["chat"] == ADMIN  # to the admin, whatever chat the menu is in
         assert sent["filename"] == newest.name and sent["content"] == newest.path.read_bytes()
         assert newest.name in sent["caption"]
     finally:
@@ -237,7 +238,7 @@ def test_status_scheduler_controls_and_unchanged_refresh(telegram, bot, bot_sett
     sched = telegram.now_shows(status, "Scheduler")
     assert "Daily backup: 03:00" in sched["text"] and "Next daily" in sched["text"]
     assert "Paused." in press(telegram, sched, "Pause")["text"]
-    assert scheduler_state.scheduler_view(settings).paused
+    telegram.wait_for(lambda: scheduler_state.scheduler_view(settings).paused)
     telegram.wait_for(lambda: "Resume" in str(telegram.messages[key(status)].get("reply_markup")))
     press(telegram, telegram.now_shows(status, "Scheduler"), "Resume")
     telegram.wait_for(lambda: not scheduler_state.scheduler_view(settings).paused)
@@ -363,3 +364,74 @@ def test_an_unexpected_failure_is_answered_and_logged(telegram, bot, monkeypatch
     monkeypatch.undo()
     press(telegram, open_menu(telegram), "List Backups")  # the bot still works
     screen(telegram, "Choose a type")
+
+
+GROUP = -100500
+
+
+def test_the_menu_and_its_buttons_stay_out_of_group_chats(telegram, bot, bot_settings):
+    telegram.send_text(ADMIN, "/backup", chat_id=GROUP)
+    assert "private chat" in screen(telegram, "🔒", GROUP)["text"]
+    menu = open_menu(telegram)
+    in_group = {**menu, "chat": {"id": GROUP, "type": "group"}}  # a press seen in a group
+    answer = press(telegram, in_group, "Manual")
+    assert answer["show_alert"] == "true" and "private chat" in answer["text"]
+    assert catalog.list_backups(bot_settings()) == []
+
+
+def test_forged_and_unknown_buttons_from_non_admins_are_refused_and_logged(
+    telegram, bot, bot_settings, caplog
+):
+    from src.services.backup_service import create_backup
+
+    create_backup(bot_settings(), "manual", trigger="test")
+    plan = _restore_screen(telegram)
+    token_data = telegram.button(plan, "Confirm restore")
+    for data in (token_data, "not-ours", "bk|dl|x"):
+        answer = telegram.answer_of(telegram.press(STRANGER, plan, data))
+        assert "Admins only" in answer["text"], data
+    assert "not-ours" in caplog.text and str(STRANGER) in caplog.text
+    assert len(catalog.list_backups(bot_settings())) == 1  # no restore, no safety backup
+    answer = telegram.answer_of(telegram.press(ADMIN, plan, "not-ours"))
+    assert "no longer valid" in answer["text"]
+
+
+def test_double_taps_do_one_thing(telegram, bot, bot_settings, sample_db):
+    grow_journal(sample_db, rows=1500, blob_bytes=20_000, blob_every=1, seed=4)
+    menu = open_menu(telegram)
+    data = telegram.button(menu, "Manual")
+    first = telegram.press(ADMIN, menu, data)
+    second = telegram.press(ADMIN, menu, data)
+    answers = [telegram.answer_of(first)["text"], telegram.answer_of(second)["text"]]
+    assert any("Still working" in text for text in answers), answers
+    telegram.now_shows(menu, "Manual backup created", timeout=120)
+    assert len(catalog.list_backups(bot_settings())) == 1
+    done = telegram.now_shows(menu, "Manual backup created")
+    close = telegram.button(done, "Close")
+    telegram.answer_of(telegram.press(ADMIN, done, close))
+    telegram.answer_of(telegram.press(ADMIN, done, close))  # "not modified": no error shown
+    assert "Menu closed" in telegram.now_shows(menu, "Menu closed")["text"]
+
+
+def test_cancel_drops_the_restore_confirmation(telegram, bot, bot_settings):
+    from src.services.backup_service import create_backup
+
+    create_backup(bot_settings(), "manual", trigger="test")
+    plan = _restore_screen(telegram)
+    press(telegram, plan, "Cancel")
+    telegram.now_shows(plan, "Backup Management")
+    assert bot.bot_data["restore_confirmations"] == {}
+    assert "no longer valid" in press(telegram, plan, "Confirm restore")["text"]
+
+
+def test_python_m_src_bot_with_a_refused_token_says_so_without_showing_it(telegram, tmp_path):
+    wrong = "987654321:" + "B" * 35
+    env = cli_env(tmp_path, tmp_path / "pmo_recovery.db", BOT_TOKEN=wrong,
+                  TELEGRAM_API_URL=telegram.url)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "src.bot"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == ExitStatus.CONFIG, done.stderr
+    assert "refused BOT_TOKEN" in done.stderr
+    assert wrong.split(":")[1] not in done.stderr + done.stdout

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from telegram import Update
+from telegram.error import InvalidToken, NetworkError
 
 from src.bot.app import build_application, prepare_database
 from src.config.settings import load_settings
@@ -25,9 +26,25 @@ def main() -> int:
     except BackupError as error:
         print(f"❌ {error}", file=sys.stderr)
         return int(exit_status_for(error))
-    logging.getLogger(__name__).info("bot starting (Bot API at %s)", settings.telegram_api_url)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
-    logging.getLogger(__name__).info("bot stopped")
+    logger = logging.getLogger(__name__)
+    logger.info("bot starting (Bot API at %s)", settings.telegram_api_url)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:  # its message would show the token: say it in our words
+        print(
+            f"❌ The Bot API at {settings.telegram_api_url} refused BOT_TOKEN. Copy the token "
+            "again from @BotFather (/mybots → API Token) into .env.",
+            file=sys.stderr,
+        )
+        return int(ExitStatus.CONFIG)
+    except NetworkError as error:
+        print(
+            f"❌ Cannot reach the Bot API at {settings.telegram_api_url} "
+            f"({type(error).__name__}). Check the internet connection or TELEGRAM_API_URL.",
+            file=sys.stderr,
+        )
+        return int(ExitStatus.ERROR)
+    logger.info("bot stopped")
     return int(ExitStatus.OK)
 
 

@@ -52,7 +52,7 @@ def build_application(settings: Settings) -> BotApplication:
         .build()
     )
     app.bot_data["settings"] = settings
-    app.bot_data["menu_generation"] = secrets.token_hex(2)  # old menus expire on restart
+    app.bot_data["menu_generation"] = secrets.token_hex(4)  # old menus expire on restart
     start_handlers.register(app)
     backup_handlers.register(app)
     return app

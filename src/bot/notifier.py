@@ -36,7 +36,8 @@ class TelegramNotifier:
         if not self.admins:
             logger.warning("no ADMIN_USER_IDS: nobody to tell about %s", event)
             return
-        text = f"<b>{escape(TITLES.get(event, event))}</b>\n{escape(message)}"[:4000]
+        # cut the plain text, then escape: a cut escaped text could end inside "&amp;"
+        text = f"<b>{escape(TITLES.get(event, event))}</b>\n{escape(message[:3800])}"
         for admin in self.admins:
             try:
                 future = asyncio.run_coroutine_threadsafe(

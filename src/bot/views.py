@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from html import escape
 from typing import Any
 
@@ -55,11 +56,17 @@ def backup_id(item: BackupInfo) -> str:
 
 
 def fit(text: str) -> str:
-    """Keep a message within Telegram's 4096 characters (cut on a line, marked)."""
+    """Keep an HTML message within Telegram's 4096 characters (cut on a line, marked).
+
+    Every line of our messages closes its own tags, so a cut between lines keeps the
+    HTML valid; a single over-long line is cut before any unfinished entity or tag.
+    """
     if len(text) <= MESSAGE_LIMIT:
         return text
-    cut = text[: MESSAGE_LIMIT - 40].rsplit("\n", 1)[0]
-    return cut + "\n… (cut to fit one message)"
+    head = text[: MESSAGE_LIMIT - 40]
+    unfinished = re.compile(r"(&[^;\s]*|<[^>]*)$")
+    head = head.rsplit("\n", 1)[0] if "\n" in head else unfinished.sub("", head)
+    return head + "\n… (cut to fit one message)"
 
 
 def main_menu(menu: Menu) -> tuple[str, InlineKeyboardMarkup]:
@@ -92,7 +99,7 @@ def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMa
 
 
 def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarkup]:
-    text = f"❌ <b>{escape(what)} failed</b>\n{escape(error)}"
+    text = f"❌ <b>{escape(what)} failed</b>\n{escape(error[:3500])}"
     return fit(text), InlineKeyboardMarkup([menu.nav()])
 
 
@@ -204,7 +211,7 @@ def restore_plan(
     ]
     keyboard = [
         [menu.button("✅ Confirm restore", "confirm", token)],
-        [menu.button("❌ Cancel", "menu")],
+        [menu.button("❌ Cancel", "cancel", token), menu.button("✖️ Close", "close")],
     ]
     return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
 
@@ -232,7 +239,9 @@ def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]
 def scheduler(
     menu: Menu, settings: Settings, view: SchedulerView, here: bool
 ) -> tuple[str, InlineKeyboardMarkup]:
-    if view.running and view.paused:
+    if view.hanging:
+        state = f"⚠️ Not responding (pid {view.pid}): end that process and start it again"
+    elif view.running and view.paused:
         state = f"⏸️ Paused (pid {view.pid})"
     elif view.running:
         state = f"🟢 Running (pid {view.pid})"

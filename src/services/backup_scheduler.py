@@ -158,30 +158,32 @@ class BackupScheduler:
     def _loop(self) -> None:
         """The thread: a beat at once (catch-up), then beats and due runs until stopped."""
         while not self._stop.is_set():
+            wait = self.beat_seconds
             try:
                 if self._due_now() or self._schedule.idle_seconds is None:
                     self.tick()
                 else:
                     self._schedule.run_pending()
+                wait = self._sleep_seconds()
             except Exception:  # a beat never kills the thread
                 logger.exception("scheduler beat failed")
-            self._stop.wait(self._sleep_seconds())
+            self._stop.wait(wait)
 
     def _sleep_seconds(self) -> float:
         """Until the next beat or the next due run, whichever is sooner."""
         idle = self._schedule.idle_seconds
         wait = self.beat_seconds if idle is None else max(0.0, idle)
         now = self.clock()
-        for moment in (*self.next_runs.values(), *(at for _, at in self.retries.values())):
+        # copies: the bot's "run now" may change the retries from another thread
+        retries = tuple(self.retries.values())
+        for moment in (*tuple(self.next_runs.values()), *(at for _, at in retries)):
             wait = min(wait, max(0.0, (moment - now).total_seconds()))
         return max(0.05, wait)
 
     def _due_now(self) -> bool:
         now = self.clock()
-        return bool(self.pending) or any(
-            now >= moment
-            for moment in (*self.next_runs.values(), *(at for _, at in self.retries.values()))
-        )
+        moments = (*tuple(self.next_runs.values()), *(at for _, at in tuple(self.retries.values())))
+        return bool(self.pending) or any(now >= moment for moment in moments)
 
     # --- one beat ---------------------------------------------------------------------
 
@@ -205,7 +207,7 @@ class BackupScheduler:
                     continue
                 due.append(kind)
         if not paused:
-            due += [kind for kind, (_, at) in self.retries.items() if now >= at]
+            due += [kind for kind, (_, at) in tuple(self.retries.items()) if now >= at]
             due += self.pending
             self.pending = []
         due += requested

@@ -147,7 +147,8 @@ def _prepare_folder(folder: Path) -> Path:
     """Create a backup folder and make sure we can write to it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
+        # unique per thread too: the bot's menu and its scheduler thread share a pid
+        probe = folder / f".write-test-{os.getpid()}-{threading.get_ident()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as error:

@@ -50,7 +50,15 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the /backup command and its buttons to the application."""
     app.add_handler(CommandHandler("backup", backup_command))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
+    app.add_handler(CallbackQueryHandler(on_unknown_button))  # anything else pressed
     app.add_error_handler(on_error)
+
+
+PRIVATE_ONLY = (
+    "🔒 The backup menu works only in a private chat with me: backups hold every user's data."
+)
+# actions that do real work: a second tap on the same menu waits for the first
+WORKING = {"new", "daily", "plan", "confirm", "dl"}
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -58,10 +66,14 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     logger.error("update %s failed", update, exc_info=context.error)
     if not isinstance(update, Update):
         return
-    text = (
-        "❌ Something went wrong; it is in the bot's log (logs/errors.log). "
-        "Send /backup to try again."
-    )
+    user = update.effective_user
+    if is_admin(context.bot_data["settings"], user.id if user else None):
+        text = (
+            "❌ Something went wrong; it is in the bot's log (logs/errors.log). "
+            "Send /backup to try again."
+        )
+    else:
+        text = "❌ Something went wrong. Please try again later."
     query = update.callback_query
     try:
         if query is None:
@@ -95,6 +107,9 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         logger.warning("refused /backup from non-admin user %s", user.id if user else None)
         await message.reply_text("⛔ This command is for the bot's admins only.")
         return
+    if message.chat.type != "private":
+        await message.reply_text(PRIVATE_ONLY)
+        return
     text, keyboard = views.main_menu(_menu(context))
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
@@ -122,7 +137,48 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if handler is None:
         await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
         return
-    await handler(update, context, argument)
+    chat = update.effective_chat
+    if chat is None or chat.type != "private" or query.message is None:
+        await query.answer(PRIVATE_ONLY, show_alert=True)
+        return
+    if action in WORKING:
+        await _one_at_a_time(
+            update, context, handler, argument, (chat.id, query.message.message_id)
+        )
+    else:
+        await handler(update, context, argument)
+
+
+async def _one_at_a_time(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    handler: Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]],
+    argument: str,
+    key: tuple[int, int],
+) -> None:
+    """Run a working action unless the same menu is still at work (a double tap)."""
+    busy: set[tuple[int, int]] = context.bot_data.setdefault("busy_menus", set())
+    if key in busy:
+        await _answer(update, "⏳ Still working on your last request…")
+        return
+    busy.add(key)
+    try:
+        await handler(update, context, argument)
+    finally:
+        busy.discard(key)
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button press that is not ours (forged, or from an old version): refuse or expire."""
+    query = update.callback_query
+    if query is None:
+        return
+    user_id = query.from_user.id if query.from_user else None
+    if not is_admin(_settings(context), user_id):
+        logger.warning("refused unknown button %r from non-admin user %s", query.data, user_id)
+        await query.answer("⛔ Admins only.", show_alert=True)
+        return
+    await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
 
 
 async def _show(update: Update, screen: Screen) -> None:
@@ -158,9 +214,7 @@ async def _main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -
 
 async def _close(update: Update, _context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await _answer(update)
-    query = update.callback_query
-    assert query is not None
-    await query.edit_message_text("Menu closed. /backup opens it again.")
+    await _show(update, ("Menu closed. /backup opens it again.", InlineKeyboardMarkup([])))
 
 
 async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
@@ -210,54 +264,67 @@ def _page_action(action: str) -> Callable[..., Awaitable[None]]:
 
 
 async def _find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> Any:
-    """The backup a short id stands for, or None (answered: it is gone)."""
+    """The backup a short id stands for, or None (then the menu says it is gone).
+
+    The press is answered before this (Telegram wants an answer within seconds).
+    """
     backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
     item = next((b for b in backups if views.backup_id(b) == ident), None)
     if item is None:
-        await _answer(update, "This backup no longer exists (retention may have removed it).", True)
+        gone = "This backup no longer exists (retention may have removed it)."
+        await _show(update, (gone, InlineKeyboardMarkup([_menu(context).nav()])))
     return item
 
 
 async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+    await _answer(update)
     item = await _find(update, context, ident)
     if item is None:
         return
-    await _answer(update)
     limit = _settings(context).bot_upload_limit_mb
     await _show(update, views.backup_details(_menu(context), item, limit))
 
 
 async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+    await _answer(update, "⬆️ Sending the file…")
     item = await _find(update, context, ident)
-    if item is None:
+    user = update.effective_user
+    if item is None or user is None:
         return
     limit = _settings(context).bot_upload_limit_mb
     if item.size_bytes > limit * 1024 * 1024:
-        await _answer(update, f"Too large to send: the Bot API takes {limit} MB.", alert=True)
+        await context.bot.send_message(
+            user.id, f"Too large to send: {item.name} is over the {limit} MB the Bot API takes."
+        )
         return
-    await _answer(update, "⬆️ Sending the file…")
-    chat = update.effective_chat
-    assert chat is not None
-    user = update.effective_user
-    logger.info("download of %s by admin %s", item.name, user.id if user else None)
+    logger.info("download of %s by admin %s", item.name, user.id)
+    # read in a worker thread (python-telegram-bot would read the file on the event loop)
     data = await asyncio.to_thread(Path(item.path).read_bytes)
-    await context.bot.send_document(
-        chat.id,
-        document=data,
-        filename=item.name,
-        caption=f"📦 {escape(item.name)}",
-        parse_mode=ParseMode.HTML,
-        read_timeout=120,
-        write_timeout=120,
-    )
+    try:
+        await context.bot.send_document(
+            user.id,  # to the admin, whatever chat the menu is in
+            document=data,
+            filename=item.name,
+            caption=f"📦 {escape(item.name)}",
+            parse_mode=ParseMode.HTML,
+            read_timeout=300,
+            write_timeout=300,
+        )
+    except TelegramError as error:
+        logger.warning("download of %s failed: %s", item.name, error)
+        await context.bot.send_message(
+            user.id,
+            f"❌ Sending {item.name} failed: {error}. If it did not arrive, copy it from "
+            f"the server: {item.path}",
+        )
 
 
 async def _plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
     """Step one of a restore: validate and show; the confirmation is a second button."""
+    await _answer(update, "⏳ Checking the backup…")
     item = await _find(update, context, ident)
     if item is None:
         return
-    await _answer(update, "⏳ Checking the backup…")
     menu = _menu(context)
     await _show(
         update,
@@ -287,7 +354,12 @@ async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: st
     user = update.effective_user
     if entry is None or entry["expires"] < time.monotonic():
         pending.pop(token, None)
-        await _answer(update, "⌛ This confirmation has expired. Start the restore again.", True)
+        await _answer(
+            update,
+            "⌛ This confirmation is no longer valid (used, cancelled or expired). "
+            "Start the restore again.",
+            True,
+        )
         return
     if entry["user"] != (user.id if user else None):
         logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
@@ -311,6 +383,12 @@ async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: st
     await _show(update, views.restore_done(menu, result))
 
 
+async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """Drop a restore confirmation and go back to the menu."""
+    context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
+    await _main(update, context, "")
+
+
 async def _status(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await _answer(update)
     system = await asyncio.to_thread(status_service.get_status, _settings(context))
@@ -331,12 +409,11 @@ async def _scheduler_screen(context: ContextTypes.DEFAULT_TYPE) -> Screen:
 
 def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
     async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+        await _answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
         await asyncio.to_thread(scheduler_state.set_paused, _settings(context), paused)
         user = update.effective_user
-        logger.info(
-            "scheduler %s by admin %s", "paused" if paused else "resumed", user.id if user else None
-        )
-        await _answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
+        state = "paused" if paused else "resumed"
+        logger.info("scheduler %s by admin %s", state, user.id if user else None)
         await _show(update, await _scheduler_screen(context))
 
     return toggle
@@ -344,6 +421,7 @@ def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
 
 async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await _answer(update, "⏳ Making the daily backup…")
+    await _busy(update, "⏳ Making the daily backup… this can take a while.")
     settings = _settings(context)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
     runner = running or BackupScheduler(settings)
@@ -372,6 +450,7 @@ ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[
     "rlist": _page_action("rlist"),
     "plan": _plan,
     "confirm": _confirm,
+    "cancel": _cancel,
     "status": _status,
     "sched": _scheduler,
     "pause": _pause_action(True),
