@@ -435,3 +435,25 @@ def test_python_m_src_bot_with_a_refused_token_says_so_without_showing_it(telegr
     assert done.returncode == ExitStatus.CONFIG, done.stderr
     assert "refused BOT_TOKEN" in done.stderr
     assert wrong.split(":")[1] not in done.stderr + done.stdout
+
+
+def test_failures_in_the_menu_are_shown_with_their_reason(telegram, bot, bot_settings, sample_db):
+    from src.services.backup_service import create_backup
+
+    item = create_backup(bot_settings(), "manual", trigger="test")
+    data = bytearray(item.path.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # the archive no longer matches its checksums
+    item.path.write_bytes(bytes(data))
+    menu = open_menu(telegram)
+    press(telegram, menu, "Restore Menu")
+    press(telegram, telegram.now_shows(menu, "Choose the type"), "Manual (1)")
+    press(telegram, telegram.now_shows(menu, "Restore from: manual"), "MB")
+    failed = telegram.now_shows(menu, "Validation failed")
+    assert "Confirm" not in str(failed.get("reply_markup"))
+
+    corrupt(sample_db)
+    menu = open_menu(telegram)
+    press(telegram, menu, "Create Manual Backup")
+    shown = telegram.now_shows(menu, "The manual backup failed")
+    assert "quick_check" in shown["text"] and "diagnose" in shown["text"]
+    assert telegram.errors == [] or all("not modified" in e for _, e in telegram.errors)
