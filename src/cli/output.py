@@ -327,6 +327,11 @@ def repair_text(result: RepairResult) -> str:
         )
     lines += [f"  ⚠️ {note}" for note in result.notes]
     lines += [f"  ⚠️ not recreated: {item}" for item in result.failed_objects]
+    if result.foreign_key_violations:
+        lines.append(
+            f"  ⚠️ Rows that refer to a lost row (foreign_key_check): "
+            f"{result.foreign_key_violations}; kept, their parent rows were on damaged pages"
+        )
     if fewer:
         listed = ", ".join(f"{name} ({got} of {had})" for name, (got, had) in fewer.items())
         lines += [

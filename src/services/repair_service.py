@@ -71,6 +71,7 @@ class RepairResult:
     healthy: bool = False  # the live database passed integrity_check
     unreadable: list[int] = field(default_factory=list)  # page numbers (the first 200)
     rebuilt: list[str] = field(default_factory=list)  # virtual tables refilled or rebuilt
+    foreign_key_violations: int = 0  # rows that refer to a row that was lost
 
     def fewer_than_backup(self) -> dict[str, tuple[int, int]]:
         """Tables with fewer rows than the newest backup: (recovered, in the backup)."""
@@ -234,8 +235,10 @@ def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
             raise
         notes += pages.notes
     partial.replace(recovered)
-    with closing(open_readonly(recovered)) as conn:
+    # immutable: nobody writes it, and no -wal/-shm is left beside it
+    with closing(open_readonly(recovered, immutable=True)) as conn:
         integrity = run_check(conn, "integrity_check")
+        orphans = len(conn.execute("PRAGMA foreign_key_check").fetchall())
         virtual = [t.name for t in list_tables(conn) if t.virtual]
         # a rebuilt FTS index has other segments than the original: not comparable rows
         rows = {
@@ -258,6 +261,7 @@ def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
         counts=counts,
         seconds=time.monotonic() - started,
         unreadable=sorted(reader.damaged)[:200],
+        foreign_key_violations=orphans,
         rebuilt=virtual,
     )
 
@@ -533,6 +537,7 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
             for name, (got, had) in result.fewer_than_backup().items()
         },
         "virtual_tables_rebuilt": result.rebuilt,
+        "foreign_key_violations": result.foreign_key_violations,
         "lost_and_found_rows": result.lost_and_found,
         "tables": tables,
         "notes": result.notes,
