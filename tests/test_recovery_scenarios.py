@@ -713,3 +713,21 @@ def test_scenario_3_partial_data_recovery(run_cli, tmp_path, chinook):
     finally:
         conn.close()
     assert counts == {name: facts["rows"] for name, facts in summary["tables"].items()}
+
+
+def test_diagnose_exports_the_rows_of_a_file_whose_header_is_gone(run_cli, tmp_path, sample_db):
+    with sqlite3.connect(sample_db) as conn:
+        users = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with sample_db.open("r+b") as handle:
+        handle.write(bytes(100))
+    done = run_cli("diagnose", db=sample_db)
+    assert done.returncode == ExitStatus.ERROR
+    _, report = the_report(tmp_path / "recovery")
+    assert report["verdict"] == "CORRUPT"
+    folder = Path(done.stdout.split("Readable rows exported to: ")[1].split()[0])
+    _, tables = read_export(folder)
+    assert len(tables["users"][1]) == users
+    assert "read page by page" in done.stdout
+    assert "backup --type emergency" not in done.stdout  # it cannot open this file
+    assert not [p for p in (tmp_path / "recovery").iterdir() if p.name.startswith(".")]

@@ -19,10 +19,10 @@ import orjson
 from src.config.settings import Settings
 from src.database.schema import APPLICATION_ID, EXPECTED_TABLES
 from src.errors import BackupError
-from src.services import catalog
+from src.services import catalog, repair_service
 from src.services.export_service import export_tables
 from src.services.integrity import check_header, open_readonly, run_check
-from src.services.naming import unique_path
+from src.services.naming import clean_stale, unique_path, work_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -254,10 +254,35 @@ def _export_readable(settings: Settings, db: Path, stamp: str, result: Diagnosis
     try:
         export_tables(db, folder, settings.now().isoformat())
     except (sqlite3.DatabaseError, OSError) as error:
-        result.add("export of readable rows", False, f"nothing exported: {error}", CORRUPT)
         shutil.rmtree(folder, ignore_errors=True)
+        if _export_salvaged(settings, db, folder):
+            result.add(
+                "export of readable rows",
+                True,
+                f"SQLite cannot read it ({error}); the rows were read page by page, as "
+                "`repair` does",
+                CORRUPT,
+            )
+            return folder
+        result.add("export of readable rows", False, f"nothing exported: {error}", CORRUPT)
         return None
     return folder
+
+
+def _export_salvaged(settings: Settings, db: Path, folder: Path) -> bool:
+    """Export what the page-level salvage finds when SQLite cannot read the file at all."""
+    clean_stale(settings.recovery_dir, "diagnose")
+    with tempfile.TemporaryDirectory(
+        dir=settings.recovery_dir, prefix=work_prefix("diagnose")
+    ) as tmp:
+        try:
+            copy = repair_service.salvage_copy(settings, db, Path(tmp) / "salvaged.db")
+            export_tables(copy.recovered, folder, settings.now().isoformat())
+        except (BackupError, sqlite3.DatabaseError, OSError) as error:
+            logger.warning("diagnose: page-level salvage found nothing to export: %s", error)
+            shutil.rmtree(folder, ignore_errors=True)
+            return False
+    return True
 
 
 def _report(result: Diagnosis, settings: Settings) -> dict[str, Any]:

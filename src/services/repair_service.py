@@ -196,10 +196,19 @@ def _keep_damaged(settings: Settings, db: Path, stamp: str) -> list[Path]:
     return kept
 
 
-def _build(settings: Settings, source: Path, stamp: str) -> RepairResult:
+def salvage_copy(settings: Settings, source: Path, target: Path) -> RepairResult:
+    """Salvage `source` page by page into `target` (a new file), e.g. for diagnose's export.
+
+    Raises:
+        NotADatabase: no SQLite page in the file.
+    """
+    return _build(settings, source, "", into=target)
+
+
+def _build(settings: Settings, source: Path, stamp: str, into: Path | None = None) -> RepairResult:
     """Salvage `source` (with its -wal/-journal) into a new recovered database."""
     started = time.monotonic()
-    recovered = unique_path(settings.recovery_dir / f"recovered_{stamp}.db")
+    recovered = into or unique_path(settings.recovery_dir / f"recovered_{stamp}.db")
     partial = recovered.with_name(f".{recovered.name}.partial")
     notes: list[str] = []
     with source.open("rb") as handle:
