@@ -21,6 +21,7 @@ import schedule
 
 from src.config.settings import Settings
 from src.errors import BackupError, LockBusy
+from src.services import catalog
 from src.services.backup_service import create_backup
 from src.services.drill import DrillResult, restore_drill
 from src.services.locking import HeldLock, holder, try_hold
@@ -31,7 +32,6 @@ from src.services.scheduler_state import (
     SchedulerState,
     backup_age,
     mark_running,
-    newest_success,
 )
 
 logger = logging.getLogger(__name__)
@@ -334,14 +334,14 @@ class BackupScheduler:
         """Raise the staleness alarm, once per incident (an incident ends with a new backup)."""
         now = self.clock()
         incidents: dict[str, str] = {}  # type: the newest backup's name (or "none")
+        notified = self._state.read().get("stale_notified", {})
         for kind in SCHEDULED:
             age = backup_age(self.settings, kind, now)
             limit = stale_after(self.settings, kind)
             if age is not None and age <= limit:
                 continue
-            newest = newest_success(self.settings, kind)
+            newest = catalog.newest_verified(self.settings, kind)
             incidents[kind] = newest.name if newest else "none"
-            notified = self._state.read().get("stale_notified", {})
             if notified.get(kind) != incidents[kind]:
                 since = f"for {age.total_seconds() / 3600:.0f} h" if age else "yet"
                 self.notifier.notify(

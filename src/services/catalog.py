@@ -126,6 +126,13 @@ def list_backups(settings: Settings, backup_type: str | None = None) -> list[Bac
     return sorted(found, key=lambda b: b.created_at_key, reverse=True)
 
 
+def newest_verified(settings: Settings, backup_type: str | None = None) -> BackupInfo | None:
+    """The newest verified backup (of a type), leaving out degraded emergency archives."""
+    return next(
+        (b for b in list_backups(settings, backup_type) if b.verified and not b.degraded), None
+    )
+
+
 def _describe(path: Path, match: re.Match[str], history: History) -> BackupInfo:
     """Read what `list` shows of one archive."""
     metadata, error = None, None

@@ -81,7 +81,7 @@ def diagnose(settings: Settings) -> Diagnosis:
         if _check_file(result, db):
             _run_checks(result, readable)
         stamp = f"{settings.now():%Y%m%d_%H%M%S}"
-        newest = _newest_verified(settings)
+        newest = catalog.newest_verified(settings)
         _check_backup_age(result, settings, newest)
         if result.verdict in (WARNING, CORRUPT) and db.is_file():
             result.export = _export_readable(settings, readable, stamp, result)
@@ -181,11 +181,6 @@ def _check_surroundings(result: Diagnosis, settings: Settings) -> None:
     free = shutil.disk_usage(folder).free
     need = max(3 * (db.stat().st_size if db.is_file() else 0), settings.min_free_mb * 2**20)
     result.add("free disk space", free >= need, f"{free // 2**20} MB free in {folder}")
-
-
-def _newest_verified(settings: Settings) -> catalog.BackupInfo | None:
-    """Return the newest verified, not degraded backup."""
-    return next((b for b in catalog.list_backups(settings) if b.verified and not b.degraded), None)
 
 
 def _check_backup_age(

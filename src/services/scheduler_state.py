@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from src.config.settings import Settings
@@ -165,17 +164,9 @@ def scheduler_view(settings: Settings, now: datetime | None = None) -> Scheduler
     )
 
 
-def newest_success(settings: Settings, backup_type: str) -> catalog.BackupInfo | None:
-    """The newest verified backup of a type (the files are the truth, not the counters)."""
-    return next(
-        (b for b in catalog.list_backups(settings, backup_type) if b.verified and not b.degraded),
-        None,
-    )
-
-
 def backup_age(settings: Settings, backup_type: str, now: datetime) -> timedelta | None:
     """How old the newest verified backup of a type is (None: there is none)."""
-    newest = newest_success(settings, backup_type)
+    newest = catalog.newest_verified(settings, backup_type)
     if newest is None:
         return None
     stamp = newest.created_at_key.split("_")[0] + "+0000"
@@ -197,8 +188,3 @@ def stale_warnings(settings: Settings, now: datetime) -> list[str]:
                 f"(the alarm is at {limit.total_seconds() / 3600:.0f} h)"
             )
     return warnings
-
-
-def state_path(settings: Settings) -> Path:
-    """Where the state is kept (for messages)."""
-    return settings.history_path
