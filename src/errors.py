@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitStatus(IntEnum):
@@ -84,10 +87,58 @@ class NotConfirmed(BackupError):
     exit_status = ExitStatus.NOT_CONFIRMED
 
 
+class SchemaChangeRefused(NotConfirmed):
+    """A confirmed restore would change the live database's schema, which was not allowed."""
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_REFUSED_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+_SQLITE_FULL, _SQLITE_READONLY, _SQLITE_CANTOPEN = 13, 8, 14
+
+
+def disk_error(error: BaseException, folder: Path | None = None) -> BackupError | None:
+    """Turn a full disk, or a folder that refuses writes, into the tool's error (exit 7).
+
+    Args:
+        error: what the operating system or SQLite raised.
+        folder: the folder being written, for errors that do not name their file.
+
+    Returns:
+        InsufficientSpace or FolderNotWritable naming the folder, or None for other errors.
+    """
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF if isinstance(error, sqlite3.Error) else 0
+    number = error.errno if isinstance(error, OSError) else None
+    if isinstance(error, OSError) and error.filename:  # the system knows best where
+        folder = Path(str(error.filename)).parent
+    where = str(folder) if folder else "the folder it writes to"
+    if number in _FULL_ERRNOS or code == _SQLITE_FULL:
+        return InsufficientSpace(
+            f"The disk holding {where} is full ({_reason(error)}). Free some space there, or "
+            "point the setting for that folder (BACKUP_DIR, RECOVERY_DIR, LOG_DIR) at another "
+            "disk, then try again."
+        )
+    if number in _REFUSED_ERRNOS or code == _SQLITE_READONLY:
+        return FolderNotWritable(
+            f"Cannot write in {where} ({_reason(error)}). Make it writable for this user, or "
+            "point its setting (BACKUP_DIR, RECOVERY_DIR, LOG_DIR) at a writable folder."
+        )
+    return None
+
+
+def _reason(error: BaseException) -> str:
+    """Return the system's words for an error, without a Python repr."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
 def exit_status_for(error: BaseException) -> ExitStatus:
     """Return the exit status for an exception raised by the tool."""
     if isinstance(error, BackupError):
         return error.exit_status
+    known = disk_error(error)
+    if known is not None:
+        return known.exit_status
     if isinstance(error, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED
     return ExitStatus.ERROR

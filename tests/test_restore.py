@@ -868,7 +868,7 @@ def test_a_killed_restore_leaves_no_work_folder_behind(
     archive = _backup(run_cli, sample_db)
     proc = popen_cli(tmp_path, sample_db, "restore", str(archive), "--confirm")
     deadline = time.monotonic() + 60
-    while not list((tmp_path / "recovery").glob(".restore-*/candidate_*.db")):
+    while not list((tmp_path / "recovery").glob(".restore-*/*/candidate_*.db")):
         assert proc.poll() is None and time.monotonic() < deadline, "no candidate appeared"
         time.sleep(0.001)
     proc.kill()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import time as time_module
@@ -49,6 +50,8 @@ SETTING_NAMES = (
     "BOT_UPLOAD_LIMIT_MB",
 )
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_ENV_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")
 
 
 class LocalTimezone(tzinfo):
@@ -134,17 +137,20 @@ class Settings:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""
+    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional quotes.
+
+    Raises:
+        ConfigError: the file cannot be read, or a line is not UTF-8 or not KEY=VALUE; the
+            message names the file and the line (never a value: it may be the bot token).
+    """
     values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, data in enumerate(_env_file_lines(path), start=1):
+        if not data.strip() or data.lstrip().startswith(b"#"):
+            continue  # a comment in another encoding harms nothing
+        line = _decode_env_line(path, number, data).strip()
         match = _ENV_LINE.match(line)
         if not match:
-            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw!r}")
+            raise ConfigError(f"{path}:{number}: {_not_a_setting(line)}")
         key, value = match.groups()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
@@ -152,6 +158,59 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value.split(" #", 1)[0].rstrip()
         values[key] = value
     return values
+
+
+def _env_file_lines(path: Path) -> list[bytes]:
+    """Return the lines of a `.env` file as bytes, without a UTF-8 BOM ([] when none exists)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} is a folder, not a settings file: the settings are read from a file of "
+            "KEY=VALUE lines at that place; rename or remove the folder"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            f"{path} cannot be read ({error.strerror or error}): give this user read access "
+            "to it, or remove it"
+        ) from None
+    return data.removeprefix(codecs.BOM_UTF8).splitlines()
+
+
+def _decode_env_line(path: Path, number: int, data: bytes) -> str:
+    """Decode one line as UTF-8, naming the line and at most its key when it is not text."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\x00" not in text:  # NULs: saved as UTF-16 ("Unicode")
+        return text
+    key = _key_of(data.decode("utf-8", errors="replace"))
+    where = f" (the line of {key})" if key else ""
+    raise ConfigError(
+        f"{path}:{number}{where} is not UTF-8 text: save the file with the UTF-8 encoding"
+    )
+
+
+def _not_a_setting(line: str) -> str:
+    """Say why a line is no setting, naming at most its key (the line may be a secret)."""
+    key = _key_of(line)
+    if key:
+        return f"the line of {key} is not KEY=VALUE: write it as {key}=value"
+    return "this line is not KEY=VALUE (nor a # comment): write settings as NAME=value"
+
+
+def _key_of(line: str) -> str | None:
+    """Return the key a line sets, or a known setting's name it starts with, else None."""
+    match = _ENV_KEY.match(line)
+    if match:
+        return match[1]
+    word = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)", line)
+    if word and word[1].upper() in SETTING_NAMES:  # only names of ours: never a value
+        return word[1].upper()
+    return None
 
 
 class _Reader:

@@ -24,6 +24,7 @@ from src.errors import (
     FolderNotWritable,
     InsufficientSpace,
     IntegrityFailure,
+    disk_error,
 )
 from src.services import catalog, retention
 from src.services.archive import ArchiveWriter, DeflatedFile, check_members
@@ -38,6 +39,7 @@ from src.services.integrity import (
     open_readonly,
     run_check,
 )
+from src.services.live_database import roll_back_hot_journal
 from src.services.locking import exclusive_lock
 from src.services.snapshot import take_snapshot
 
@@ -103,7 +105,9 @@ def create_backup(
             # inside the lock, so no restore or other backup sees half of it
             kept = {result.path} | ({protect} if protect else set())
             result.deleted = apply_retention(settings, backup_type, protect=kept)
-    except BaseException as error:
+    except BaseException as caught:
+        # a full disk or a folder that refuses writes, wherever it struck: exit 7, named
+        error: BaseException = disk_error(caught, folder) or caught
         reason = str(error) or type(error).__name__
         interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
         if interrupted:
@@ -115,7 +119,9 @@ def create_backup(
         logger.error(  # noqa: TRY400
             "%s backup failed: %s", backup_type, reason, exc_info=not isinstance(error, BackupError)
         )
-        raise
+        if error is caught:
+            raise
+        raise error from caught
     history.finish(
         attempt,
         settings.now(),
@@ -207,6 +213,7 @@ def _create_locked(
     """Make the backup while holding the lock."""
     db = settings.database_path
     check_header(db)
+    roll_back_hot_journal(db)  # a killed restore's journal: read-only opens cannot
     _clean_leftovers(folder)
     _check_space(settings, folder)
     name = _unique_name(folder, backup_type, started)
@@ -218,9 +225,10 @@ def _create_locked(
         if not _is_disk_full(error):
             raise
         raise InsufficientSpace(
-            f"The disk holding {folder} ran full while the backup was written ({error}). "
-            "The unfinished archive was removed; free some space or set BACKUP_DIR "
-            "to another disk, then run the backup again."
+            f"The disk holding {folder} ran full while the backup was written "
+            f"({getattr(error, 'strerror', None) or error}). The unfinished archive was "
+            "removed; free some space or set BACKUP_DIR to another disk, then run the "
+            "backup again."
         ) from error
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,8 +7,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from src.errors import BackupError
 from src.services import catalog, repair_service
 from src.services.export_service import export_tables
 from src.services.integrity import check_header, open_readonly, run_check
+from src.services.live_database import readable_copy
 from src.services.naming import clean_stale, unique_path, work_prefix
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def diagnose(settings: Settings) -> Diagnosis:
     result = Diagnosis(db)
     _check_surroundings(result, settings)  # before opening: SQLite may add a -wal/-shm
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
-    with _readable(db, settings.recovery_dir) as readable:
+    with readable_copy(db, settings.recovery_dir) as readable:
         if _check_file(result, db):
             _run_checks(result, readable)
         stamp = f"{settings.now():%Y%m%d_%H%M%S}"
@@ -90,29 +90,6 @@ def diagnose(settings: Settings) -> Diagnosis:
     result.report.write_bytes(orjson.dumps(_report(result, settings), option=orjson.OPT_INDENT_2))
     logger.info("diagnosis of %s: %s", db, result.verdict)
     return result
-
-
-@contextmanager
-def _readable(db: Path, recovery_dir: Path) -> Iterator[Path]:
-    """Yield the database to read: a rolled-back copy when a hot journal is beside it.
-
-    A read-only connection cannot roll back an interrupted write, and the live file must
-    not change, so SQLite rolls the write back in a copy inside the recovery folder.
-    """
-    journal = db.with_name(db.name + "-journal")
-    if not (db.is_file() and journal.exists() and journal.stat().st_size > 0):
-        yield db
-        return
-    with tempfile.TemporaryDirectory(dir=recovery_dir, prefix=".diagnose-") as tmp:
-        copy = Path(tmp) / db.name
-        shutil.copyfile(db, copy)
-        shutil.copyfile(journal, copy.with_name(copy.name + "-journal"))
-        try:
-            with closing(sqlite3.connect(copy)) as conn:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError:
-            logger.warning("diagnose: the copy of %s could not be rolled back", db)
-        yield copy
 
 
 def _check_file(result: Diagnosis, db: Path) -> bool:

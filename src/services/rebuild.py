@@ -16,6 +16,7 @@ import orjson
 
 from src.services.exporters import JSON_FORMAT
 from src.services.integrity import quote_identifier
+from src.services.sandbox import check_dump_statement, check_schema_sql, scratch_database
 
 logger = logging.getLogger(__name__)
 
@@ -26,31 +27,20 @@ def _lines(archive: Path, member: str) -> Iterator[bytes]:
         yield from raw
 
 
-def _new_database(target: Path, page_size: int | None) -> sqlite3.Connection:
-    """Open a new, empty database for rebuilding, in autocommit mode.
-
-    The page size is the original's: SQLite's backup API cannot write into a WAL
-    database of another page size, which is how the copy reaches the live file.
-    """
-    if target.exists():
-        raise FileExistsError(target)
-    conn = sqlite3.connect(target, isolation_level=None)
-    if page_size:
-        conn.execute(f"PRAGMA page_size={int(page_size)}")
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    return conn
-
-
 def rebuild_from_sql(
     archive: Path, member: str, target: Path, page_size: int | None = None
 ) -> None:
-    """Run the archive's SQL dump, statement by statement, into a new database."""
-    with closing(_new_database(target, page_size)) as conn:
+    """Run the archive's SQL dump, statement by statement, in a sandbox: a new database.
+
+    Raises:
+        UntrustedSQL: a statement a dump of ours never contains (nothing of it ran).
+    """
+    with closing(scratch_database(target, page_size)) as conn:
         statement = ""
         for raw in _lines(archive, member):
             statement += raw.decode("utf-8")
             if sqlite3.complete_statement(statement):
+                check_dump_statement(statement)
                 conn.execute(statement)
                 statement = ""
         if statement.strip():
@@ -77,21 +67,35 @@ def rebuild_from_json(
     """Rebuild a database from the archive's JSON export (schema, then rows, then indexes)."""
     lines = _lines(archive, member)
     head = orjson.loads(next(lines).rstrip().rstrip(b",") + b"}")
-    if head.get("format") != JSON_FORMAT:
-        raise ValueError(f"unknown JSON export format {head.get('format')!r}")
+    if not isinstance(head, dict) or head.get("format") != JSON_FORMAT:
+        raise ValueError("unknown JSON export format")
     if next(lines).strip() != b'"tables":{':
         raise ValueError("the JSON export is not laid out as this tool writes it")
-    schema = head["schema"]
-    with closing(_new_database(target, page_size)) as conn:
+    schema = _checked_schema(head.get("schema"))
+    with closing(scratch_database(target, page_size)) as conn:
         conn.execute("BEGIN")
         _create_tables(conn, schema)
         _load_rows(conn, lines)
         for entry in schema:
             if entry["type"] in ("index", "trigger", "view") and entry["sql"]:
+                check_schema_sql(entry["type"], entry["sql"])
                 conn.execute(entry["sql"])
         conn.execute(f"PRAGMA user_version={int(head['user_version'])}")
         conn.execute(f"PRAGMA application_id={int(head['application_id'])}")
         conn.execute("COMMIT")
+
+
+def _checked_schema(schema: Any) -> list[dict[str, Any]]:
+    """Return the export's schema list after checking its shape (it may be crafted)."""
+    if not isinstance(schema, list) or not all(
+        isinstance(e, dict)
+        and isinstance(e.get("type"), str)
+        and isinstance(e.get("name"), str)
+        and isinstance(e.get("sql"), str | None)
+        for e in schema
+    ):
+        raise ValueError("the JSON export's schema is not a list of type, name and sql")
+    return schema
 
 
 def _create_tables(conn: sqlite3.Connection, schema: list[dict[str, Any]]) -> None:
@@ -103,6 +107,7 @@ def _create_tables(conn: sqlite3.Connection, schema: list[dict[str, Any]]) -> No
             continue
         if any(name.startswith(v + "_") for v in virtual):
             continue  # a shadow table: made by its virtual table
+        check_schema_sql("table", sql)
         conn.execute(sql)
 
 
@@ -127,6 +132,14 @@ def _table_insert(conn: sqlite3.Connection, line: bytes) -> str:
     name_end = line.index(b'":{') + 1
     name = orjson.loads(line[:name_end])
     table = orjson.loads(line[name_end + 1 :] + b"]}")
+    if not (
+        isinstance(name, str)
+        and isinstance(table, dict)
+        and isinstance(table.get("columns"), list)
+        and all(isinstance(c, str) for c in table["columns"])
+        and isinstance(table.get("rowid_first"), bool)
+    ):
+        raise ValueError("a table header of the JSON export is not laid out as we write it")
     columns = [quote_identifier(c) for c in table["columns"]]
     if table["rowid_first"]:
         taken = {c.lower() for c in table["columns"][1:]}

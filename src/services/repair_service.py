@@ -16,7 +16,7 @@ import orjson
 
 from src.config.settings import Settings
 from src.errors import DatabaseNotFound, IntegrityFailure, LockBusy, NotADatabase
-from src.services import catalog, restore_service
+from src.services import catalog, live_database
 from src.services.archive import extract_member
 from src.services.integrity import count_rows, list_tables, open_readonly, run_check
 from src.services.locking import exclusive_lock
@@ -160,10 +160,10 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
             f"{db} changed while it was being repaired (is the bot running?); it was not "
             "replaced. Stop the bot and run `repair --apply` again."
         )
-    mode = restore_service.match_live(db, result.recovered)
+    mode = live_database.match_live(db, result.recovered)
     # no waiting for a lock: a writer that holds it would commit just before we overwrite
-    result.kept_damaged += restore_service.write_live(settings, result.recovered, busy_seconds=0)
-    restore_service.set_journal_mode(db, mode)
+    result.kept_damaged += live_database.write_live(settings, result.recovered, busy_seconds=0)
+    live_database.set_journal_mode(db, mode)
     with closing(open_readonly(db)) as conn:
         live = run_check(conn, "integrity_check")
     if live != "ok":

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sqlite3
 import tempfile
-import time
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,17 +15,25 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import BackupError, LockBusy, NotADatabase, RestoreAborted
+from src.errors import ArchiveInvalid, BackupError, RestoreAborted, SchemaChangeRefused
 from src.services import catalog
 from src.services.backup_service import create_backup
+from src.services.history import History
 from src.services.integrity import check_header, count_rows, open_readonly, run_check
+from src.services.live_database import (
+    match_live,
+    readable_copy,
+    roll_back_hot_journal,
+    set_journal_mode,
+    write_live,
+)
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, unique_path, work_prefix
+from src.services.sandbox import open_untrusted
+from src.services.schema_diff import SchemaChange, schema_changes
 from src.services.validation import Validation, validate_archive
 
 logger = logging.getLogger(__name__)
-
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 @dataclass
@@ -36,6 +43,13 @@ class RestorePlan:
     validation: Validation
     live_counts: dict[str, int] | None  # None: the live database is missing or unreadable
     live_problem: str | None
+    # what the archive's schema changes in the live one (empty: the same, or no live one)
+    schema_changes: list[SchemaChange] = field(default_factory=list)
+
+    @property
+    def needs_schema_consent(self) -> bool:
+        """Tell whether restoring needs an explicit yes to a schema change."""
+        return bool(self.schema_changes)
 
 
 @dataclass
@@ -53,31 +67,86 @@ class RestoreResult:
     files_kept_aside: Path | None = None
     report: Path | None = None
     notes: list[str] = field(default_factory=list)
+    schema_changes: list[SchemaChange] = field(default_factory=list)
 
 
-def resolve_archive(settings: Settings, reference: str) -> Path:
-    """Turn `latest` into the newest verified backup; anything else is a path."""
+def candidates(settings: Settings, reference: str) -> Iterator[Path]:
+    """Yield the archives `reference` names: a path, or for `latest` newest first.
+
+    `latest` is the newest verified backup that is neither degraded nor a restore's own
+    safety backup (`restore latest` twice would otherwise undo itself); when one fails
+    validation, the next one is tried.
+    """
     if reference != "latest":
-        return Path(reference).expanduser().resolve()
+        yield Path(reference).expanduser().resolve()
+        return
     for backup in catalog.list_backups(settings):
-        # a restore's own safety backup is no candidate: `restore latest` twice would undo
         if backup.verified and not backup.degraded and backup.trigger != "restore":
-            return backup.path
+            yield backup.path
+
+
+def plan_restore(
+    settings: Settings, reference: str, work: Path, *, record: bool = False
+) -> RestorePlan:
+    """Validate the archive and compare it with the live database; change nothing.
+
+    Args:
+        record: remember in the history an archive that `latest` had to skip (not in a
+            dry run, which writes nothing outside its work folder).
+
+    Raises:
+        ArchiveInvalid: the archive failed a check (for `latest`: every one did).
+        RestoreAborted: no archive, or one of another application's database.
+    """
+    validation = _validate_first(settings, reference, work, record)
+    db = settings.database_path
+    with readable_copy(db, work) as live:
+        live_counts, live_problem = _live_counts(live)
+        _refuse_foreign(live, validation)
+        changes = _schema_changes(live, validation) if live_counts is not None else []
+    return RestorePlan(validation, live_counts, live_problem, changes)
+
+
+def _validate_first(settings: Settings, reference: str, work: Path, record: bool) -> Validation:
+    """Validate the archive (for `latest`, the newest one that passes)."""
+    skipped: list[str] = []
+    for number, archive in enumerate(candidates(settings, reference)):
+        folder = work / f"archive_{number}"
+        folder.mkdir()
+        try:
+            validation = validate_archive(archive, folder)
+        except ArchiveInvalid as error:
+            if reference != "latest":
+                raise
+            skipped.append(f"skipped {archive.name}: {error}")
+            logger.warning("restore latest: %s", skipped[-1])
+            if record:
+                History(settings.history_path).record_verification(
+                    archive, settings.now(), [str(error)]
+                )
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        validation.notes[:0] = skipped
+        return validation
+    if skipped:
+        raise ArchiveInvalid(
+            f"No verified backup passed validation ({'; '.join(skipped)}). Nothing was "
+            "restored. `verify --all` checks every backup; `list` shows them."
+        )
     raise RestoreAborted("No verified backup to restore. `list` shows the backups there are.")
 
 
-def plan_restore(settings: Settings, reference: str, work: Path) -> RestorePlan:
-    """Validate the archive and compare it with the live database; change nothing.
-
-    Raises:
-        ArchiveInvalid: the archive failed a check.
-        RestoreAborted: no archive, or one of another application's database.
-    """
-    archive = resolve_archive(settings, reference)
-    validation = validate_archive(archive, work)
-    live_counts, live_problem = _live_counts(settings.database_path)
-    _refuse_foreign(settings.database_path, validation)
-    return RestorePlan(validation, live_counts, live_problem)
+def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
+    """Say what the archive's database changes in the live schema."""
+    try:
+        with (
+            closing(open_readonly(live)) as now,
+            closing(open_untrusted(validation.candidate)) as then,
+        ):
+            return schema_changes(now, then)
+    except sqlite3.DatabaseError as error:
+        logger.warning("restore: the schemas could not be compared: %s", error)
+        return []
 
 
 def check_only(settings: Settings, reference: str) -> RestorePlan:
@@ -99,44 +168,63 @@ def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
 
 
 def _refuse_foreign(db: Path, validation: Validation) -> None:
-    """Refuse an archive of another application's database over this one."""
+    """Refuse an archive whose database has no table in common with the live one.
+
+    The tables are the archived database's own (its metadata could say anything); another
+    application_id with tables in common is a schema change, shown and asked about.
+    """
     try:
         with closing(open_readonly(db)) as conn:
-            live_app = int(conn.execute("PRAGMA application_id").fetchone()[0])
             live_tables = set(count_rows(conn))
     except sqlite3.DatabaseError:
         return  # missing or unreadable: nothing to compare with
-    archived = validation.metadata["database"]
-    archived_app = int(archived.get("application_id") or 0)
-    if live_tables and (
-        live_app != archived_app or not live_tables & set(archived.get("tables", {}))
-    ):
+    archived = set(validation.counts)
+    if live_tables and not live_tables & archived:
         raise RestoreAborted(
-            f"{validation.archive.name} holds a database of another application "
-            f"(application_id {archived_app}, tables {sorted(archived.get('tables', {}))[:5]}) "
-            f"than {db} (application_id {live_app}). Nothing was restored. To restore it "
-            "elsewhere, set DATABASE_PATH to a new file."
+            f"{validation.archive.name} holds a database of another application (tables "
+            f"{sorted(archived)[:5]}, none of them in {db}). Nothing was restored. To restore "
+            "it elsewhere, set DATABASE_PATH to a new file."
         )
 
 
-def restore(settings: Settings, reference: str, *, include_files: bool = False) -> RestoreResult:
+def restore(
+    settings: Settings,
+    reference: str,
+    *,
+    include_files: bool = False,
+    allow_schema_change: bool = False,
+) -> RestoreResult:
     """Replace the live database's content with a validated backup's.
 
-    An emergency backup of the current database comes first. The data is written
-    through SQLite's backup API into the live file, in one transaction: open
-    connections (the bot's) see the old or the new data, never a mix, and a kill
-    leaves one or the other. A database too damaged to open is moved aside instead.
+    A hot journal that a killed write left is rolled back first. An emergency backup of
+    the current database comes next. The data is written through SQLite's backup API
+    into the live file, in one transaction: open connections (the bot's) see the old or
+    the new data, never a mix, and a kill leaves one or the other. A database too
+    damaged to open is replaced as a file, its old files kept in the recovery folder.
+
+    Args:
+        allow_schema_change: restore also when the archive's schema differs from the
+            live one (its tables, views, triggers, indexes or application_id).
 
     Raises:
         ArchiveInvalid, RestoreAborted: refused before anything changed.
+        SchemaChangeRefused: the schema would change and that was not allowed.
         LockBusy: a backup or another restore is running.
     """
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(settings.recovery_dir, "restore")
+    with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
+        roll_back_hot_journal(settings.database_path)
     with tempfile.TemporaryDirectory(
         dir=settings.recovery_dir, prefix=work_prefix("restore")
     ) as tmp:
-        plan = plan_restore(settings, reference, Path(tmp))
+        plan = plan_restore(settings, reference, Path(tmp), record=True)
+        if plan.schema_changes and not allow_schema_change:
+            raise SchemaChangeRefused(
+                f"{plan.validation.archive.name} would change the database's schema: "
+                f"{describe_changes(plan.schema_changes)}. Nothing was changed. If that is "
+                "intended (e.g. undoing a migration), confirm it with --allow-schema-change."
+            )
         journal_mode = match_live(settings.database_path, plan.validation.candidate)
         safety = _safety_backup(settings, plan.validation.archive)
         with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
@@ -147,6 +235,12 @@ def restore(settings: Settings, reference: str, *, include_files: bool = False) 
             _restore_files(settings, plan.validation, result)
     result.report = _write_report(settings, result)
     return result
+
+
+def describe_changes(changes: list[SchemaChange], limit: int = 8) -> str:
+    """Name schema changes in one line, the first `limit` of them."""
+    shown = ", ".join(c.describe() for c in changes[:limit])
+    return shown + (f" and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
 def _safety_backup(settings: Settings, restoring: Path) -> Path | None:
@@ -166,130 +260,6 @@ def _safety_backup(settings: Settings, restoring: Path) -> Path | None:
         raise
 
 
-def match_live(db: Path, candidate: Path) -> str | None:
-    """Give the candidate the live database's page size; return the live journal mode.
-
-    SQLite's backup API cannot write into a WAL database of another page size, and the
-    copied header would switch a rollback-journal database to WAL.
-    """
-    try:
-        with closing(open_readonly(db)) as conn:
-            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
-    except sqlite3.DatabaseError:
-        return None  # missing or unreadable: it is replaced as a file
-    with closing(sqlite3.connect(candidate, isolation_level=None)) as conn:
-        if int(conn.execute("PRAGMA page_size").fetchone()[0]) != page_size:
-            conn.execute("PRAGMA journal_mode=DELETE")
-            conn.execute(f"PRAGMA page_size={page_size}")
-            conn.execute("VACUUM")
-        conn.execute(f"PRAGMA journal_mode={'WAL' if mode == 'wal' else 'DELETE'}")
-    return mode
-
-
-def set_journal_mode(db: Path, mode: str | None) -> None:
-    """Put the live database's journal mode back (best effort: the bot may hold it open)."""
-    if mode is None:
-        return
-    try:
-        with closing(sqlite3.connect(db, timeout=5)) as conn:
-            now = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
-            if now != mode:
-                conn.execute(f"PRAGMA journal_mode={mode}")
-    except sqlite3.DatabaseError as error:
-        logger.warning("restore: could not set the journal mode back to %s: %s", mode, error)
-
-
-def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60) -> list[Path]:
-    """Write the candidate into the live database; return what was moved aside.
-
-    Args:
-        busy_seconds: how long to wait while another process holds the database locked
-            before giving up with LockBusy (nothing written).
-    """
-    db = settings.database_path
-    if not _opens(db):
-        # a missing file's stale -wal would be replayed into the new one, and opening a
-        # damaged one read-write would checkpoint into it: move them all aside untouched
-        moved = _move_aside(settings, db)
-        _place_file(candidate, db)
-        return moved
-    started = time.monotonic()
-
-    def give_up_when_busy(status: int, _remaining: int, _total: int) -> None:
-        # sqlite3's backup() retries a locked destination for ever: bound the wait
-        if status in (_SQLITE_BUSY, _SQLITE_LOCKED) and time.monotonic() - started > busy_seconds:
-            raise LockBusy(
-                f"{db} stayed locked by another process for {busy_seconds:.0f} s (is the bot "
-                "writing?); nothing was written. Stop the bot and try again."
-            )
-
-    try:
-        with (
-            closing(open_readonly(candidate, immutable=True)) as src,
-            closing(sqlite3.connect(db, timeout=min(busy_seconds, 60))) as dst,
-        ):
-            src.backup(dst, pages=4096, sleep=0.05, progress=give_up_when_busy)
-    except sqlite3.DatabaseError as error:
-        raise RestoreAborted(
-            f"Could not write into {db}: {error}. The database was left as it was "
-            "(SQLite rolled the unfinished write back)."
-        ) from error
-    return []
-
-
-def _opens(db: Path) -> bool:
-    """Tell whether the live database exists and can be read (probed read-only).
-
-    Raises:
-        LockBusy: another process holds it locked (it is busy, not damaged).
-        NotADatabase: DATABASE_PATH is a folder.
-    """
-    if db.exists() and not db.is_file():
-        raise NotADatabase(f"{db} is not a file. Point DATABASE_PATH at the bot's .db file.")
-    try:
-        check_header(db)
-        with closing(open_readonly(db)) as conn:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as error:
-        if getattr(error, "sqlite_errorcode", None) in (_SQLITE_BUSY, _SQLITE_LOCKED):
-            raise LockBusy(
-                f"{db} is locked by another process ({error}); nothing was restored. "
-                "Stop the bot, or try again when its write has finished."
-            ) from error
-        logger.warning("restore: %s cannot be used (%s); it is replaced", db, error)
-        return False
-    except (BackupError, sqlite3.DatabaseError) as error:
-        logger.warning(
-            "restore: %s cannot be used (%s); it is replaced, not written into", db, error
-        )
-        return False
-    return True
-
-
-def _move_aside(settings: Settings, db: Path) -> list[Path]:
-    """Move a damaged database and its -wal/-shm/-journal into the recovery folder."""
-    stamp = settings.now().strftime("%Y%m%d_%H%M%S")
-    moved = []
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        path = db.with_name(db.name + suffix)
-        if path.exists():
-            target = unique_path(settings.recovery_dir / f"damaged_{stamp}_{path.name}")
-            shutil.move(path, target)
-            moved.append(target)
-    return moved
-
-
-def _place_file(candidate: Path, db: Path) -> None:
-    """Copy the candidate next to the database, sync it, then rename it into place."""
-    db.parent.mkdir(parents=True, exist_ok=True)
-    staging = db.with_name(f".{db.name}.restoring")
-    shutil.copyfile(candidate, staging)
-    with staging.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    staging.replace(db)
-
-
 def _after(
     settings: Settings, plan: RestorePlan, safety: Path | None, moved: list[Path]
 ) -> RestoreResult:
@@ -307,6 +277,7 @@ def _after(
         counts=counts,
         expected=validation.counts,
         notes=list(validation.notes),
+        schema_changes=list(plan.schema_changes),
     )
 
 
@@ -358,6 +329,7 @@ def _write_report(settings: Settings, result: RestoreResult) -> Path:
         "row_counts": result.counts,
         "row_counts_in_backup": result.expected,
         "counts_match": result.counts == result.expected,
+        "schema_changes": [c.describe() for c in result.schema_changes],
         "files_restored": result.files_restored,
         "files_kept_aside": str(result.files_kept_aside) if result.files_kept_aside else None,
         "notes": result.notes,
