@@ -22,10 +22,10 @@ def write_archive(tmp_path, level=1):
         deflated.write(payload[start : start + 65536])
     deflated.finish()
     writer = ArchiveWriter(tmp_path / "a.zip", level)
-    with writer.stream("streamed.txt", "sql") as out:
+    with writer.stream("database/streamed.txt", "sql") as out:
         out.write(b"INSERT INTO t VALUES(1);\n" * 50_000)
-    writer.add_file("copied.bin", source, "database")
-    writer.add_deflated("pre.bin", "json", deflated)
+    writer.add_file("database/copied.bin", source, "database")
+    writer.add_deflated("database/pre.bin", "json", deflated)
     return writer, payload
 
 
@@ -37,8 +37,8 @@ def test_every_kind_of_member_reads_back_with_zipfile_and_unzip(tmp_path, level)
     writer.close()
     assert check_members(writer.path, metadata) == []
     with zipfile.ZipFile(writer.path) as archive:
-        assert archive.read("pre.bin") == payload
-        assert archive.read("copied.bin") == payload
+        assert archive.read("database/pre.bin") == payload
+        assert archive.read("database/copied.bin") == payload
     if shutil.which("unzip"):
         done = subprocess.run(["unzip", "-tq", str(writer.path)], capture_output=True, check=False)
         assert done.returncode == 0, done.stdout
@@ -50,12 +50,12 @@ def test_read_back_finds_damaged_data_and_lists_every_damaged_member(tmp_path):
     writer.add_metadata(metadata)
     writer.close()
     with zipfile.ZipFile(writer.path) as archive:
-        offset = archive.getinfo("copied.bin").header_offset
+        offset = archive.getinfo("database/copied.bin").header_offset
     with writer.path.open("r+b") as raw:  # damage one member's data on disk
         raw.seek(offset + 200)
         raw.write(b"\xff" * 64)
     problems = check_members(writer.path, metadata)
-    assert problems and all(p.startswith("copied.bin") for p in problems)
+    assert problems and all(p.startswith("database/copied.bin") for p in problems)
 
 
 def test_a_member_missing_from_metadata_or_archive_is_reported(tmp_path):
@@ -66,7 +66,7 @@ def test_a_member_missing_from_metadata_or_archive_is_reported(tmp_path):
     listed = {"members": [*metadata["members"][1:], {"path": "ghost", "size": 1, "sha256": ""}]}
     problems = check_members(writer.path, listed)
     assert any("ghost: listed in metadata.json but not in the archive" in p for p in problems)
-    assert any("streamed.txt: in the archive but not listed" in p for p in problems)
+    assert any("database/streamed.txt: in the archive but not listed" in p for p in problems)
 
 
 def test_a_failing_compressor_thread_reaches_the_writer(tmp_path):

@@ -204,13 +204,45 @@ def restore_plan(
         lines.append(f"{escape(table)}: {current} → {rows}")
     if plan.live_problem:
         lines.append(f"⚠️ The live database cannot be read: {escape(plan.live_problem)}")
+    if plan.schema_changes:
+        lines += ["", f"⚠️ <b>This backup changes the schema</b> ({len(plan.schema_changes)}):"]
+        lines += [f"• {escape(change.describe())}" for change in plan.schema_changes[:15]]
+        if len(plan.schema_changes) > 15:
+            lines.append(f"• … and {len(plan.schema_changes) - 15} more")
     lines += [
         "",
         "An emergency backup of the current database is made first.",
         f"⏳ This confirmation expires in {minutes} minutes and only works for you.",
     ]
+    first = (
+        menu.button("⚠️ Review the schema changes", "schema", token)
+        if plan.schema_changes
+        else menu.button("✅ Confirm restore", "confirm", token)
+    )
     keyboard = [
-        [menu.button("✅ Confirm restore", "confirm", token)],
+        [first],
+        [menu.button("❌ Cancel", "cancel", token), menu.button("✖️ Close", "close")],
+    ]
+    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+
+
+def schema_consent(
+    menu: Menu, archive: str, changes: list[str], token: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The second, explicit question before a restore that changes the schema."""
+    lines = [
+        "⚠️ <b>Restore and change the schema?</b>",
+        f"Archive: <code>{escape(archive)}</code>",
+        "Restoring it replaces the bot's schema with the backup's. A trigger or table the "
+        "bot does not expect can lose or leak data; only go on if you know why it differs "
+        "(for example, undoing a migration).",
+        "",
+        *[f"• {escape(change)}" for change in changes[:15]],
+    ]
+    if len(changes) > 15:
+        lines.append(f"• … and {len(changes) - 15} more")
+    keyboard = [
+        [menu.button("⚠️ Restore and change the schema", "confirm", token)],
         [menu.button("❌ Cancel", "cancel", token), menu.button("✖️ Close", "close")],
     ]
     return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)

@@ -18,6 +18,7 @@ from src.errors import (
     ExitStatus,
     IntegrityFailure,
     NotConfirmed,
+    disk_error,
     exit_status_for,
 )
 from src.logging_setup import configure_logging
@@ -110,18 +111,36 @@ def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
     "--confirm", is_flag=True, help="Really replace the database (after a safety backup)."
 )
 @click.option("--include-files", is_flag=True, help="Also restore the config and data files.")
+@click.option(
+    "--allow-schema-change",
+    is_flag=True,
+    help="Restore also when the archive changes the schema (tables, views, triggers, "
+    "application_id) of a readable live database; the preview lists the changes.",
+)
 @click.pass_obj
-def restore(settings: Settings, archive: str, confirm: bool, include_files: bool) -> None:
+def restore(
+    settings: Settings,
+    archive: str,
+    confirm: bool,
+    include_files: bool,
+    allow_schema_change: bool,
+) -> None:
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
     if not confirm:
         plan = restore_service.check_only(settings, archive)
         output.emit(output.restore_plan_text(plan))
+        flags = " --allow-schema-change" if plan.needs_schema_consent else ""
         raise NotConfirmed(
-            "Nothing was changed. To restore, run the same command with --confirm "
+            f"Nothing was changed. To restore, run the same command with --confirm{flags} "
             "(an emergency backup of the current database is made first)."
         )
     output.emit(f"⏳ Restoring {settings.database_path} from {archive} ...")
-    result = restore_service.restore(settings, archive, include_files=include_files)
+    result = restore_service.restore(
+        settings,
+        archive,
+        include_files=include_files,
+        allow_schema_change=allow_schema_change,
+    )
     output.emit(output.restore_result_text(result))
     if result.integrity != "ok" or result.counts != result.expected:
         raise IntegrityFailure("The restored database does not match the backup; see the report.")
@@ -209,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return a 
         output.emit(f"❌ {error}", sys.stderr)
         return int(exit_status_for(error))
     except Exception as error:
+        known = disk_error(error)
+        if known is not None:
+            logger.exception("%s", known)
+            output.emit(f"❌ {known}", sys.stderr)
+            return int(exit_status_for(known))
         logger.exception("unexpected error")
         output.emit(
             f"❌ Unexpected error: {error!r}. The traceback is in the log folder (errors.log).",

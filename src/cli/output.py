@@ -253,6 +253,12 @@ def restore_plan_text(plan: RestorePlan) -> str:
     lines += [f"  ⚠️ {note}" for note in check.notes]
     if plan.live_problem:
         lines.append(f"  The live database cannot be read: {plan.live_problem}")
+    if plan.schema_changes:
+        lines.append(
+            f"  ⚠️ The archive changes the live schema ({len(plan.schema_changes)} change(s)); "
+            "restoring it needs --allow-schema-change:"
+        )
+        lines += [f"    - {change.describe()}" for change in plan.schema_changes]
     names = sorted(set(check.counts) | set(plan.live_counts or {}))
     lines += ["", *_count_rows(names, plan.live_counts, check.counts)]
     return "\n".join(lines)
@@ -268,6 +274,7 @@ def restore_result_text(result: RestoreResult) -> str:
         f"  Safety backup of the previous database: {result.safety_backup or 'none (unreadable)'}",
     ]
     lines += [f"  Moved aside (damaged): {path}" for path in result.moved_aside]
+    lines += [f"  Schema change allowed: {c.describe()}" for c in result.schema_changes]
     if result.files_restored:
         lines.append(f"  Files restored: {', '.join(result.files_restored)}")
         lines.append(f"  Previous files kept in: {result.files_kept_aside}")

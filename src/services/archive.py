@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -19,6 +20,8 @@ from typing import IO, Any, cast
 import orjson
 
 from src.errors import ArchiveInvalid
+from src.services.member_names import METADATA_NAME, check_infos
+from src.services.zip_structure import check_structure, open_zip
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,6 @@ _METADATA_ERRORS: tuple[type[Exception], ...] = (
     RuntimeError,  # an encrypted member
     NotImplementedError,  # an unknown compression method
 )
-METADATA_NAME = "metadata.json"
 READ_CHUNK = 1 << 20
 SYNC_BYTES = 64 << 20
 ZIP64_FROM = 1 << 31  # members this big (or of unknown size) get ZIP64 fields
@@ -61,12 +63,15 @@ class Member:
     sha256: str
     role: str
     source: str | None = None
+    original: str | None = None  # the file's own name, when it is stored under another
 
     def to_json(self) -> dict[str, Any]:
         """Return the member as metadata records it."""
         data = {"path": self.path, "size": self.size, "sha256": self.sha256, "role": self.role}
         if self.source is not None:
             data["source"] = self.source
+        if self.original is not None:
+            data["original"] = self.original
         return data
 
 
@@ -130,21 +135,32 @@ class DeflatedFile:
         self._worker.start()
 
     def _drain(self) -> None:
-        """Hash, count and compress queued chunks until the end marker."""
+        """Hash, count and compress queued chunks until the end marker.
+
+        On any error (a full disk at any write, the final flush included) the error is
+        kept for the producer and the queue is emptied up to the end marker, unless that
+        marker was taken already: the thread always ends and the producer never blocks.
+        """
+        ended = False
         try:
             while (data := self._chunks.get()) is not None:
                 self.crc = zlib.crc32(data, self.crc)
                 self.sha.update(data)
                 self.size += len(data)
                 self._out.write(self._compressor.compress(data) if self._compressor else data)
+            ended = True
             if self._compressor:
                 self._out.write(self._compressor.flush())
+            self._out.flush()  # a full disk shows here, not at an unchecked close
         except BaseException as error:  # noqa: BLE001 - handed to the producer, which raises it
             self._error = error
-            while self._chunks.get() is not None:  # never leave the producer blocked
+            while not ended and self._chunks.get() is not None:  # never leave it blocked
                 pass
         finally:
-            self._out.close()
+            try:
+                self._out.close()
+            except OSError as error:  # the buffered rest did not fit either
+                self._error = self._error or error
 
     def write(self, data: bytes, /) -> int:
         """Queue `data` to be hashed and compressed."""
@@ -256,6 +272,12 @@ class ArchiveWriter:
             while chunk := handle.read(READ_CHUNK):
                 writer.write(chunk)
 
+    def note_original(self, name: str, original: str) -> None:
+        """Record the own name of a file stored as member `name` under a cleaned one."""
+        if not self.members or self.members[-1].path != name:
+            raise ValueError(f"{name} is not the member written last")
+        self.members[-1] = dataclasses.replace(self.members[-1], original=original)
+
     def add_metadata(self, metadata: dict[str, Any]) -> None:
         """Write metadata.json (it lists every other member with its SHA-256)."""
         data = orjson.dumps(metadata, option=orjson.OPT_INDENT_2) + b"\n"
@@ -291,7 +313,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
         ArchiveInvalid: not a ZIP, no metadata, or metadata that is not JSON.
     """
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_zip(path) as archive:
             info = archive.getinfo(METADATA_NAME)
             if info.file_size > 64 << 20:
                 raise ArchiveInvalid(f"{path.name}: metadata.json is implausibly large")
@@ -310,30 +332,40 @@ def read_metadata(path: Path) -> dict[str, Any]:
 def check_members(
     path: Path, metadata: dict[str, Any], skip: frozenset[str] = frozenset()
 ) -> list[str]:
-    """Re-read every member: CRC and SHA-256 against the metadata; return the problems.
+    """Check an archive as `restore` would: names, layout, then every member's bytes.
 
-    Members in `skip` must be there but are not read (the caller checks them as it
-    extracts them).
+    The names follow the one policy restore applies (member_names); the local headers
+    must agree with the central directory (zip_structure); each member's CRC and
+    SHA-256 must match the metadata. Members in `skip` must be there but are not read
+    (the caller checks them as it extracts them). Linear in the member count.
     """
-    problems: list[str] = []
     expected = {m["path"]: m for m in metadata.get("members", [])}
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = {info.filename for info in archive.infolist()} - {METADATA_NAME}
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        with open_zip(path) as archive:
+            infos = archive.infolist()
+            problems = check_infos(infos) + check_structure(archive)
+            if problems:
+                return problems
+            names = {info.filename for info in infos} - {METADATA_NAME}
+            problems += [
+                f"{missing}: listed in metadata.json but not in the archive"
+                for missing in sorted(set(expected) - names)
+            ]
+            problems += [
+                f"{extra}: in the archive but not listed in metadata.json"
+                for extra in sorted(names - set(expected))
+            ]
+            # the big members decompress on both cores at once (zipfile locks the file
+            # for each read, so both threads share one parsed directory)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                checks = pool.map(
+                    lambda name: _check_member(archive, name, expected[name]),
+                    sorted(names & set(expected) - skip),
+                )
+                for found in checks:
+                    problems.extend(found)
+    except READ_ERRORS as error:
         return [f"cannot read the archive: {error}"]
-    for missing in sorted(set(expected) - names):
-        problems.append(f"{missing}: listed in metadata.json but not in the archive")
-    for extra in sorted(names - set(expected)):
-        problems.append(f"{extra}: in the archive but not listed in metadata.json")
-    # the big members decompress on both cores at once
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        checks = pool.map(
-            lambda name: _check_member(path, name, expected[name]),
-            sorted(names & set(expected) - skip),
-        )
-        for found in checks:
-            problems.extend(found)
     return problems
 
 
@@ -345,12 +377,12 @@ def _open_member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
     return handle
 
 
-def _check_member(path: Path, name: str, expected: dict[str, Any]) -> list[str]:
+def _check_member(archive: zipfile.ZipFile, name: str, expected: dict[str, Any]) -> list[str]:
     """Check one member's CRC (zipfile does it at the end) and SHA-256."""
     sha = hashlib.sha256()
     size = 0
     try:
-        with zipfile.ZipFile(path) as archive, _open_member(archive, name) as handle:
+        with _open_member(archive, name) as handle:
             while chunk := handle.read(READ_CHUNK):
                 sha.update(chunk)
                 size += len(chunk)
@@ -380,7 +412,7 @@ def extract_member(
     sha = hashlib.sha256()
     size = 0
     with (
-        zipfile.ZipFile(path) as archive,
+        open_zip(path) as archive,
         _open_member(archive, name) as src,
         target.open("xb") as dst,
     ):

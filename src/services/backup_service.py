@@ -41,6 +41,7 @@ from src.services.integrity import (
 )
 from src.services.live_database import roll_back_hot_journal
 from src.services.locking import exclusive_lock
+from src.services.member_names import safe_part
 from src.services.snapshot import take_snapshot
 
 logger = logging.getLogger(__name__)
@@ -315,17 +316,17 @@ def _write_parts(
             for _label, role, write in _EXPORTS
         }
         writer = ArchiveWriter(partial, level)
-        writer.add_file(f"database/{db.name}", snapshot, "database", str(db))
+        writer.add_file(f"database/{safe_part(db.name)}", snapshot, "database", str(db))
         for suffix in ("-wal", "-journal"):  # only a raw copy (emergency) has these
             sidecar = snapshot.with_name(snapshot.name + suffix)
             if sidecar.exists():
-                writer.add_file(f"database/{sidecar.name}", sidecar, "database-sidecar")
+                writer.add_file(f"database/{safe_part(sidecar.name)}", sidecar, "database-sidecar")
         before = checking_live.result()
         _refuse_damaged(db, backup_type, before)
         exported = {}
         for label, role, _write in _EXPORTS:
             deflated, counts, error = exports[role].result()
-            writer.add_deflated(f"database/{db.stem}.{role}", role, deflated)
+            writer.add_deflated(f"database/{safe_part(db.stem)}.{role}", role, deflated)
             exported[label] = counts
             if error:  # only an emergency backup of a damaged database gets here
                 problems.append(f"{label} incomplete: {error}")

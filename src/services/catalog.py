@@ -182,6 +182,7 @@ def _check_shapes(metadata: dict[str, Any]) -> list[str]:
         and isinstance(m.get("size"), int)
         and isinstance(m.get("sha256"), str)
         and isinstance(m.get("role", ""), str)
+        and isinstance(m.get("original", ""), str)
         for m in members
     ):
         return ["metadata.json: each member needs a path, a size and a sha256"]

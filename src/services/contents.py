@@ -7,6 +7,7 @@ import platform
 import socket
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from src import __version__
@@ -14,14 +15,20 @@ from src.config.settings import Settings
 from src.services.archive import ArchiveWriter, deflate_engine
 from src.services.catalog import FORMAT_VERSION
 from src.services.integrity import DatabaseFacts
+from src.services.member_names import stored_name
 
 logger = logging.getLogger(__name__)
 
 
 def add_files(settings: Settings, writer: ArchiveWriter) -> dict[str, list[str]]:
-    """Add config, data and recent log files; return what was included and what was missing."""
+    """Add config, data and recent log files; return what was included and what was missing.
+
+    Each file is stored under a name `restore` accepts (member_names): a name with, say,
+    a ':' is stored cleaned and its own name recorded as `original`.
+    """
     included, missing = [], []
     root = settings.project_root
+    taken: set[str] = set()
     for role, names in (("config", settings.config_files), ("data", settings.data_files)):
         for name in names:
             path = (root / name).resolve()
@@ -37,15 +44,23 @@ def add_files(settings: Settings, writer: ArchiveWriter) -> dict[str, list[str]]
                 if path.is_relative_to(root)
                 else f"_external/{path.name}"
             )
-            writer.add_file(f"files/{rel}", path, role, str(path))
+            _add(writer, stored_name("files", rel, taken), path, role, rel)
             included.append(rel)
     cutoff = time.time() - timedelta(days=settings.log_max_age_days).total_seconds()
     if settings.log_dir.is_dir():
         for path in sorted(settings.log_dir.iterdir()):
             if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= cutoff:
-                writer.add_file(f"logs/{path.name}", path, "log", str(path))
+                _add(writer, stored_name("logs", path.name, taken), path, "log", path.name)
                 included.append(f"logs/{path.name}")
     return {"included": included, "missing": missing}
+
+
+def _add(writer: ArchiveWriter, member: str, path: Path, role: str, original: str) -> None:
+    """Archive one file; note its own name when it had to be stored under another."""
+    writer.add_file(member, path, role, str(path))
+    if member.split("/", 1)[1] != original:
+        writer.note_original(member, original)
+        logger.info("backup: %s is stored as %s (its name is not portable)", original, member)
 
 
 def build_metadata(

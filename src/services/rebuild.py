@@ -6,7 +6,6 @@ import base64
 import logging
 import math
 import sqlite3
-import zipfile
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -17,13 +16,14 @@ import orjson
 from src.services.exporters import JSON_FORMAT
 from src.services.integrity import quote_identifier
 from src.services.sandbox import check_dump_statement, check_schema_sql, scratch_database
+from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
 
 
 def _lines(archive: Path, member: str) -> Iterator[bytes]:
     """Yield the lines of one archive member, streamed."""
-    with zipfile.ZipFile(archive) as zf, zf.open(member) as raw:
+    with open_zip(archive) as zf, zf.open(member) as raw:
         yield from raw
 
 

@@ -32,6 +32,7 @@ from src.services.naming import clean_stale, unique_path, work_prefix
 from src.services.sandbox import open_untrusted
 from src.services.schema_diff import SchemaChange, schema_changes
 from src.services.validation import Validation, validate_archive
+from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +284,6 @@ def _after(
 
 def _restore_files(settings: Settings, validation: Validation, result: RestoreResult) -> None:
     """Put back the archived config and data files, keeping the current ones aside."""
-    import zipfile
 
     stamp = settings.now().strftime("%Y%m%d_%H%M%S")
     aside = unique_path(settings.recovery_dir / f"files_before_restore_{stamp}")
@@ -296,13 +296,13 @@ def _restore_files(settings: Settings, validation: Validation, result: RestoreRe
     if not made_here:
         result.notes.append("config files are restored only from this installation's backups")
     allowed = {(root / name).resolve() for name in names if Path(name).name != ".env"}
-    with zipfile.ZipFile(validation.archive) as zf:
+    with open_zip(validation.archive) as zf:
         for member in validation.metadata["members"]:
             name = member["path"]
             if member.get("role") not in ("config", "data") or not name.startswith("files/"):
                 continue
-            relative = name.removeprefix("files/")
-            target = (root / relative).resolve()
+            relative = str(member.get("original") or name.removeprefix("files/"))
+            target = (root / relative).resolve()  # only ever one of `allowed`
             if target not in allowed:
                 result.notes.append(f"{relative}: not a configured config or data file, skipped")
                 continue

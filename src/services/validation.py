@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import sqlite3
-import stat
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from src.errors import ArchiveInvalid, RestoreAborted
 from src.services.archive import (
-    METADATA_NAME,
     READ_ERRORS,
     check_members,
     extract_member,
@@ -24,13 +21,12 @@ from src.services.archive import (
 )
 from src.services.catalog import check_metadata
 from src.services.integrity import count_rows, list_tables, run_check
+from src.services.member_names import check_infos
 from src.services.rebuild import rebuild_from_json, rebuild_from_sql
 from src.services.sandbox import open_untrusted
+from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
-
-_SAFE_PART = re.compile(r"^[^\x00-\x1f/\\:*?\"<>|]+$")
-TOP_FOLDERS = ("database", "files", "logs")
 
 
 @dataclass
@@ -43,29 +39,6 @@ class Validation:
     source: str  # which copy passed: database, sql or json
     counts: dict[str, int]
     notes: list[str] = field(default_factory=list)
-
-
-def check_names(infos: list[zipfile.ZipInfo]) -> list[str]:
-    """Return the members whose names or kinds could write outside the restore folder."""
-    problems, seen = [], set()
-    for info in infos:
-        name = info.filename
-        parts = PurePosixPath(name).parts
-        kind = (info.external_attr >> 16) & 0o170000
-        if name in seen:
-            problems.append(f"{name!r} appears twice")
-        seen.add(name)
-        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-            problems.append(f"{name!r} is an absolute path")
-        elif ".." in parts or any(not _SAFE_PART.match(p) or p in {".", ""} for p in parts):
-            problems.append(f"{name!r} is not a safe relative path")
-        elif kind == stat.S_IFLNK:
-            problems.append(f"{name!r} is a symbolic link")
-        elif name.endswith("/") or kind == stat.S_IFDIR:
-            problems.append(f"{name!r} is a folder entry")
-        elif name != METADATA_NAME and (len(parts) < 2 or parts[0] not in TOP_FOLDERS):
-            problems.append(f"{name!r} is outside the backup layout")
-    return problems
 
 
 def check_sizes(infos: list[zipfile.ZipInfo], metadata: dict[str, Any], free: int) -> list[str]:
@@ -103,9 +76,14 @@ def validate_archive(archive: Path, work: Path) -> Validation:
         raise RestoreAborted(f"No archive at {archive}. `list` shows the backups there are.")
     if not zipfile.is_zipfile(archive):
         raise ArchiveInvalid(f"{archive.name} is not a ZIP archive; nothing was restored.")
-    with zipfile.ZipFile(archive) as zf:
-        infos = zf.infolist()
-    _refuse(archive, check_names(infos))
+    try:
+        with open_zip(archive) as zf:
+            infos = zf.infolist()
+    except READ_ERRORS as error:
+        raise ArchiveInvalid(
+            f"{archive.name} was refused, nothing was restored: {error}."
+        ) from None
+    _refuse(archive, check_infos(infos))
     metadata = read_metadata(archive)
     _refuse(archive, check_metadata(metadata))
     _refuse(archive, check_sizes(infos, metadata, shutil.disk_usage(work).free))

@@ -7,6 +7,7 @@ loop keeps answering other users meanwhile.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
@@ -343,14 +344,18 @@ async def _plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) 
         "user": user.id if user else None,
         "archive": str(item.path),
         "expires": time.monotonic() + CONFIRM_MINUTES * 60,
+        "schema_changes": [change.describe() for change in plan.schema_changes],
+        "allow_schema_change": False,
     }
     await _show(update, views.restore_plan(menu, plan, token, CONFIRM_MINUTES))
 
 
-async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Step two: only the admin who asked, only before it expires, only once."""
+async def _pending(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
+) -> dict[str, Any] | None:
+    """The confirmation entry behind a button, if it is still valid and the presser's own."""
     pending: dict[str, Any] = context.bot_data.setdefault("restore_confirmations", {})
-    entry = pending.get(token)
+    entry: dict[str, Any] | None = pending.get(token)
     user = update.effective_user
     if entry is None or entry["expires"] < time.monotonic():
         pending.pop(token, None)
@@ -360,12 +365,38 @@ async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: st
             "Start the restore again.",
             True,
         )
-        return
+        return None
     if entry["user"] != (user.id if user else None):
         logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
         await _answer(update, "⛔ Only the admin who asked for this restore can confirm it.", True)
+        return None
+    return entry
+
+
+async def _schema(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """The extra step when the archive changes the schema: name the changes, ask again."""
+    entry = await _pending(update, context, token)
+    if entry is None:
         return
-    del pending[token]
+    await _answer(update)
+    entry["allow_schema_change"] = True
+    logger.warning(
+        "restore of %s: admin %s is shown its schema changes", entry["archive"], entry["user"]
+    )
+    await _show(
+        update,
+        views.schema_consent(
+            _menu(context), Path(entry["archive"]).name, entry["schema_changes"], token
+        ),
+    )
+
+
+async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """Step two: only the admin who asked, only before it expires, only once."""
+    entry = await _pending(update, context, token)
+    if entry is None:
+        return
+    context.bot_data["restore_confirmations"].pop(token, None)
     await _answer(update, "⏳ Restoring…")
     menu = _menu(context)
     await _show(
@@ -375,7 +406,12 @@ async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: st
     logger.warning("restore of %s confirmed by admin %s", entry["archive"], entry["user"])
     try:
         result = await asyncio.to_thread(
-            restore_service.restore, _settings(context), entry["archive"]
+            functools.partial(
+                restore_service.restore,
+                _settings(context),
+                entry["archive"],
+                allow_schema_change=entry["allow_schema_change"],
+            )
         )
     except BackupError as error:
         await _show(update, views.failure(menu, "The restore", str(error)))
@@ -450,6 +486,7 @@ ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[
     "rlist": _page_action("rlist"),
     "plan": _plan,
     "confirm": _confirm,
+    "schema": _schema,
     "cancel": _cancel,
     "status": _status,
     "sched": _scheduler,
