@@ -15,8 +15,9 @@ from src.config.settings import BACKUP_TYPES, Settings
 from src.errors import ArchiveInvalid, BackupError
 from src.services.archive import check_members, extract_member, read_metadata
 from src.services.history import History
-from src.services.integrity import count_rows, open_readonly, run_check
+from src.services.integrity import count_rows, run_check
 from src.services.naming import clean_stale, work_prefix
+from src.services.sandbox import open_untrusted
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +228,7 @@ def _check_database(path: Path, metadata: dict[str, Any], work_dir: Path) -> lis
     with tempfile.TemporaryDirectory(dir=work_dir, prefix=work_prefix("verify")) as tmp:
         copy = Path(tmp) / "archived.db"
         extract_member(path, member["path"], copy)
-        with closing(open_readonly(copy, immutable=True)) as conn:
+        with closing(open_untrusted(copy)) as conn:
             result = run_check(conn, "integrity_check")
             if result != "ok":
                 if metadata.get("degraded"):

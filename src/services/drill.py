@@ -13,6 +13,7 @@ from src.config.settings import Settings
 from src.errors import BackupError
 from src.services.integrity import count_rows, open_readonly, run_check
 from src.services.naming import clean_stale, work_prefix
+from src.services.sandbox import guard, open_untrusted
 from src.services.validation import validate_archive
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,11 @@ def restore_drill(settings: Settings, archive: Path) -> DrillResult:
             return DrillResult(archive, False, f"the archive failed validation: {error}")
         target = Path(tmp) / "drill.db"
         with (
-            closing(open_readonly(validation.candidate, immutable=True)) as src,
+            closing(open_untrusted(validation.candidate)) as src,
             closing(sqlite3.connect(target)) as dst,
         ):
             src.backup(dst)
-        with closing(open_readonly(target)) as conn:
+        with closing(guard(open_readonly(target))) as conn:
             integrity = run_check(conn, "integrity_check")
             counts = count_rows(conn)
     if integrity != "ok":

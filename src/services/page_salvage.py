@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.services.integrity import quote_identifier
+from src.services.sandbox import check_schema_sql, guard
 from src.services.sqlite_file import (
     INDEX_INTERIOR,
     INDEX_LEAF,
@@ -114,7 +115,7 @@ def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
     """Work out each table's record layout by creating its schema in memory."""
     virtual = [r.name for r in schema if r.type == "table" and _is_virtual(r.sql)]
     layouts = []
-    with closing(sqlite3.connect(":memory:")) as conn:
+    with closing(guard(sqlite3.connect(":memory:"))) as conn:  # the schema may be crafted
         for row in schema:
             if row.type != "table" or not row.sql or _is_virtual(row.sql) or row.rootpage < 2:
                 continue
@@ -136,6 +137,7 @@ def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
             if row.name.startswith("sqlite_"):
                 continue  # sqlite_stat*: statistics, made again by ANALYZE
             try:
+                check_schema_sql("table", row.sql)
                 conn.execute(row.sql)
                 layouts.append(_layout(conn, row, shadow))
             except sqlite3.DatabaseError:

@@ -12,6 +12,7 @@ from typing import Any
 
 from src.services.integrity import quote_identifier
 from src.services.page_salvage import Layout, Lost, Row, SchemaRow
+from src.services.sandbox import check_schema_sql, guard
 
 BATCH = 500
 _CONTENT_OPTION = re.compile(r"\bcontent\s*=\s*(['\"]?)([^'\",)\s]*)\1", re.I)
@@ -27,6 +28,8 @@ class RecoveredDatabase:
         self.conn.execute("PRAGMA journal_mode=OFF")  # a new file: a crash leaves it unlisted
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.execute("PRAGMA temp_store=FILE")
+        # the schema comes from a damaged file, perhaps a crafted one: it runs sandboxed
+        guard(self.conn, also=frozenset({sqlite3.SQLITE_DROP_TEMP_TABLE}))
         self.conn.execute("BEGIN")
         self.conn.execute("CREATE TEMP TABLE lost(page, tbl, row_id, reason, nfield, vals BLOB)")
         self._statements: dict[tuple[str, int, bool], str] = {}
@@ -37,6 +40,7 @@ class RecoveredDatabase:
         """Create the ordinary tables (shadow tables come with their virtual table)."""
         for layout in layouts:
             if not layout.shadow and not layout.name.startswith("sqlite_"):
+                check_schema_sql("table", layout.sql)
                 self.conn.execute(layout.sql)
 
     def insert(self, layout: Layout, rows: Iterable[Row], page: int = 0) -> int:
@@ -132,8 +136,9 @@ class RecoveredDatabase:
     def virtual_table(self, row: SchemaRow, content: Layout | None, rows: Iterable[Row]) -> str:
         """Create a virtual table and fill it again; say how."""
         try:
+            check_schema_sql("table", str(row.sql))
             self.conn.execute(str(row.sql))
-        except sqlite3.DatabaseError as error:
+        except sqlite3.DatabaseError as error:  # UntrustedSQL too
             self.not_recreated.append(f"table {row.name}: {error}")
             return "not recreated"
         name = quote_identifier(row.name)
@@ -164,6 +169,7 @@ class RecoveredDatabase:
                 if row.type != kind or not row.sql:
                     continue
                 try:
+                    check_schema_sql(kind, row.sql)
                     self.conn.execute(row.sql)
                 except sqlite3.DatabaseError as error:  # e.g. salvaged rows break UNIQUE
                     self.not_recreated.append(f"{kind} {row.name}: {error}")

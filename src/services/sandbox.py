@@ -87,12 +87,29 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, 
     return sqlite3.SQLITE_OK
 
 
-def guard(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """Confine a connection to its own database file; return it."""
+def guard(conn: sqlite3.Connection, also: frozenset[int] = frozenset()) -> sqlite3.Connection:
+    """Confine a connection to its own database file; return it.
+
+    Args:
+        conn: a connection to a scratch or untrusted database.
+        also: authorizer actions the caller's own statements need besides the usual
+            (repair drops its temporary bookkeeping table: SQLITE_DROP_TEMP_TABLE).
+    """
     if hasattr(conn, "setlimit"):  # Python 3.11+; the authorizer refuses ATTACH either way
         conn.setlimit(_LIMIT_ATTACHED, 0)
     conn.execute("PRAGMA trusted_schema=OFF")
-    conn.set_authorizer(_authorize)
+    if also:
+
+        def authorize(
+            action: int, arg1: str | None, arg2: str | None, db: str | None, t: object
+        ) -> int:
+            if action in also and db in _OWN_DATABASES:
+                return sqlite3.SQLITE_OK
+            return _authorize(action, arg1, arg2, db, t)
+
+        conn.set_authorizer(authorize)
+    else:
+        conn.set_authorizer(_authorize)
     return conn
 
 
