@@ -12,10 +12,12 @@ from src.bot.app import build_application, prepare_database
 from src.config.settings import load_settings
 from src.errors import BackupError, ExitStatus, exit_status_for
 from src.logging_setup import configure_logging
+from src.services.file_modes import restrict_new_files
 
 
 def main() -> int:
     """Run until Ctrl-C or SIGTERM; return the exit status."""
+    restrict_new_files()  # the bot's database, logs and backups: owner-only
     try:
         settings = load_settings()
         configure_logging(

@@ -32,6 +32,7 @@ from src.services import (
     restore_service,
     status_service,
 )
+from src.services.file_modes import restrict_new_files
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ cli.add_command(scheduler)
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return a kind of outcome
     """Run the CLI and map every outcome to a documented exit code (the one place)."""
+    restrict_new_files()  # logs, history, exports, reports: owner-only under any umask
     try:
         code = cli.main(args=argv, prog_name="backup_manager.py", standalone_mode=False)
         if isinstance(code, int) and code:  # a command that ended with click's Exit(code)

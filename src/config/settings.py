@@ -228,6 +228,29 @@ class _Reader:
         raw = Path(self.text(name, default)).expanduser()
         return (raw if raw.is_absolute() else self.root / raw).resolve()
 
+    def folder(self, name: str, default: str) -> Path:
+        """A folder the tool writes in: it, or what of it exists, must be folders."""
+        path = self.path(name, default)
+        for part in (path, *path.parents):
+            if part.exists():
+                if not part.is_dir():
+                    what = "is a file" if part == path else f"cannot be a folder: {part} is a file"
+                    raise ConfigError(
+                        f"{name}={path} {what}. Point {name} at a folder (it is made if it "
+                        "does not exist), or move that file away."
+                    )
+                break
+        return path
+
+    def database(self, name: str, default: str) -> Path:
+        """The database file: anything but a folder (a missing one is reported later)."""
+        path = self.path(name, default)
+        if path.is_dir():
+            raise ConfigError(
+                f"{name}={path} is a folder; point {name} at the bot's database file in it."
+            )
+        return path
+
     def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
         raw = self.text(name, str(default))
         try:
@@ -326,10 +349,10 @@ def load_settings(
     api_url = read.url("TELEGRAM_API_URL", DEFAULT_TELEGRAM_API)
     return Settings(
         project_root=root,
-        database_path=read.path("DATABASE_PATH", "data/pmo_recovery.db"),
-        backup_dir=read.path("BACKUP_DIR", "backups"),
-        recovery_dir=read.path("RECOVERY_DIR", "recovery"),
-        log_dir=read.path("LOG_DIR", "logs"),
+        database_path=read.database("DATABASE_PATH", "data/pmo_recovery.db"),
+        backup_dir=read.folder("BACKUP_DIR", "backups"),
+        recovery_dir=read.folder("RECOVERY_DIR", "recovery"),
+        log_dir=read.folder("LOG_DIR", "logs"),
         retention={
             "daily": read.integer("RETENTION_DAILY", 7, 1, 10_000),
             "weekly": read.integer("RETENTION_WEEKLY", 4, 1, 10_000),

@@ -253,7 +253,7 @@ def verify_backups(settings: Settings, paths: list[Path]) -> list[VerifyReport]:
     for path in paths:
         if not path.is_file():
             raise BackupError(f"No backup archive at {path}. `list` shows the backups there are.")
-        report = verify_archive(path, settings.backup_dir)
+        report = verify_archive(path, settings.recovery_dir)  # works with read-only backups
         if path.resolve().is_relative_to(settings.backup_dir):
             history.record_verification(path.resolve(), settings.now(), report.problems)
         reports.append(report)

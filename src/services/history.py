@@ -7,11 +7,13 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from src.services.integrity import open_readonly
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,31 @@ def connect_history(path: Path, timeout: float = 30) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def read_only_history(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open the history for a look only: it works in a read-only backup folder too.
+
+    Read-only first (it sees what a running writer committed); where SQLite cannot
+    open the WAL's index there (a folder that refuses writes), as an immutable file.
+    """
+    try:
+        conn = open_readonly(path)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        conn = open_readonly(path, immutable=True)
+    with closing(conn):
+        yield conn
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    """Tell whether the history's tables exist (a file made elsewhere may lack them)."""
+    found = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('attempts', 'verifications')"
+    ).fetchone()[0]
+    return int(found) == 2
+
+
 class History:
     """The history database (a small SQLite file beside the backups)."""
 
@@ -120,6 +147,9 @@ class History:
             conn.executescript(_SCHEMA)
             with conn:
                 yield conn
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        return read_only_history(self.path)
 
     def start(self, backup_type: str, trigger: str, started_at: datetime) -> int:
         """Record an attempt as running; return its id (0 when it could not be recorded)."""
@@ -173,7 +203,9 @@ class History:
         if not self.path.exists():
             return None
         row = None
-        with self._recording("a look-up"), self._connect() as conn:
+        with self._recording("a look-up"), self._reading() as conn:
+            if not _has_tables(conn):
+                return None
             row = conn.execute(
                 "SELECT ok, verified_at FROM verifications WHERE archive = ?", (str(archive),)
             ).fetchone()
@@ -183,7 +215,9 @@ class History:
         """Count successes, failures and interrupted attempts."""
         if not self.path.exists():
             return Statistics(0, 0, 0, None, None)
-        with self._connect() as conn:
+        with self._reading() as conn:
+            if not _has_tables(conn):  # an empty file: nothing recorded yet
+                return Statistics(0, 0, 0, None, None)
             counts = dict(conn.execute("SELECT status, count(*) FROM attempts GROUP BY status"))
             columns = (
                 "id, backup_type, trigger, started_at, finished_at, duration_seconds, "

@@ -26,7 +26,7 @@ from pathlib import Path
 from src.config.settings import Settings
 from src.errors import BackupError, LockBusy, NotADatabase, RestoreAborted, disk_error
 from src.services.integrity import check_header, open_readonly
-from src.services.naming import unique_path
+from src.services.naming import clean_stale, unique_path, work_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ def readable_copy(db: Path, work_dir: Path) -> Iterator[Path]:
     if not has_hot_journal(db):
         yield db
         return
-    with tempfile.TemporaryDirectory(dir=work_dir, prefix=".journal-") as tmp:
+    clean_stale(work_dir, "journal")
+    with tempfile.TemporaryDirectory(dir=work_dir, prefix=work_prefix("journal")) as tmp:
         copy = Path(tmp) / db.name
         shutil.copyfile(db, copy)
         shutil.copyfile(db.with_name(db.name + "-journal"), copy.with_name(copy.name + "-journal"))

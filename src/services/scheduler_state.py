@@ -14,7 +14,7 @@ from typing import Any
 
 from src.config.settings import Settings
 from src.services import catalog
-from src.services.history import connect_history, pid_alive
+from src.services.history import connect_history, pid_alive, read_only_history
 from src.services.schedule_times import next_run, stale_after
 
 SCHEDULED = ("daily", "weekly")
@@ -44,7 +44,11 @@ class SchedulerState:
         """Return the state ({} before any scheduler ran)."""
         if not self.path.exists():
             return {}
-        with self._connect() as conn:
+        with read_only_history(self.path) as conn:
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'scheduler_state'"
+            ).fetchone():
+                return {}
             row = conn.execute("SELECT state FROM scheduler_state WHERE id = 1").fetchone()
         return json.loads(row[0]) if row else {}
 
