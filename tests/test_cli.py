@@ -118,9 +118,10 @@ def test_not_enough_space_and_unwritable_folder_exit_7(run_cli, chinook, tmp_pat
     assert "Not enough free space" in full.stderr
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
+    # a folder setting that runs through a file is a setting to fix: exit 3, named
     unwritable = run_cli("backup", db=chinook, BACKUP_DIR=str(blocker / "backups"))
-    assert unwritable.returncode == ExitStatus.NO_SPACE
-    assert "Cannot write to the backup folder" in unwritable.stderr
+    assert unwritable.returncode == ExitStatus.CONFIG
+    assert "BACKUP_DIR=" in unwritable.stderr and f"{blocker} is a file" in unwritable.stderr
     assert listed(run_cli, chinook) == []
 
 

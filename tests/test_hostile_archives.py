@@ -1,0 +1,411 @@
+"""Hostile archives and faults (issue 9): the dry run touches nothing, nothing hangs or leaks.
+
+Every case runs the real CLI (or the real bot against the fake Bot API) on real files
+and hashes the whole tree before and after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from src.services.archive import DeflatedFile
+from tests.conftest import ROOT, cli_env
+from tests.test_restore import (
+    RunCli,
+    _backup,
+    _checkpoint,
+    _damage_pages,
+    _emergency_archives,
+    _member_of,
+    _planted,
+    _read_archive,
+    _rows_of,
+    _tree,
+    _write_archive,
+)
+
+NOT_CONFIRMED = 8
+
+
+def _with_sql_dump(base: Path, target: Path, dump: str) -> Path:
+    """A copy of `base` whose database fails its checks and whose SQL dump is `dump`."""
+    metadata, members = _read_archive(base)
+    database = _member_of(metadata, "database")
+    members[database] = _damage_pages(members[database], 0.5)
+    members[_member_of(metadata, "sql")] = dump.encode("utf-8")
+    return _write_archive(target, metadata, members)
+
+
+def _attack_dumps(live: Path, tmp_path: Path, token: str) -> dict[str, str]:
+    history = tmp_path / "backups" / "history.sqlite3"
+    return {
+        "attach_live": (
+            f"PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nATTACH DATABASE '{live}' AS live;\n"
+            "DELETE FROM live.checkins;\nDELETE FROM live.users;\nCOMMIT;\n"
+        ),
+        "attach_new_file": (
+            f"BEGIN TRANSACTION;\nATTACH DATABASE '{tmp_path}/evil_{token}.db' AS x;\n"
+            "CREATE TABLE x.t(a);\nCOMMIT;\n"
+        ),
+        "vacuum_into": f"VACUUM INTO '{tmp_path}/evil_{token}.db';\n",
+        "forged_history": (
+            f"ATTACH DATABASE '{history}' AS h;\n"
+            "INSERT OR REPLACE INTO h.verifications VALUES('forged', '2026-01-01', 1, NULL);\n"
+        ),
+        "hidden_in_insert": (
+            "BEGIN TRANSACTION;\nCREATE TABLE t(a);\n"
+            f"INSERT INTO t VALUES(1); ATTACH DATABASE '{live}' AS live; DELETE FROM live.users;\n"
+            "COMMIT;\n"
+        ),
+        "load_extension": "SELECT load_extension('/tmp/evil');\n",
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "attach_live",
+        "attach_new_file",
+        "vacuum_into",
+        "forged_history",
+        "hidden_in_insert",
+        "load_extension",
+    ],
+)
+def test_the_dry_run_of_a_hostile_sql_dump_changes_no_byte(
+    case: str, tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    token = uuid.uuid4().hex
+    dump = _attack_dumps(sample_db, tmp_path, token)[case]
+    archive = _with_sql_dump(base, tmp_path / f"hostile_{token}.zip", dump)
+    _checkpoint(sample_db)
+    rows, tree = _rows_of(sample_db), _tree(tmp_path, sample_db)
+    project = _tree(ROOT, ROOT / "data" / "pmo_recovery.db")
+
+    result = run_cli("restore", str(archive), db=sample_db)
+
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode in (NOT_CONFIRMED, 5), (result.returncode, result.stderr)
+    assert "Nothing was changed" in result.stderr or "refused" in result.stderr
+    assert _rows_of(sample_db) == rows
+    assert _tree(tmp_path, sample_db) == tree
+    assert _tree(ROOT, ROOT / "data" / "pmo_recovery.db") == project
+    assert _planted(token, tmp_path) == []
+    assert _emergency_archives(tmp_path) == []
+    # the dump was refused, said so, and another copy (the JSON export) was used
+    said = result.stdout + result.stderr
+    assert "the sql copy in" in said and "could not be used" in said, said
+    with closing(sqlite3.connect(tmp_path / "backups" / "history.sqlite3")) as conn:
+        assert (
+            conn.execute("SELECT count(*) FROM verifications WHERE archive='forged'").fetchone()[0]
+            == 0
+        )
+
+
+def _with_database(base: Path, target: Path, change: str) -> Path:
+    """A copy of `base` whose database (all three copies) has `change` applied."""
+    metadata, members = _read_archive(base)
+    work = target.with_suffix(".work.db")
+    work.write_bytes(members[_member_of(metadata, "database")])
+    with closing(sqlite3.connect(work)) as conn, conn:
+        conn.executescript(change)
+    members[_member_of(metadata, "database")] = work.read_bytes()
+    # the other copies are made to agree, so only the schema check can stop it
+    for role in ("sql", "json"):
+        del members[_member_of(metadata, role)]
+        metadata["members"] = [m for m in metadata["members"] if m["role"] != role]  # type: ignore[attr-defined,index]
+    work.unlink()
+    return _write_archive(target, metadata, members)
+
+
+PLANTED_TRIGGER = (
+    "CREATE TRIGGER wipe_on_start AFTER UPDATE ON users BEGIN "
+    "DELETE FROM checkins; DELETE FROM journal_entries; END;"
+)
+
+
+def test_a_planted_trigger_is_shown_and_needs_allow_schema_change(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "planted.zip", PLANTED_TRIGGER)
+    _checkpoint(sample_db)
+    tree = _tree(tmp_path, sample_db)
+
+    preview = run_cli("restore", str(archive), db=sample_db)
+    assert preview.returncode == NOT_CONFIRMED
+    assert "trigger wipe_on_start added" in preview.stdout
+    assert "--confirm --allow-schema-change" in preview.stderr
+
+    refused = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    assert refused.returncode == NOT_CONFIRMED, refused.stderr
+    assert "would change the database's schema: trigger wipe_on_start added" in refused.stderr
+    assert "--allow-schema-change" in refused.stderr
+    assert _tree(tmp_path, sample_db) == tree  # not even a safety backup
+    assert _emergency_archives(tmp_path) == []
+
+    done = run_cli("restore", str(archive), "--confirm", "--allow-schema-change", db=sample_db)
+    assert done.returncode == 0, done.stderr
+    assert "Schema change allowed: trigger wipe_on_start added" in done.stdout
+    assert len(_emergency_archives(tmp_path)) == 1  # the safety copy came first
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name='wipe_on_start'"
+            ).fetchone()[0]
+            == 1
+        )
+
+
+def test_a_foreign_application_id_is_a_schema_change(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "foreign.zip", "PRAGMA application_id=1234;")
+    refused = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    assert refused.returncode == NOT_CONFIRMED, refused.stderr
+    assert "application_id" in refused.stderr and "1234" in refused.stderr
+
+
+def test_a_missing_live_database_needs_no_schema_consent(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "planted.zip", PLANTED_TRIGGER)
+    for side in (sample_db, *sample_db.parent.glob(sample_db.name + "-*")):
+        side.unlink()
+    done = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    assert done.returncode == 0, done.stderr
+
+
+def _many_members(target: Path, count: int) -> Path:
+    """A real ZIP of `count` empty members, written fast (no zipfile overhead per entry)."""
+    local, central = bytearray(), bytearray()
+    for n in range(count):
+        name = f"logs/m{n:06d}.log".encode()
+        offset = len(local)
+        local += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 33, 0, 0, 0, len(name), 0)
+        local += name
+        central += struct.pack(
+            "<4sHHHHHHIIIHHHHHII",
+            b"PK\x01\x02",
+            20,
+            20,
+            0,
+            0,
+            0,
+            33,
+            0,
+            0,
+            0,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0o100600 << 16,
+            offset,
+        )
+        central += name
+    end = struct.pack(
+        "<4sHHHHIIH",
+        b"PK\x05\x06",
+        0,
+        0,
+        min(count, 0xFFFF),
+        min(count, 0xFFFF),
+        len(central),
+        len(local),
+        0,
+    )
+    target.write_bytes(bytes(local + central + end))
+    return target
+
+
+def test_an_archive_of_100000_members_is_refused_within_seconds(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    archive = _many_members(tmp_path / "absurd.zip", 100_000)
+    with zipfile.ZipFile(archive) as zf:  # a real ZIP, not a broken one
+        assert len(zf.infolist()) == 100_000
+    for args in (("verify", str(archive)), ("restore", str(archive))):
+        started = time.monotonic()
+        result = run_cli(*args, db=sample_db, timeout=60)
+        took = time.monotonic() - started
+        assert result.returncode == 5, (args, result.stderr)
+        assert "more than any backup has" in result.stderr + result.stdout
+        assert took < 20, took  # a generous bound for a slow CI machine; a second here
+
+
+def test_a_log_file_with_a_colon_is_archived_so_that_it_can_be_restored(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "pmo_bot-2026-12-03T03:00:00.log").write_text("a line\n", "utf-8")
+    archive = _backup(run_cli, sample_db)
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+    assert "logs/pmo_bot-2026-12-03T03_00_00.log" in names
+    metadata, _members = _read_archive(archive)
+    entry = next(m for m in metadata["members"] if m["path"].startswith("logs/pmo_bot"))  # type: ignore[attr-defined,index]
+    assert entry["original"] == "pmo_bot-2026-12-03T03:00:00.log"
+    assert run_cli("verify", str(archive), db=sample_db).returncode == 0
+    done = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    assert done.returncode == 0, done.stderr
+    if shutil.which("unzip"):
+        tested = subprocess.run(["unzip", "-tq", str(archive)], capture_output=True, check=False)
+        assert tested.returncode == 0, tested.stdout
+
+
+def test_verify_refuses_the_names_restore_refuses_and_latest_skips_such_an_archive(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    good = _backup(run_cli, sample_db)
+    metadata, members = _read_archive(good)
+    members["files/C:\\evil.txt"] = b"x"
+    newer = good.with_name(good.name.replace(".zip", "_2.zip"))
+    _write_archive(newer, metadata, members)
+    # as an older version of the tool, whose verify passed it, would have recorded it
+    from datetime import datetime
+
+    from src.services.history import History
+
+    History(tmp_path / "backups" / "history.sqlite3").record_verification(newer, datetime.now(), [])
+    latest = run_cli("restore", "latest", db=sample_db)
+    assert latest.returncode == NOT_CONFIRMED, latest.stderr
+    assert good.name in latest.stdout
+    assert newer.name in latest.stdout + latest.stderr  # said it was skipped
+    verify = run_cli("verify", str(newer), db=sample_db)
+    assert verify.returncode == 5 and "not a safe relative path" in verify.stdout + verify.stderr
+
+
+def test_a_local_header_that_disagrees_with_the_directory_is_refused_like_unzip_does(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    archive = _backup(run_cli, sample_db)
+    crafted = tmp_path / "crafted.zip"
+    shutil.copyfile(archive, crafted)
+    with zipfile.ZipFile(crafted) as zf:
+        info = next(
+            i
+            for i in zf.infolist()
+            if i.filename.startswith("logs/") or i.filename.endswith(".json")
+        )
+    with crafted.open("r+b") as raw:
+        raw.seek(info.header_offset + 14)  # the local header's CRC
+        raw.write(b"\x00\x00\x00\x00")
+    result = run_cli("verify", str(crafted), db=sample_db)
+    assert result.returncode == 5, result.stdout
+    assert "local header" in result.stdout + result.stderr
+    if shutil.which("unzip"):
+        tested = subprocess.run(["unzip", "-tq", str(crafted)], capture_output=True, check=False)
+        assert tested.returncode != 0
+
+
+def test_a_failure_at_the_final_flush_of_a_compressed_member_does_not_hang(tmp_path: Path) -> None:
+    class FullDisk:
+        def compress(self, data: bytes) -> bytes:
+            return b""
+
+        def flush(self) -> bytes:
+            raise OSError(28, "No space left on device")
+
+    deflated = DeflatedFile(tmp_path / "x.part", 1)
+    deflated._compressor = FullDisk()
+    deflated.write(b"x" * 1000)
+    outcome: list[BaseException | None] = []
+
+    def finish() -> None:
+        try:
+            deflated.finish()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=finish, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "finish() hung after the compressor failed"
+    assert isinstance(outcome[0], OSError) and outcome[0].errno == 28
+
+
+def _private(path: Path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_files_with_users_data_are_owner_only_under_umask_022(
+    tmp_path: Path, sample_db: Path
+) -> None:
+    sample_db.chmod(0o640)
+    env = cli_env(tmp_path, sample_db)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "backup_manager.py"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            preexec_fn=lambda: os.umask(0o022),
+            check=False,
+            timeout=300,
+        )
+
+    assert run("backup", "--type", "manual").returncode == 0
+    assert run("export").returncode == 0
+    assert run("diagnose").returncode == 0
+    assert run("repair").returncode == 0
+    assert run("restore", "latest", "--confirm").returncode == 0
+    written = [
+        p
+        for folder in ("backups", "recovery", "logs")
+        for p in (tmp_path / folder).rglob("*")
+        if p.is_file() and p.name != ".lock"
+    ]
+    assert written
+    assert [p for p in written if not _private(p)] == []
+    assert stat.S_IMODE(sample_db.stat().st_mode) == 0o640  # the replaced database kept its mode
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_a_folder_setting_that_is_a_file_is_named(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    for name in ("BACKUP_DIR", "RECOVERY_DIR", "LOG_DIR"):
+        result = run_cli("status", db=sample_db, **{name: str(tmp_path / "afile")})
+        assert result.returncode == 3, result.stderr
+        assert f"{name}=" in result.stderr and "is a file" in result.stderr
+
+
+def test_a_env_file_that_is_not_utf8_names_the_line_and_never_prints_a_value(
+    tmp_path: Path,
+) -> None:
+    from src.config.settings import read_env_file
+    from src.errors import ConfigError, ExitStatus, exit_status_for
+
+    secret = "123456:SECRET-token-value"
+    (tmp_path / ".env").write_bytes(f"BOT_TOKEN={secret}\nNOTE=caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as raised:
+        read_env_file(tmp_path / ".env")
+    message = str(raised.value)
+    assert ".env:2" in message, message
+    assert secret not in message and "caf" not in message
+    assert exit_status_for(raised.value) == ExitStatus.CONFIG
