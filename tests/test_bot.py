@@ -457,3 +457,54 @@ def test_failures_in_the_menu_are_shown_with_their_reason(telegram, bot, bot_set
     shown = telegram.now_shows(menu, "The manual backup failed")
     assert "quick_check" in shown["text"] and "diagnose" in shown["text"]
     assert telegram.errors == [] or all("not modified" in e for _, e in telegram.errors)
+
+
+def _replace_newest_manual(settings, build) -> None:
+    """Swap the newest manual archive for a crafted one under the same name."""
+    item = catalog.list_backups(settings, "manual")[0]
+    crafted = item.path.with_name("crafted.tmp")
+    build(item.path, crafted)
+    crafted.replace(item.path)
+
+
+def test_restore_button_on_a_hostile_sql_dump_changes_no_byte(
+    telegram, bot, bot_settings, sample_db, tmp_path
+):
+    from src.services.backup_service import create_backup
+    from tests.test_hostile_archives import _attack_dumps, _with_sql_dump
+    from tests.test_restore import _checkpoint, _planted, _tree
+
+    settings = bot_settings()
+    create_backup(settings, "manual", trigger="test")
+    dump = _attack_dumps(sample_db, tmp_path, "tok3n")["attach_live"]
+    _replace_newest_manual(settings, lambda src, dst: _with_sql_dump(src, dst, dump))
+    _checkpoint(sample_db)
+    tree = _tree(tmp_path, sample_db)
+    plan = _restore_screen(telegram)  # validation ran: the SQL copy was refused, JSON used
+    assert "users: 600 → 600" in plan["text"]
+    assert _tree(tmp_path, sample_db) == tree
+    assert _planted("tok3n", tmp_path) == []
+
+
+def test_restore_button_asks_again_before_a_schema_change(
+    telegram, bot, bot_settings, sample_db, tmp_path
+):
+    from src.services.backup_service import create_backup
+    from tests.test_hostile_archives import PLANTED_TRIGGER, _with_database
+
+    settings = bot_settings()
+    create_backup(settings, "manual", trigger="test")
+    _replace_newest_manual(settings, lambda src, dst: _with_database(src, dst, PLANTED_TRIGGER))
+    plan = _restore_screen(telegram)
+    assert "This backup changes the schema" in plan["text"]
+    assert "trigger wipe_on_start added" in plan["text"]
+    assert "Confirm restore" not in str(plan["reply_markup"])
+    press(telegram, plan, "Review the schema changes")
+    ask = telegram.now_shows(plan, "Restore and change the schema?")
+    with closing(sqlite3.connect(sample_db)) as conn:  # two taps so far: nothing changed
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name='wipe_on_start'").fetchone()
+    press(telegram, ask, "Restore and change the schema")
+    done = telegram.now_shows(plan, "Restore finished")
+    assert "Integrity: ok" in done["text"]
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='wipe_on_start'").fetchone()

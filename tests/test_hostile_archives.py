@@ -409,3 +409,93 @@ def test_a_env_file_that_is_not_utf8_names_the_line_and_never_prints_a_value(
     assert ".env:2" in message, message
     assert secret not in message and "caf" not in message
     assert exit_status_for(raised.value) == ExitStatus.CONFIG
+
+
+def _can_mount_tmpfs(where: Path) -> bool:
+    if os.name == "nt" or os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode:
+        return False
+    subprocess.run(["umount", str(where)], check=True)
+    return True
+
+
+@pytest.mark.slow
+def test_disk_full_at_random_moments_never_hangs_and_frees_the_lock(
+    tmp_path: Path, sample_db: Path
+) -> None:
+    backups = tmp_path / "backups"
+    if not _can_mount_tmpfs(backups):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    with closing(sqlite3.connect(sample_db)) as conn, conn:  # a backup that takes a moment
+        conn.execute("CREATE TABLE padding(b BLOB)")
+        conn.executemany("INSERT INTO padding VALUES (randomblob(40000))", [()] * 300)
+    env = {**cli_env(tmp_path, sample_db), "BACKUP_LOCK_TIMEOUT": "1"}
+    command = [sys.executable, str(ROOT / "backup_manager.py"), "backup", "--type", "manual"]
+    rng = __import__("random").Random(20261205)
+    outcomes = []
+    for attempt in range(6):
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=600m", "tmpfs", str(backups)], check=True
+        )
+        try:
+            proc = subprocess.Popen(
+                command,
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(rng.uniform(0, 0.8))
+            try:  # fill the disk while the backup writes
+                with (backups / "filler").open("wb") as filler:
+                    while True:
+                        filler.write(b"\0" * (1 << 20))
+                        filler.flush()
+            except OSError:
+                pass
+            try:
+                _out, err = proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail(f"attempt {attempt}: the backup hung on a full disk")
+            outcomes.append(proc.returncode)
+            assert proc.returncode in (0, 7), (attempt, proc.returncode, err)
+            assert "Traceback" not in err and "Unexpected error" not in err, err
+            if proc.returncode == 7:
+                assert str(backups) in err, err  # names the folder
+            (backups / "filler").unlink()
+            # the lock is free and nothing half-written is listed
+            again = subprocess.run(
+                command,
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert again.returncode == 0, again.stderr
+            listed = subprocess.run(
+                [sys.executable, str(ROOT / "backup_manager.py"), "verify", "--all"],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            assert listed.returncode == 0, listed.stdout + listed.stderr
+            assert not list(backups.rglob("*.partial"))
+        finally:
+            subprocess.run(["umount", "-l", str(backups)], check=False)
+    assert 7 in outcomes, outcomes  # the disk did run full at least once
+    errors = (tmp_path / "logs" / "errors.log").read_text("utf-8", "replace")
+    assert "full" in errors

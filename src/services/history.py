@@ -106,11 +106,14 @@ def connect_history(path: Path, timeout: float = 30) -> sqlite3.Connection:
 def read_only_history(path: Path) -> Iterator[sqlite3.Connection]:
     """Open the history for a look only: it works in a read-only backup folder too.
 
-    Read-only first (it sees what a running writer committed); where SQLite cannot
-    open the WAL's index there (a folder that refuses writes), as an immutable file.
+    With no -wal beside it (no writer is at work: the last one to close removes it) the
+    file is complete and is read as immutable, which creates no -wal/-shm; else
+    read-only, which sees what the running writer committed. Where SQLite cannot open
+    the WAL's index (a folder that refuses writes), as an immutable file after all.
     """
+    wal = path.with_name(path.name + "-wal")
     try:
-        conn = open_readonly(path)
+        conn = open_readonly(path, immutable=not wal.exists())
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:
         conn.close()
