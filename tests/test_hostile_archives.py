@@ -499,3 +499,43 @@ def test_disk_full_at_random_moments_never_hangs_and_frees_the_lock(
     assert 7 in outcomes, outcomes  # the disk did run full at least once
     errors = (tmp_path / "logs" / "errors.log").read_text("utf-8", "replace")
     assert "full" in errors
+
+
+HALF_WRITER = r"""
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size=1")  # changed pages spill into the database file at once
+conn.execute("BEGIN")
+conn.execute("UPDATE users SET first_name = 'half-written'")
+conn.execute("DELETE FROM checkins")
+print("written", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
+def test_a_hot_journal_left_by_a_killed_writer_is_rolled_back_before_anything_reads(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    rows = _rows_of(sample_db)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HALF_WRITER, str(sample_db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "written"
+    proc.kill()
+    proc.wait(timeout=30)
+    journal = sample_db.with_name(sample_db.name + "-journal")
+    assert journal.exists() and journal.stat().st_size > 0
+
+    diagnosis = run_cli("diagnose", db=sample_db)  # a read-only look, on a rolled-back copy
+    assert "a hot journal" in diagnosis.stdout, diagnosis.stdout
+    assert "quick_check: ok" in diagnosis.stdout and "CORRUPT" not in diagnosis.stdout
+    backup = run_cli("backup", "--type", "manual", db=sample_db)
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    assert not journal.exists()
+    assert _rows_of(sample_db) == rows  # the half-done write is gone, every row is back
+    preview = run_cli("restore", "latest", db=sample_db)
+    assert preview.returncode == NOT_CONFIRMED, preview.stderr
+    assert "damaged" not in preview.stdout + preview.stderr
