@@ -285,8 +285,8 @@ WRAPPED = (
     ("restore_service", "_refuse_foreign", "other-application check (live tables)"),
     ("restore_service", "_safety_backup", "SAFETY emergency backup"),
     ("restore_service", "exclusive_lock", "take the lock"),
-    ("restore_service", "_opens", "probe that live opens"),
-    ("restore_service", "_write_live", "write into live (backup API)"),
+    ("restore_service", "write_live", "write into live (backup API)"),
+    ("live_database", "_opens", "probe that live opens"),
     ("restore_service", "_after", "after: check live"),
     ("restore_service", "run_check", "integrity_check"),
     ("restore_service", "count_rows", "count rows"),
@@ -320,9 +320,13 @@ class Spans:
 def time_phases(source: Path, archive: Path, work: Path) -> dict[str, Any]:
     """Run restore_service.restore() here, every step of it timed by a wrapper."""
     from src.config.settings import load_settings
-    from src.services import restore_service, validation
+    from src.services import live_database, restore_service, validation
 
-    modules = {"restore_service": restore_service, "validation": validation}
+    modules = {
+        "restore_service": restore_service,
+        "validation": validation,
+        "live_database": live_database,
+    }
     live = work / "phases" / DB_NAME
     make_live(source, live)
     shutil.rmtree(work / "backups" / "emergency", ignore_errors=True)

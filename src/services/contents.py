@@ -16,8 +16,13 @@ from src.services.archive import ArchiveWriter, deflate_engine
 from src.services.catalog import FORMAT_VERSION
 from src.services.integrity import DatabaseFacts
 from src.services.member_names import stored_name
+from src.services.zip_structure import MAX_MEMBERS
 
 logger = logging.getLogger(__name__)
+
+
+# room for the database's members and metadata.json below the cap restore applies
+_MAX_FILES = MAX_MEMBERS - 16
 
 
 def add_files(settings: Settings, writer: ArchiveWriter) -> dict[str, list[str]]:
@@ -50,6 +55,9 @@ def add_files(settings: Settings, writer: ArchiveWriter) -> dict[str, list[str]]
     if settings.log_dir.is_dir():
         for path in sorted(settings.log_dir.iterdir()):
             if path.is_file() and not path.is_symlink() and path.stat().st_mtime >= cutoff:
+                if len(taken) >= _MAX_FILES:  # restore refuses an archive of more members
+                    missing.append(f"logs/{path.name} (left out: more than {_MAX_FILES} files)")
+                    continue
                 _add(writer, stored_name("logs", path.name, taken), path, "log", path.name)
                 included.append(f"logs/{path.name}")
     return {"included": included, "missing": missing}
