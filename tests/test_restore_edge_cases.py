@@ -95,8 +95,10 @@ def test_long_table_names_and_a_folder_as_database(run_cli, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     diagnosis = run_cli("diagnose", db=folder)
-    assert diagnosis.returncode == 1 and "MISSING" in diagnosis.stdout
-    assert run_cli("restore", "latest", "--confirm", db=folder).returncode != 0
+    assert diagnosis.returncode == ExitStatus.CONFIG, diagnosis.stderr
+    assert "DATABASE_PATH" in diagnosis.stderr and "is a folder" in diagnosis.stderr
+    restore = run_cli("restore", "latest", "--confirm", db=folder)
+    assert restore.returncode == ExitStatus.CONFIG, restore.stderr
     assert folder.is_dir()
 
 
