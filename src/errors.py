@@ -20,6 +20,7 @@ class ExitStatus(IntEnum):
     BUSY = 6  # another backup or restore holds the lock
     NO_SPACE = 7  # not enough free disk space, or a folder is not writable
     NOT_CONFIRMED = 8  # restore shown but not done: add --confirm
+    OFFSITE = 9  # an off-machine target could not be reached, or refused a copy
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -89,6 +90,18 @@ class NotConfirmed(BackupError):
 
 class SchemaChangeRefused(NotConfirmed):
     """A confirmed restore would change the live database's schema, which was not allowed."""
+
+
+class OffsiteError(BackupError):
+    """An off-machine target failed: unreachable, refused, full, or a copy is wrong there."""
+
+    exit_status = ExitStatus.OFFSITE
+
+
+class OffsiteCopyInvalid(OffsiteError):
+    """A copy on a target does not match what was sent, or does not decrypt."""
+
+    exit_status = ExitStatus.INTEGRITY
 
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

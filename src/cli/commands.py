@@ -10,6 +10,7 @@ import click
 
 from src import __version__
 from src.cli import output
+from src.cli.offsite_commands import offsite
 from src.cli.scheduler_commands import scheduler
 from src.config.settings import BACKUP_TYPES, Settings, load_settings
 from src.errors import (
@@ -118,6 +119,13 @@ def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
     help="Restore also when the archive changes the schema (tables, views, triggers, "
     "application_id) of a readable live database; the preview lists the changes.",
 )
+@click.option(
+    "--from",
+    "from_target",
+    metavar="NAME",
+    help="Take the archive from the off-machine target NAME (downloaded and decrypted with "
+    "AGE_IDENTITY_FILE); ARCHIVE is then `latest` or a copy's name there.",
+)
 @click.pass_obj
 def restore(
     settings: Settings,
@@ -125,22 +133,25 @@ def restore(
     confirm: bool,
     include_files: bool,
     allow_schema_change: bool,
+    from_target: str | None,
 ) -> None:
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
     if not confirm:
-        plan = restore_service.check_only(settings, archive)
+        plan = restore_service.check_only(settings, archive, from_target)
         output.emit(output.restore_plan_text(plan))
         flags = " --allow-schema-change" if plan.needs_schema_consent else ""
         raise NotConfirmed(
             f"Nothing was changed. To restore, run the same command with --confirm{flags} "
             "(an emergency backup of the current database is made first)."
         )
-    output.emit(f"⏳ Restoring {settings.database_path} from {archive} ...")
+    source = f"{archive} on {from_target}" if from_target else archive
+    output.emit(f"⏳ Restoring {settings.database_path} from {source} ...")
     result = restore_service.restore(
         settings,
         archive,
         include_files=include_files,
         allow_schema_change=allow_schema_change,
+        from_target=from_target,
     )
     output.emit(output.restore_result_text(result))
     if result.integrity != "ok" or result.counts != result.expected:
@@ -209,6 +220,7 @@ def demo(settings: Settings, users: int) -> None:
 
 
 cli.add_command(scheduler)
+cli.add_command(offsite)
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return a kind of outcome

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from src.cli import offsite_output
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo, VerifyReport
 from src.services.demo_service import DemoResult
@@ -37,6 +38,8 @@ PLAIN = {
     "⏳": "...",
     "🚨": "[!]",
     "🔍": "",
+    "🌍": "",
+    "💡": "[i]",
 }
 
 
@@ -100,6 +103,7 @@ def backup_created(result: BackupResult) -> str:
         lines.append(f"  Not found (skipped): {', '.join(result.missing_files)}")
     if result.deleted:
         lines.append(f"  Retention removed: {', '.join(p.name for p in result.deleted)}")
+    lines += offsite_output.run_lines(result.offsite)
     return "\n".join(lines)
 
 
@@ -169,6 +173,7 @@ def status_text(status: SystemStatus) -> str:
     else:
         lines.append("  None yet")
     lines += ["", *scheduler_lines(status.scheduler)]
+    lines += ["", *offsite_output.status_lines(status.offsite)]
     lines += [
         "",
         "📜 HISTORY (every backup, any trigger):",
@@ -408,6 +413,7 @@ def status_json(status: SystemStatus) -> dict[str, Any]:
             "last_failure": stats.last_failure.error if stats.last_failure else None,
         },
         "scheduler": scheduler_json(status.scheduler),
+        "offsite": offsite_output.status_json(status.offsite),
     }
 
 

@@ -48,6 +48,16 @@ SETTING_NAMES = (
     "STALE_GRACE_HOURS",
     "BOT_RUN_SCHEDULER",
     "BOT_UPLOAD_LIMIT_MB",
+    "OFFSITE_TARGETS",
+    "OFFSITE_ENCRYPT_TO",
+    "AGE_IDENTITY_FILE",
+    "OFFSITE_PLAINTEXT",
+    "OFFSITE_TYPES",
+    "OFFSITE_RETENTION_DAILY",
+    "OFFSITE_RETENTION_WEEKLY",
+    "OFFSITE_RETENTION_MANUAL",
+    "OFFSITE_RETENTION_EMERGENCY",
+    "OFFSITE_STALE_HOURS",
 )
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _ENV_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -90,6 +100,42 @@ class LocalTimezone(tzinfo):
 
 
 _EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - naive on purpose: seconds since the epoch
+_TARGET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True)
+class OffsiteTarget:
+    """One off-machine destination: a name of ours and where it is (rclone remote or folder)."""
+
+    name: str
+    destination: str = field(repr=False)  # an rclone connection string may hold a secret
+
+
+@dataclass(frozen=True)
+class OffsiteSettings:
+    """Where verified archives are copied, encrypted to whom, and how many are kept there."""
+
+    targets: tuple[OffsiteTarget, ...] = ()
+    recipients: tuple[str, ...] = ()  # age or SSH public keys
+    identity_file: Path | None = None
+    plaintext: bool = False
+    types: frozenset[str] = frozenset(("daily", "weekly", "manual", "emergency"))
+    retention: Mapping[str, int] = field(default_factory=dict)
+    stale_hours: int = 26
+
+    @property
+    def encrypted(self) -> bool:
+        """Tell whether copies are age files (recipients are set)."""
+        return bool(self.recipients)
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether anything is copied: targets, and recipients or an explicit plaintext yes."""
+        return bool(self.targets) and (self.encrypted or self.plaintext)
+
+    def target(self, name: str) -> OffsiteTarget | None:
+        """Return the target of that name, if configured."""
+        return next((t for t in self.targets if t.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -121,6 +167,7 @@ class Settings:
     stale_grace_hours: int = 2
     bot_run_scheduler: bool = True
     bot_upload_limit_mb: int = 50
+    offsite: OffsiteSettings = field(default_factory=OffsiteSettings)
 
     def type_dir(self, backup_type: str) -> Path:
         """Return the folder of one backup type."""
@@ -211,6 +258,43 @@ def _key_of(line: str) -> str | None:
     if word and word[1].upper() in SETTING_NAMES:  # only names of ours: never a value
         return word[1].upper()
     return None
+
+
+def split_targets(raw: str) -> list[tuple[str, str]]:
+    """Split `a=dest,b=dest` into pairs; a comma inside an rclone connection string's options
+    (`:s3,provider=AWS,region=x:bucket`, `remote,opt=v:path`, quoted values) stays in it."""
+    pairs: list[tuple[str, str]] = []
+    position = 0
+    while position < len(raw):
+        label, equals, rest = raw[position:].partition("=")
+        if not equals:
+            if label.strip():
+                pairs.append((label.strip(), ""))
+            break
+        start = position + len(label) + 1
+        end = _destination_end(raw, start)
+        pairs.append((label.strip().lstrip(","), raw[start:end].strip()))
+        position = end + 1
+    return [(label, dest) for label, dest in pairs if label or dest]
+
+
+def _destination_end(raw: str, start: int) -> int:
+    """Return where a destination starting at `start` ends (the comma after it, or the end)."""
+    head = re.match(r"\s*(?::[\w.-]+|[\w.-][\w.\- ]*),", raw[start:])
+    index = start
+    if head:  # an rclone string with options: they end at the next unquoted ':'
+        index, quote = start + 1, ""
+        while index < len(raw):
+            char = raw[index]
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char == ":":
+                break
+            index += 1
+    comma = raw.find(",", index)
+    return len(raw) if comma < 0 else comma
 
 
 class _Reader:
@@ -317,6 +401,66 @@ class _Reader:
             return False
         raise ConfigError(f"{name}={raw!r} must be true or false")
 
+    def targets(self, name: str) -> tuple[OffsiteTarget, ...]:
+        """NAME=DESTINATION pairs separated by commas (never echo a destination: secrets)."""
+        targets: list[OffsiteTarget] = []
+        for number, (label, destination) in enumerate(split_targets(self.text(name, "")), 1):
+            if not destination:
+                raise ConfigError(
+                    f"{name}: entry {number} is not NAME=DESTINATION; write e.g. "
+                    f"{name}=cloud=r2:pmo-backups/bot1,usb=/mnt/usb/pmo"
+                )
+            if not _TARGET_NAME.fullmatch(label):
+                raise ConfigError(
+                    f"{name}: entry {number}: a target's name is a letter followed by up to 31 "
+                    "letters, digits, '-' or '_' (e.g. cloud, usb)"
+                )
+            if any(t.name == label for t in targets):
+                raise ConfigError(f"{name}: the target name {label!r} is used twice")
+            targets.append(OffsiteTarget(label, destination))
+        return tuple(targets)
+
+    def recipients(self, name: str) -> tuple[str, ...]:
+        """age or SSH public keys separated by commas, or @file with one a line."""
+        from src.config.age_keys import check_recipient  # pyrage parses them
+
+        raw = self.text(name, "")
+        if raw.startswith("@"):
+            source = self.path(name, raw[1:])
+            try:
+                text = source.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise ConfigError(
+                    f"{name}: cannot read the recipients file {source} ({error}); write one "
+                    "public key a line (age1... or ssh-ed25519 ...) in a UTF-8 file"
+                ) from None
+            keys = [line.strip() for line in text.splitlines()]
+        else:
+            keys = [part.strip() for part in raw.split(",")]
+        keys = [key for key in keys if key and not key.startswith("#")]
+        for number, key in enumerate(keys, start=1):
+            problem = check_recipient(key)
+            if problem:
+                raise ConfigError(f"{name}: recipient {number} {problem}")
+        if raw.startswith("@") and not keys:
+            raise ConfigError(f"{name}: {raw[1:]} holds no public key")
+        return tuple(keys)
+
+    def optional_file(self, name: str) -> Path | None:
+        raw = self.text(name, "")
+        return self.path(name, raw) if raw else None
+
+    def types(self, name: str, default: tuple[str, ...]) -> frozenset[str]:
+        chosen = frozenset(p.strip().lower() for p in self.text(name, ",".join(default)).split(","))
+        chosen -= {""}
+        unknown = sorted(chosen - set(BACKUP_TYPES))
+        if unknown:
+            raise ConfigError(
+                f"{name}: {', '.join(unknown)} is no backup type; use some of "
+                f"{', '.join(BACKUP_TYPES)}"
+            )
+        return chosen
+
     def token(self, name: str) -> str | None:
         raw = self.text(name, "")
         if raw and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", raw):
@@ -347,18 +491,19 @@ def load_settings(
     read = _Reader(merged, root)
     zone, zone_name = read.zone("BACKUP_TIMEZONE")
     api_url = read.url("TELEGRAM_API_URL", DEFAULT_TELEGRAM_API)
+    retention = {
+        "daily": read.integer("RETENTION_DAILY", 7, 1, 10_000),
+        "weekly": read.integer("RETENTION_WEEKLY", 4, 1, 10_000),
+        "manual": read.integer("RETENTION_MANUAL", 10, 1, 10_000),
+        "emergency": read.integer("RETENTION_EMERGENCY", 3, 1, 10_000),
+    }
     return Settings(
         project_root=root,
         database_path=read.database("DATABASE_PATH", "data/pmo_recovery.db"),
         backup_dir=read.folder("BACKUP_DIR", "backups"),
         recovery_dir=read.folder("RECOVERY_DIR", "recovery"),
         log_dir=read.folder("LOG_DIR", "logs"),
-        retention={
-            "daily": read.integer("RETENTION_DAILY", 7, 1, 10_000),
-            "weekly": read.integer("RETENTION_WEEKLY", 4, 1, 10_000),
-            "manual": read.integer("RETENTION_MANUAL", 10, 1, 10_000),
-            "emergency": read.integer("RETENTION_EMERGENCY", 3, 1, 10_000),
-        },
+        retention=retention,
         timezone=zone,
         timezone_name=zone_name,
         daily_backup_time=read.clock_time("DAILY_BACKUP_TIME", "03:00"),
@@ -384,4 +529,21 @@ def load_settings(
             1,
             2000,
         ),
+        offsite=_offsite(read, retention),
+    )
+
+
+def _offsite(read: _Reader, retention: Mapping[str, int]) -> OffsiteSettings:
+    """Read the OFFSITE_* settings (retention defaults to the local one)."""
+    return OffsiteSettings(
+        targets=read.targets("OFFSITE_TARGETS"),
+        recipients=read.recipients("OFFSITE_ENCRYPT_TO"),
+        identity_file=read.optional_file("AGE_IDENTITY_FILE"),
+        plaintext=read.boolean("OFFSITE_PLAINTEXT", False),
+        types=read.types("OFFSITE_TYPES", BACKUP_TYPES),
+        retention={
+            kind: read.integer(f"OFFSITE_RETENTION_{kind.upper()}", retention[kind], 1, 10_000)
+            for kind in BACKUP_TYPES
+        },
+        stale_hours=read.integer("OFFSITE_STALE_HOURS", 26, 1, 8760),
     )

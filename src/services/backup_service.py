@@ -42,6 +42,8 @@ from src.services.integrity import (
 from src.services.live_database import roll_back_hot_journal
 from src.services.locking import exclusive_lock
 from src.services.member_names import safe_part
+from src.services.offsite import copying
+from src.services.offsite.copying import OffsiteRun
 from src.services.snapshot import take_snapshot
 
 logger = logging.getLogger(__name__)
@@ -63,10 +65,16 @@ class BackupResult:
     problems: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
     deleted: list[Path] = field(default_factory=list)
+    offsite: OffsiteRun = field(default_factory=OffsiteRun)
 
 
 def create_backup(
-    settings: Settings, backup_type: str, trigger: str = "cli", protect: Path | None = None
+    settings: Settings,
+    backup_type: str,
+    trigger: str = "cli",
+    protect: Path | None = None,
+    *,
+    send_offsite: bool = True,
 ) -> BackupResult:
     """Make one backup of the database, verify it, then apply retention.
 
@@ -75,6 +83,9 @@ def create_backup(
         backup_type: daily, weekly, manual or emergency.
         trigger: who asked (cli, scheduler, bot), recorded in the history.
         protect: an archive retention must keep this time (one a restore is reading).
+        send_offsite: copy the archive to the off-machine targets now; else it is only
+            queued there, for the scheduler or `offsite sync` (a restore's safety backup:
+            the restore must not wait for an upload).
 
     Returns:
         The verified archive and the facts recorded in its metadata.
@@ -137,6 +148,8 @@ def create_backup(
         result.size_bytes,
         result.duration_seconds,
     )
+    # after the lock: an upload must not hold up restores and other backups
+    result.offsite = copying.after_backup(settings, result.path, backup_type, send=send_offsite)
     return result
 
 

@@ -29,6 +29,7 @@ from src.services.live_database import (
 )
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, unique_path, work_prefix
+from src.services.offsite import fetching
 from src.services.sandbox import open_untrusted
 from src.services.schema_diff import SchemaChange, schema_changes
 from src.services.validation import Validation, validate_archive
@@ -87,19 +88,25 @@ def candidates(settings: Settings, reference: str) -> Iterator[Path]:
 
 
 def plan_restore(
-    settings: Settings, reference: str, work: Path, *, record: bool = False
+    settings: Settings,
+    reference: str,
+    work: Path,
+    *,
+    record: bool = False,
+    from_target: str | None = None,
 ) -> RestorePlan:
     """Validate the archive and compare it with the live database; change nothing.
 
     Args:
         record: remember in the history an archive that `latest` had to skip (not in a
             dry run, which writes nothing outside its work folder).
+        from_target: fetch the archive from this off-machine target (into `work`).
 
     Raises:
         ArchiveInvalid: the archive failed a check (for `latest`: every one did).
         RestoreAborted: no archive, or one of another application's database.
     """
-    validation = _validate_first(settings, reference, work, record)
+    validation = _validate_first(settings, reference, work, record, from_target)
     db = settings.database_path
     with readable_copy(db, work) as live:
         live_counts, live_problem = _live_counts(live)
@@ -108,10 +115,19 @@ def plan_restore(
     return RestorePlan(validation, live_counts, live_problem, changes)
 
 
-def _validate_first(settings: Settings, reference: str, work: Path, record: bool) -> Validation:
+def _validate_first(
+    settings: Settings, reference: str, work: Path, record: bool, from_target: str | None
+) -> Validation:
     """Validate the archive (for `latest`, the newest one that passes)."""
     skipped: list[str] = []
-    for number, archive in enumerate(candidates(settings, reference)):
+    fetched: list[str] = []
+    archives = (
+        fetching.candidates(settings, from_target, reference, work, fetched)
+        if from_target
+        else candidates(settings, reference)
+    )
+    record = record and not from_target  # a fetched copy is no archive of the history
+    for number, archive in enumerate(archives):
         folder = work / f"archive_{number}"
         folder.mkdir()
         try:
@@ -127,7 +143,7 @@ def _validate_first(settings: Settings, reference: str, work: Path, record: bool
                 )
             shutil.rmtree(folder, ignore_errors=True)
             continue
-        validation.notes[:0] = skipped
+        validation.notes[:0] = [*fetched, *skipped]
         return validation
     if skipped:
         raise ArchiveInvalid(
@@ -150,12 +166,12 @@ def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
         return []
 
 
-def check_only(settings: Settings, reference: str) -> RestorePlan:
+def check_only(settings: Settings, reference: str, from_target: str | None = None) -> RestorePlan:
     """Validate an archive in a work folder that is removed again; change nothing."""
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(settings.recovery_dir, "check")
     with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("check")) as tmp:
-        return plan_restore(settings, reference, Path(tmp))
+        return plan_restore(settings, reference, Path(tmp), from_target=from_target)
 
 
 def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
@@ -194,6 +210,7 @@ def restore(
     *,
     include_files: bool = False,
     allow_schema_change: bool = False,
+    from_target: str | None = None,
 ) -> RestoreResult:
     """Replace the live database's content with a validated backup's.
 
@@ -206,6 +223,8 @@ def restore(
     Args:
         allow_schema_change: restore also when the archive's schema differs from the
             live one (its tables, views, triggers, indexes or application_id).
+        from_target: take the archive from this off-machine target (downloaded and
+            decrypted into the work folder first); works with no local backup at all.
 
     Raises:
         ArchiveInvalid, RestoreAborted: refused before anything changed.
@@ -219,7 +238,7 @@ def restore(
     with tempfile.TemporaryDirectory(
         dir=settings.recovery_dir, prefix=work_prefix("restore")
     ) as tmp:
-        plan = plan_restore(settings, reference, Path(tmp), record=True)
+        plan = plan_restore(settings, reference, Path(tmp), record=True, from_target=from_target)
         if plan.schema_changes and not allow_schema_change:
             raise SchemaChangeRefused(
                 f"{plan.validation.archive.name} would change the database's schema: "
@@ -253,7 +272,9 @@ def _safety_backup(settings: Settings, restoring: Path) -> Path | None:
         return None
     try:
         # retention must not delete the archive this restore is reading from
-        return create_backup(settings, "emergency", trigger="restore", protect=restoring).path
+        return create_backup(
+            settings, "emergency", trigger="restore", protect=restoring, send_offsite=False
+        ).path
     except BackupError as error:
         error.args = (
             f"The safety backup before the restore failed, so nothing was restored: {error}",

@@ -10,12 +10,8 @@ from typing import Protocol, TypeVar
 logger = logging.getLogger(__name__)
 
 
-class Retainable(Protocol):
-    """What retention needs to know of a backup."""
-
-    @property
-    def path(self) -> Path:
-        """The archive."""
+class Ranked(Protocol):
+    """What choosing the expired copies needs to know of one (a local or an off-machine one)."""
 
     @property
     def created_at_key(self) -> str:
@@ -30,7 +26,15 @@ class Retainable(Protocol):
         """An emergency archive of a database that failed its checks."""
 
 
-T = TypeVar("T", bound=Retainable)
+class Retainable(Ranked, Protocol):
+    """A local backup: ranked, and a file to delete."""
+
+    @property
+    def path(self) -> Path:
+        """The archive."""
+
+
+T = TypeVar("T", bound=Ranked)
 
 
 def select_expired(backups: Sequence[T], keep: int) -> list[T]:

@@ -11,6 +11,7 @@ from src.errors import BackupError
 from src.services import catalog
 from src.services.history import History, Statistics
 from src.services.integrity import check_file, check_header
+from src.services.offsite.report import OffsiteStatus, offsite_status
 from src.services.scheduler_state import SchedulerView, scheduler_view
 
 
@@ -35,6 +36,7 @@ class SystemStatus:
     latest: catalog.BackupInfo | None
     statistics: Statistics
     scheduler: SchedulerView
+    offsite: OffsiteStatus | None = None
 
     @property
     def total_backups(self) -> int:
@@ -68,4 +70,5 @@ def get_status(settings: Settings) -> SystemStatus:
         latest=backups[0] if backups else None,
         statistics=History(settings.history_path).statistics(),
         scheduler=scheduler_view(settings),
+        offsite=offsite_status(settings, settings.now()),
     )

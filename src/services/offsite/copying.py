@@ -1,0 +1,320 @@
+"""Send verified archives to every target, verify each copy there, then prune the target.
+
+A copy counts once the target reports the size and a hash of what it stored (SHA-256,
+SHA-1 or MD5, whichever it offers) equal to the hash of the bytes we sent; where it
+offers none, the copy is downloaded and hashed. A failure leaves the copy pending with a
+retry time; the local backup is never touched by any of this.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from src.config.settings import BACKUP_TYPES, OffsiteSettings, Settings
+from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError
+from src.services import catalog
+from src.services.locking import exclusive_lock
+from src.services.offsite import crypto
+from src.services.offsite.ledger import DROPPED, TO_SEND, VERIFIED, CopyRecord, Ledger
+from src.services.offsite.names import parse, remote_name
+from src.services.offsite.targets import HASH_PREFERENCE, Target, open_target
+from src.services.retention import select_expired
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CopyOutcome:
+    """One archive sent (or not) to one target."""
+
+    target: str
+    archive: str
+    ok: bool
+    detail: str
+    retry_at: datetime | None = None
+
+
+@dataclass
+class OffsiteRun:
+    """What one round of copying did; `not_copied` says why nothing was sent at all."""
+
+    outcomes: list[CopyOutcome] = field(default_factory=list)
+    not_copied: str | None = None
+    deleted: list[str] = field(default_factory=list)  # "target: name"
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether everything that was to be copied is verified off the machine."""
+        return self.not_copied is None and all(o.ok for o in self.outcomes)
+
+
+def why_not_copied(offsite: OffsiteSettings) -> str | None:
+    """Say why nothing leaves the machine although targets are set (None: copies are made)."""
+    if not offsite.targets:
+        return "no off-machine target is set (OFFSITE_TARGETS)"
+    if offsite.enabled:
+        return None
+    return (
+        "not copied off the machine: OFFSITE_ENCRYPT_TO has no public key. Make one with "
+        "`age-keygen -o key.txt` (keep key.txt safe, away from this server) and set "
+        "OFFSITE_ENCRYPT_TO to the age1... key it prints; or set OFFSITE_PLAINTEXT=true "
+        "only for a target that is already encrypted"
+    )
+
+
+def after_backup(
+    settings: Settings, archive: Path, backup_type: str, *, send: bool = True
+) -> OffsiteRun:
+    """Copy a new verified archive to every target; never raises for a target's failure.
+
+    Args:
+        send: copy now; else only queue it (pending, due at once) for the next round.
+    """
+    offsite = settings.offsite
+    if not offsite.targets or backup_type not in offsite.types:
+        return OffsiteRun()
+    reason = why_not_copied(offsite)
+    if reason:
+        logger.warning("%s: %s", archive.name, reason)
+        return OffsiteRun(not_copied=reason)
+    info = next((b for b in catalog.list_backups(settings, backup_type) if b.path == archive), None)
+    if info is None:
+        return OffsiteRun(not_copied=f"{archive.name} is no longer in {archive.parent}")
+    ledger = Ledger(settings.history_path)
+    for target in offsite.targets:
+        ledger.queue(
+            target.name, archive, backup_type, info.created_at_key, info.degraded, settings.now()
+        )
+    return send_pending(settings, only={archive.name}, wait=5.0)
+
+
+def sync(settings: Settings, target: str | None = None, *, due_only: bool = False) -> OffsiteRun:
+    """Queue what a target lacks (the newest archives retention keeps there), send all pending.
+
+    Args:
+        target: one target's name, or every target.
+        due_only: send only copies whose retry time has come (the scheduler's beat).
+    """
+    reason = why_not_copied(settings.offsite)
+    if reason:
+        return OffsiteRun(not_copied=reason)
+    ledger = Ledger(settings.history_path)
+    now = settings.now()
+    names = [t.name for t in settings.offsite.targets if target in (None, t.name)]
+    if not due_only:
+        for kind in sorted(settings.offsite.types):
+            keep = settings.offsite.retention[kind]
+            newest = [b for b in catalog.list_backups(settings, kind) if b.verified][:keep]
+            for backup in newest:
+                for name in names:
+                    ledger.queue(
+                        name, backup.path, kind, backup.created_at_key, backup.degraded, now
+                    )
+    return send_pending(settings, targets=set(names), due_only=due_only, wait=settings.lock_timeout)
+
+
+def pending_due(settings: Settings, now: datetime) -> bool:
+    """Tell whether a pending copy's retry time has come (cheap: the ledger only)."""
+    if not settings.offsite.enabled:
+        return False
+    return any(
+        r.next_try is None or datetime.fromisoformat(r.next_try) <= now
+        for r in Ledger(settings.history_path).records(states=TO_SEND)
+    )
+
+
+def send_pending(
+    settings: Settings,
+    *,
+    only: set[str] | None = None,
+    targets: set[str] | None = None,
+    due_only: bool = False,
+    wait: float = 5.0,
+) -> OffsiteRun:
+    """Send the pending copies (newest first), one process at a time, then prune targets."""
+    run = OffsiteRun()
+    try:
+        with exclusive_lock(settings.backup_dir / ".offsite.lock", "off-machine copy", wait):
+            for target in settings.offsite.targets:
+                if targets is None or target.name in targets:
+                    _send_to(
+                        settings, open_target(target, settings.project_root), run, only, due_only
+                    )
+    except LockBusy as busy:
+        for target in settings.offsite.targets:
+            run.outcomes.append(
+                CopyOutcome(
+                    target.name, ", ".join(sorted(only or ())) or "all", False, f"pending: {busy}"
+                )
+            )
+    return run
+
+
+def _send_to(
+    settings: Settings, target: Target, run: OffsiteRun, only: set[str] | None, due_only: bool
+) -> None:
+    ledger = Ledger(settings.history_path)
+    now = settings.now()
+    records = [
+        r
+        for r in reversed(ledger.records(target.name, TO_SEND))
+        if (only is None or r.archive in only)
+        and not (due_only and r.next_try and datetime.fromisoformat(r.next_try) > now)
+    ]
+    recipients = crypto.recipients_of(settings.offsite.recipients)
+    sent = False
+    for record in records:
+        outcome = _send_one(settings, target, record, recipients, ledger)
+        run.outcomes.append(outcome)
+        sent = sent or outcome.ok
+        if not outcome.ok and outcome.retry_at is not None and _unreachable(outcome.detail):
+            _postpone_rest(settings, ledger, target.name, records, record, outcome.detail, run)
+            break
+    if sent:
+        run.deleted += _prune(settings, target, ledger)
+
+
+def _send_one(
+    settings: Settings, target: Target, record: CopyRecord, recipients: list[Any], ledger: Ledger
+) -> CopyOutcome:
+    archive = Path(record.archive_path)
+    if not archive.is_file():
+        ledger.set_state(
+            target.name,
+            record.archive,
+            DROPPED,
+            settings.now(),
+            "the local archive was deleted before it could be copied",
+        )
+        return CopyOutcome(target.name, record.archive, True, "dropped: the local archive is gone")
+    try:
+        detail = _copy(settings, target, record, archive, recipients, ledger)
+    except BackupError as error:
+        return _failure(settings, ledger, target, record, str(error))
+    except Exception as error:  # a bug must not stop the other targets, and is logged in full
+        logger.exception("copy of %s to %s failed", record.archive, target.name)
+        return _failure(settings, ledger, target, record, f"unexpected error: {error!r}")
+    logger.info("offsite %s: %s %s", target.name, record.archive, detail)
+    return CopyOutcome(target.name, record.archive, True, detail)
+
+
+def _failure(
+    settings: Settings, ledger: Ledger, target: Target, record: CopyRecord, error: str
+) -> CopyOutcome:
+    retry_at = ledger.failed(target.name, record.archive, error, settings.now())
+    logger.error(
+        "offsite %s: %s stays pending (retry at %s): %s",
+        target.name,
+        record.archive,
+        f"{retry_at:%Y-%m-%d %H:%M}",
+        error,
+    )
+    return CopyOutcome(target.name, record.archive, False, error, retry_at)
+
+
+def _copy(
+    settings: Settings,
+    target: Target,
+    record: CopyRecord,
+    archive: Path,
+    recipients: list[Any],
+    ledger: Ledger,
+) -> str:
+    """Upload, then prove the copy: size and a hash reported by the target, or a download."""
+    kinds = target.hash_types()
+    name = remote_name(record.archive, encrypted=bool(recipients))
+    digests: list[crypto.Digest] = []
+    target.upload(name, lambda out: digests.append(crypto.send(archive, out, recipients, kinds)))
+    sent = digests[0]
+    found = target.stat(name)
+    if found is None:
+        raise OffsiteError(f"target {target.name}: the upload ended but {name} is not there")
+    if found.size != sent.size:
+        raise OffsiteCopyInvalid(
+            f"target {target.name}: {name} holds {found.size} bytes, {sent.size} were sent"
+        )
+    kind = next((k for k in HASH_PREFERENCE if k in found.hashes and k in sent.hashes), None)
+    if kind is not None:
+        theirs, how = found.hashes[kind].lower(), kind
+    else:  # the target reports no hash of what it stored: read it back
+        got: list[crypto.Digest] = []
+        target.download(name, lambda stream: got.append(crypto.receive(stream, None, None, name)))
+        kind, theirs, how = "sha256", got[0].hashes["sha256"], "sha256 of a download"
+    if theirs != sent.hashes[kind]:
+        raise OffsiteCopyInvalid(
+            f"target {target.name}: {name} differs from what was sent ({kind} mismatch)"
+        )
+    ledger.verified_copy(
+        target.name,
+        record.archive,
+        name,
+        bool(recipients),
+        sent.size,
+        kind,
+        theirs,
+        sent.hashes["sha256"],
+        settings.now(),
+    )
+    return f"verified ({how}, {sent.size} bytes{', encrypted' if recipients else ', PLAIN'})"
+
+
+def _unreachable(detail: str) -> bool:
+    """Tell whether a failure is the target's as a whole (no use trying its other copies)."""
+    words = detail.lower()
+    return any(
+        part in words
+        for part in (
+            "cannot be reached",
+            "credentials were refused",
+            "no remote of that name",
+            "not installed",
+            "folder does not exist",
+            "is full",
+        )
+    )
+
+
+def _postpone_rest(
+    settings: Settings,
+    ledger: Ledger,
+    target: str,
+    records: list[CopyRecord],
+    failed: CopyRecord,
+    detail: str,
+    run: OffsiteRun,
+) -> None:
+    """The target is down: count the other pending copies as failed too, without trying."""
+    later = records[records.index(failed) + 1 :]
+    for record in later:
+        retry_at = ledger.failed(target, record.archive, detail, settings.now())
+        run.outcomes.append(CopyOutcome(target, record.archive, False, detail, retry_at))
+
+
+def _prune(settings: Settings, target: Target, ledger: Ledger) -> list[str]:
+    """Delete the copies beyond OFFSITE_RETENTION_<TYPE> (verified ones only, ours only)."""
+    deleted = []
+    verified = ledger.records(target.name, (VERIFIED,))
+    for kind in BACKUP_TYPES:
+        keep = settings.offsite.retention[kind]
+        for record in select_expired([r for r in verified if r.backup_type == kind], keep):
+            name = record.remote_name or ""
+            if parse(name) is None:  # never delete a file that is not one of our copies
+                continue
+            try:
+                target.delete(name)
+            except OffsiteError as error:
+                logger.error(  # noqa: TRY400 - the message says it all
+                    "offsite %s: retention cannot delete %s: %s",
+                    target.name,
+                    name,
+                    error,
+                )
+                continue
+            ledger.set_state(target.name, record.archive, "deleted", settings.now())
+            logger.info("offsite %s: retention deleted %s", target.name, name)
+            deleted.append(f"{target.name}: {name}")
+    return deleted

@@ -1,0 +1,141 @@
+"""age encryption streamed between a file and a pipe, hashing the bytes as they pass.
+
+What leaves the machine is a standard age file: `age -d -i key.txt` opens it by hand.
+The hashes are of the encrypted bytes exactly as they were written, so a target's own
+hash of what it stored can be compared with them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pyrage
+
+from src.config.age_keys import load_identities, parse_recipient
+from src.errors import ConfigError, OffsiteCopyInvalid
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Digest:
+    """The size and hashes (hex, by rclone's names) of bytes that passed through."""
+
+    size: int = 0
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+class _Hashing(io.RawIOBase):
+    """Pass bytes to or from `inner`, hashing them (sha256 always, plus the asked ones)."""
+
+    def __init__(self, inner: IO[bytes], kinds: Iterable[str]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.hashers = {kind: hashlib.new(kind) for kind in {"sha256", *kinds}}
+        self.size = 0
+
+    def _see(self, data: bytes | memoryview) -> None:
+        self.size += len(data)
+        for hasher in self.hashers.values():
+            hasher.update(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.inner.write(view)
+        self._see(view)
+        return len(view)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.inner.read(len(view))
+        view[: len(data)] = data
+        self._see(data)
+        return len(data)
+
+    def digest(self) -> Digest:
+        return Digest(self.size, {kind: h.hexdigest() for kind, h in self.hashers.items()})
+
+
+def recipients_of(keys: Iterable[str]) -> list[Any]:
+    """Parse the configured public keys (checked when the settings were read)."""
+    return [parse_recipient(key) for key in keys]
+
+
+def identities_of(path: Path | None) -> list[Any]:
+    """Load AGE_IDENTITY_FILE.
+
+    Raises:
+        ConfigError: it is not set, cannot be read, or holds no identity.
+    """
+    if path is None:
+        raise ConfigError(
+            "AGE_IDENTITY_FILE is not set: the off-machine copies are encrypted, and opening "
+            "one needs the private key (the file age-keygen wrote). Set AGE_IDENTITY_FILE to it."
+        )
+    try:
+        return load_identities(path)
+    except ValueError as error:
+        raise ConfigError(f"AGE_IDENTITY_FILE: {error}") from None
+
+
+def send(archive: Path, out: IO[bytes], recipients: list[Any], kinds: Iterable[str]) -> Digest:
+    """Write the archive into `out`, encrypted to `recipients` (or as it is when there are none)."""
+    sink = _Hashing(out, kinds)
+    with archive.open("rb") as source:
+        if recipients:
+            pyrage.encrypt_io(source, sink, recipients)
+        else:
+            while chunk := source.read(_CHUNK):
+                sink.write(chunk)
+    return sink.digest()
+
+
+def receive(
+    stream: IO[bytes], out: IO[bytes] | None, identities: list[Any] | None, name: str
+) -> Digest:
+    """Read a copy from `stream`, decrypting into `out` (None: only hash it; no identities:
+    a plain copy, written as it is).
+
+    Raises:
+        ConfigError: the identity is not one the copy was encrypted to.
+        OffsiteCopyInvalid: the copy is damaged, cut short or not an age file.
+    """
+    source = _Hashing(stream, ())
+    if out is None or identities is None:
+        while chunk := source.read(_CHUNK):
+            if out is not None:
+                out.write(chunk)
+        return source.digest()
+    try:
+        pyrage.decrypt_io(io.BufferedReader(source, _CHUNK), out, identities)
+    except pyrage.DecryptError as error:
+        words = str(error)
+        if "matching" in words.lower() or "no identity" in words.lower():
+            raise ConfigError(
+                f"AGE_IDENTITY_FILE does not open {name}: it was encrypted to another key. "
+                "Use the identity whose public key was in OFFSITE_ENCRYPT_TO then."
+            ) from None
+        raise OffsiteCopyInvalid(
+            f"{name} does not decrypt ({words}): the copy is damaged or was changed there"
+        ) from None
+    except OSError as error:
+        if error.errno is not None:  # our own disk (full, or refusing writes)
+            raise
+        raise OffsiteCopyInvalid(
+            f"{name} does not decrypt ({error}): the copy is damaged, cut short or was "
+            "changed there"
+        ) from None
+    while source.read(_CHUNK):  # hash to the end even if age stopped before padding
+        pass
+    return source.digest()

@@ -1,0 +1,94 @@
+"""The OFFSITE section of `status` and the staleness of the off-machine copies (no network)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from src.config.settings import Settings
+from src.services.offsite.copying import why_not_copied
+from src.services.offsite.ledger import TO_SEND, VERIFIED, CopyRecord, Ledger
+from src.services.offsite.targets import open_target
+
+
+@dataclass
+class TargetStatus:
+    """One target as `status` shows it."""
+
+    name: str
+    where: str
+    encrypted: bool
+    last_verified: CopyRecord | None
+    last_verified_age: timedelta | None
+    copies: int
+    bytes_held: int
+    pending: int
+    last_error: str | None
+    last_error_at: str | None
+
+
+@dataclass
+class OffsiteStatus:
+    """Every target, and why nothing is copied when that is so."""
+
+    targets: list[TargetStatus]
+    not_copied: str | None
+    identity_set: bool
+    stale_hours: int
+
+
+def offsite_status(settings: Settings, now: datetime) -> OffsiteStatus | None:
+    """Return the OFFSITE section (None when no target is set)."""
+    offsite = settings.offsite
+    if not offsite.targets:
+        return None
+    ledger = Ledger(settings.history_path)
+    targets = []
+    for target in offsite.targets:
+        verified = ledger.records(target.name, (VERIFIED,))
+        newest = max(verified, key=lambda r: r.verified_at or "", default=None)
+        age = (
+            now - datetime.fromisoformat(newest.verified_at)
+            if newest and newest.verified_at
+            else None
+        )
+        problem = ledger.target_record(target.name)
+        targets.append(
+            TargetStatus(
+                name=target.name,
+                where=open_target(target, settings.project_root).describe(),
+                encrypted=offsite.encrypted,
+                last_verified=newest,
+                last_verified_age=age,
+                copies=len(verified),
+                bytes_held=sum(r.size_bytes or 0 for r in verified),
+                pending=len(ledger.records(target.name, TO_SEND)),
+                last_error=problem.last_error,
+                last_error_at=problem.last_error_at,
+            )
+        )
+    return OffsiteStatus(
+        targets, why_not_copied(offsite), offsite.identity_file is not None, offsite.stale_hours
+    )
+
+
+def stale_targets(settings: Settings, now: datetime) -> dict[str, str]:
+    """Return the targets with no verified daily copy for OFFSITE_STALE_HOURS.
+
+    Each maps to its newest verified daily copy's name ("none" before any): one incident
+    lasts until a newer copy is verified, so an alarm is raised once per incident.
+    """
+    offsite = settings.offsite
+    if not offsite.targets or "daily" not in offsite.types:
+        return {}
+    limit = timedelta(hours=offsite.stale_hours)
+    ledger = Ledger(settings.history_path)
+    stale = {}
+    for target in offsite.targets:
+        daily = [r for r in ledger.records(target.name, (VERIFIED,)) if r.backup_type == "daily"]
+        newest = max(daily, key=lambda r: r.verified_at or "", default=None)
+        if newest is None or newest.verified_at is None:
+            stale[target.name] = "none"
+        elif now - datetime.fromisoformat(newest.verified_at) > limit:
+            stale[target.name] = newest.archive
+    return stale

