@@ -266,7 +266,7 @@ def split_targets(raw: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     position = 0
     while position < len(raw):
-        label, equals, rest = raw[position:].partition("=")
+        label, equals, _ = raw[position:].partition("=")
         if not equals:
             if label.strip():
                 pairs.append((label.strip(), ""))
