@@ -19,6 +19,9 @@ TITLES = {
     "backup_gave_up": "❌ Backup failed, no more retries",
     "drill_failed": "❌ Restore drill failed",
     "stale": "⏰ Backups are late",
+    "offsite_failed": "⚠️ Off-machine copy failed",
+    "offsite_stale": "⏰ Off-machine copies are late",
+    "offsite_drill_failed": "❌ Off-machine restore drill failed",
 }
 
 

@@ -426,7 +426,8 @@ class _Reader:
 
         raw = self.text(name, "")
         if raw.startswith("@"):
-            source = self.path(name, raw[1:])
+            source = Path(raw[1:].strip()).expanduser()
+            source = source if source.is_absolute() else self.root / source
             try:
                 text = source.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:

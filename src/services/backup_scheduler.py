@@ -25,6 +25,10 @@ from src.services import catalog
 from src.services.backup_service import create_backup
 from src.services.drill import DrillResult, restore_drill
 from src.services.locking import HeldLock, holder, try_hold
+from src.services.offsite import copying
+from src.services.offsite.copying import OffsiteRun
+from src.services.offsite.drill import offsite_drills
+from src.services.offsite.report import stale_targets
 from src.services.schedule_times import PERIODS, next_run, stale_after
 from src.services.scheduler_state import (
     HEARTBEAT_SECONDS,
@@ -43,7 +47,8 @@ class Notifier(Protocol):
     """Where the scheduler reports what needs a person (the bot sends it to its admins)."""
 
     def notify(self, event: str, message: str) -> None:
-        """Report one event: backup_failed, backup_gave_up, drill_failed or stale."""
+        """Report one event: backup_failed, backup_gave_up, drill_failed, stale,
+        offsite_failed, offsite_stale or offsite_drill_failed."""
 
 
 class LogNotifier:
@@ -56,6 +61,7 @@ class LogNotifier:
 
 BackupFunction = Callable[[Settings, str, str], Any]  # (settings, type, trigger) -> result.path
 DrillFunction = Callable[[Settings, Path], DrillResult]
+OffsiteDrillFunction = Callable[[Settings], dict[str, DrillResult]]
 
 
 def _create(settings: Settings, backup_type: str, trigger: str) -> Any:
@@ -73,6 +79,7 @@ class BackupScheduler:
         clock: Callable[[], datetime] | None = None,
         backup: BackupFunction = _create,
         drill: DrillFunction = restore_drill,
+        offsite_drill: OffsiteDrillFunction = offsite_drills,
         catch_up: bool = True,
         beat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
@@ -81,6 +88,8 @@ class BackupScheduler:
         self.clock = clock or settings.now
         self._backup = backup
         self._drill = drill
+        self._offsite_drill = offsite_drill
+        self._offsite_synced = False  # the first beat sends everything pending or missing
         self._catch_up = catch_up
         self.beat_seconds = beat_seconds
         self._state = SchedulerState(settings)
@@ -218,6 +227,8 @@ class BackupScheduler:
             self.run(kind)
             ran.append(kind)
         self._state.update(self._save_plan)
+        if not paused and not self._stop.is_set():
+            self.sync_offsite()
         self.check_stale()
         return ran
 
@@ -244,6 +255,9 @@ class BackupScheduler:
                 self._failed(backup_type, str(error) or type(error).__name__, started, retry=retry)
                 return False
             self._succeeded(backup_type, Path(result.path), started)
+            offsite = getattr(result, "offsite", None)
+            if isinstance(offsite, OffsiteRun):
+                self._offsite_outcome(offsite)
             if backup_type == "weekly":
                 self._drill_after(Path(result.path))
             return True
@@ -320,6 +334,7 @@ class BackupScheduler:
                 state.setdefault("last_failure", {})["drill"] = failure
 
         self._state.update(change)
+        self._drill_offsite()
         if result.ok:
             logger.info("restore drill of %s: %s", archive.name, result.detail)
         else:
@@ -329,6 +344,64 @@ class BackupScheduler:
                 f"The restore drill of {archive.name} failed: {result.detail}. The backup may "
                 "not restore; check them all: python backup_manager.py verify --all",
             )
+
+    # --- off-machine copies -----------------------------------------------------------
+
+    def sync_offsite(self) -> None:
+        """Send pending copies whose retry time has come (at the first beat: all, and what
+        a target lacks); a target's new failure is reported once, until a copy succeeds."""
+        if not self.settings.offsite.enabled:
+            return
+        first = not self._offsite_synced
+        if not first and not copying.pending_due(self.settings, self.clock()):
+            return
+        try:
+            run = copying.sync(self.settings, due_only=not first, now=self.clock())
+        except Exception:  # a beat never dies of it; the copies stay pending
+            logger.exception("off-machine sync failed")
+            return
+        self._offsite_synced = True
+        self._offsite_outcome(run)
+
+    def _offsite_outcome(self, run: OffsiteRun) -> None:
+        """Alert once per failing target (an incident ends with a verified copy there)."""
+        failing = {o.target: o.detail for o in run.outcomes if not o.ok and not o.busy}
+        healed = {o.target for o in run.outcomes if o.ok} - set(failing)
+        known = dict(self._state.read().get("offsite_failing", {}))
+        for target, detail in failing.items():
+            if target not in known:
+                self.notifier.notify(
+                    "offsite_failed",
+                    f"The copy to off-machine target {target} failed: {detail.rstrip('.')}. "
+                    "The local backup is fine; the copy stays pending and is retried.",
+                )
+        new = {t: d for t, d in {**known, **failing}.items() if t not in healed}
+        if new != known:
+            self._state.update(lambda state: state.update(offsite_failing=new))
+
+    def _drill_offsite(self) -> None:
+        """Restore the newest copy of every target too (when AGE_IDENTITY_FILE is set)."""
+        try:
+            results = self._offsite_drill(self.settings)
+        except Exception as error:
+            logger.exception("off-machine drill failed")
+            results = {"?": DrillResult(Path("?"), False, f"the drill itself failed: {error}")}
+        if not results:
+            return
+        when = self.clock().isoformat()
+        summary = {
+            target: {"at": when, "archive": r.archive.name, "ok": r.ok, "detail": r.detail}
+            for target, r in results.items()
+        }
+        self._state.update(lambda state: state.update(last_offsite_drill=summary))
+        for target, result in results.items():
+            if not result.ok:
+                self.notifier.notify(
+                    "offsite_drill_failed",
+                    f"The drill of the newest copy on off-machine target {target} failed: "
+                    f"{result.detail}. `python backup_manager.py offsite verify --target "
+                    f"{target}` checks its copies.",
+                )
 
     def check_stale(self) -> None:
         """Raise the staleness alarm, once per incident (an incident ends with a new backup)."""
@@ -351,6 +424,24 @@ class BackupScheduler:
                     "`python backup_manager.py status` shows it.",
                 )
         self._state.update(lambda state: state.update(stale_notified=incidents))
+        self._check_offsite_stale(now)
+
+    def _check_offsite_stale(self, now: datetime) -> None:
+        """No verified daily copy on a target for OFFSITE_STALE_HOURS: alarm once per incident."""
+        incidents = stale_targets(self.settings, now)
+        notified = self._state.read().get("offsite_stale_notified", {})
+        for target, newest in incidents.items():
+            if notified.get(target) != newest:
+                since = "yet" if newest == "none" else f"since {newest}"
+                self.notifier.notify(
+                    "offsite_stale",
+                    f"No daily backup has been verified on off-machine target {target} {since} "
+                    f"(the alarm is at {self.settings.offsite.stale_hours} h). If the server "
+                    "is lost now, these backups are lost with it. `python backup_manager.py "
+                    "status` shows the last error; `offsite sync` retries.",
+                )
+        if incidents != notified:
+            self._state.update(lambda state: state.update(offsite_stale_notified=incidents))
 
     # --- helpers ----------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ class CopyOutcome:
     ok: bool
     detail: str
     retry_at: datetime | None = None
+    busy: bool = False  # another process was copying: it stays pending, nothing failed
 
 
 @dataclass
@@ -92,18 +93,25 @@ def after_backup(
     return send_pending(settings, only={archive.name}, wait=5.0)
 
 
-def sync(settings: Settings, target: str | None = None, *, due_only: bool = False) -> OffsiteRun:
+def sync(
+    settings: Settings,
+    target: str | None = None,
+    *,
+    due_only: bool = False,
+    now: datetime | None = None,
+) -> OffsiteRun:
     """Queue what a target lacks (the newest archives retention keeps there), send all pending.
 
     Args:
         target: one target's name, or every target.
         due_only: send only copies whose retry time has come (the scheduler's beat).
+        now: the time retry times are compared with (the scheduler's clock).
     """
     reason = why_not_copied(settings.offsite)
     if reason:
         return OffsiteRun(not_copied=reason)
     ledger = Ledger(settings.history_path)
-    now = settings.now()
+    now = now or settings.now()
     names = [t.name for t in settings.offsite.targets if target in (None, t.name)]
     if not due_only:
         for kind in sorted(settings.offsite.types):
@@ -134,6 +142,7 @@ def send_pending(
     targets: set[str] | None = None,
     due_only: bool = False,
     wait: float = 5.0,
+    now: datetime | None = None,
 ) -> OffsiteRun:
     """Send the pending copies (newest first), one process at a time, then prune targets."""
     run = OffsiteRun()
@@ -141,24 +150,31 @@ def send_pending(
         with exclusive_lock(settings.backup_dir / ".offsite.lock", "off-machine copy", wait):
             for target in settings.offsite.targets:
                 if targets is None or target.name in targets:
-                    _send_to(
-                        settings, open_target(target, settings.project_root), run, only, due_only
-                    )
+                    opened = open_target(target, settings.project_root)
+                    _send_to(settings, opened, run, only, due_only, now or settings.now())
     except LockBusy as busy:
         for target in settings.offsite.targets:
             run.outcomes.append(
                 CopyOutcome(
-                    target.name, ", ".join(sorted(only or ())) or "all", False, f"pending: {busy}"
+                    target.name,
+                    ", ".join(sorted(only or ())) or "all",
+                    False,
+                    f"pending: {busy}",
+                    busy=True,
                 )
             )
     return run
 
 
 def _send_to(
-    settings: Settings, target: Target, run: OffsiteRun, only: set[str] | None, due_only: bool
+    settings: Settings,
+    target: Target,
+    run: OffsiteRun,
+    only: set[str] | None,
+    due_only: bool,
+    now: datetime,
 ) -> None:
     ledger = Ledger(settings.history_path)
-    now = settings.now()
     records = [
         r
         for r in reversed(ledger.records(target.name, TO_SEND))

@@ -35,7 +35,10 @@ _DEFAULT_FLAGS = {
 _SECRET_VARIABLE = re.compile(r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH)\w*)$")
 _PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?(NOTICE|ERROR|CRITICAL)\s*:\s*")
 # rclone's notices that say nothing about the failure
-_NOISE = re.compile(r"Config file .* not found - using defaults|Streaming uploads using chunk size")
+_NOISE = re.compile(
+    r"Config file .* not found - using defaults|Streaming uploads using chunk size|"
+    r"No host key validation is being performed"
+)
 _HINTS = (
     (
         re.compile(r"didn't find section in config file", re.I),
@@ -166,7 +169,10 @@ class RcloneTarget:
     def hash_types(self) -> tuple[str, ...]:
         """Ask rclone which hashes the remote reports (once per process and target)."""
         if self._hashes is None:
-            features = json.loads(self._run("reach it", "backend", "features", self.destination))
+            # the remote's root: a path on it would be looked at over the network first
+            features = json.loads(
+                self._run("reach it", "backend", "features", _remote_root(self.destination))
+            )
             offered = {str(kind).lower() for kind in features.get("Hashes") or ()}
             self._hashes = tuple(kind for kind in HASH_PREFERENCE if kind in offered)
         return self._hashes
@@ -266,6 +272,21 @@ class RcloneTarget:
 def _shown(destination: str) -> str:
     """`:s3,key=secret:bucket` -> `:s3,…:bucket`: options of a connection string can be secret."""
     return re.sub(r"^(:[A-Za-z0-9_.-]+),[^:]*:", r"\1,…:", destination)
+
+
+def _remote_root(destination: str) -> str:
+    """`r2:bucket/x` -> `r2:`; `:s3,opt="a:b":bucket` -> `:s3,opt="a:b":` (quotes kept)."""
+    index, quote = (1 if destination.startswith(":") else 0), ""
+    while index < len(destination):
+        char = destination[index]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == ":":
+            return destination[: index + 1]
+        index += 1
+    return destination
 
 
 def _text(stream: IO[bytes]) -> str:

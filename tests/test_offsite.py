@@ -1,0 +1,444 @@
+"""Off-machine copies against real servers on 127.0.0.1: rclone's S3 API and SFTP, a folder.
+
+Every server a test starts, it stops. Encryption is checked with Debian's `age` both ways.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from src.config.settings import SETTING_NAMES
+from src.errors import ExitStatus
+from tests.conftest import ROOT, grow_journal, popen_cli, table_rows
+from tests.offsite_servers import (
+    S3_SECRET,
+    SFTP_PASSWORD,
+    AgeKeys,
+    RcloneServer,
+    make_age_keys,
+)
+
+AGE = shutil.which("age")
+needs_age = pytest.mark.skipif(AGE is None, reason="Debian's age is not installed")
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> AgeKeys:
+    """An age key pair in tmp_path/keys."""
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    return make_age_keys(folder)
+
+
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[RcloneServer]:
+    """A real S3 API server (rclone serve s3) over tmp_path/s3root; bucket `bucket`."""
+    server = RcloneServer("s3", tmp_path / "s3root", "s3test")
+    (server.folder / "bucket").mkdir(parents=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sftp(tmp_path: Path) -> Iterator[RcloneServer]:
+    """A real SFTP server (rclone serve sftp) over tmp_path/sftproot."""
+    server = RcloneServer("sftp", tmp_path / "sftproot", "sftptest")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def offsite(keys: AgeKeys | None, targets: str, *servers: RcloneServer, **extra: str) -> dict:
+    """The settings of off-machine copies (and the rclone remotes of the servers)."""
+    env = {"OFFSITE_TARGETS": targets, "RCLONE_CONFIG": os.devnull}
+    if keys is not None:
+        env |= {"OFFSITE_ENCRYPT_TO": keys.public, "AGE_IDENTITY_FILE": str(keys.identity_file)}
+    for server in servers:
+        env |= server.env()
+    return env | extra
+
+
+def age_decrypt(keys: AgeKeys, copy: Path) -> bytes:
+    """Open a copy with Debian's age CLI."""
+    assert AGE is not None
+    done = subprocess.run(
+        [AGE, "-d", "-i", str(keys.identity_file), str(copy)], capture_output=True, check=True
+    )
+    return done.stdout
+
+
+def status_json(run_cli, db: Path, env: dict) -> dict:
+    done = run_cli("status", "--json", db=db, **env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["offsite"]
+
+
+def only_archive(tmp_path: Path, kind: str = "manual") -> Path:
+    (archive,) = (tmp_path / "backups" / kind).glob("*.zip")
+    return archive
+
+
+def secrets_nowhere(tmp_path: Path, *secrets: str, outputs: tuple[str, ...] = ()) -> None:
+    """No secret in what was printed, the logs, the history or any report."""
+    for text in outputs:
+        for secret in secrets:
+            assert secret not in text
+    for path in [
+        *tmp_path.glob("logs/**/*"),
+        *tmp_path.glob("backups/*.sqlite3*"),
+        *tmp_path.glob("recovery/**/*.json"),
+    ]:
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in data, f"{secret[:4]}... leaked into {path}"
+
+
+@needs_age
+def test_every_backup_is_copied_encrypted_to_a_folder_s3_and_sftp(
+    run_cli, sample_db, tmp_path, keys, s3, sftp
+):
+    env = offsite(
+        keys, f"usb={tmp_path / 'usb'},cloud=s3test:bucket/pmo,box=sftptest:pmo", s3, sftp
+    )
+    (tmp_path / "usb").mkdir()
+    done = run_cli("backup", "--type", "manual", db=sample_db, **env)
+    assert done.returncode == 0, done.stderr
+    archive = only_archive(tmp_path)
+    for target, how in (("usb", "sha256"), ("cloud", "md5"), ("box", "sha1")):
+        assert f"Off-machine {target}: {archive.name} verified ({how}," in done.stdout
+    copies = [
+        tmp_path / "usb" / f"{archive.name}.age",
+        s3.folder / "bucket" / "pmo" / f"{archive.name}.age",
+        sftp.folder / "pmo" / f"{archive.name}.age",
+    ]
+    for copy in copies:
+        assert copy.read_bytes().startswith(b"age-encryption.org/v1\n")
+        assert age_decrypt(keys, copy) == archive.read_bytes()  # the very ZIP, by hand
+    held = {t["name"]: t for t in status_json(run_cli, sample_db, env)["targets"]}
+    assert {name: (t["copies"], t["pending"]) for name, t in held.items()} == {
+        "usb": (1, 0),
+        "cloud": (1, 0),
+        "box": (1, 0),
+    }
+    assert all(t["encrypted"] and t["last_error"] is None for t in held.values())
+    listed = run_cli("offsite", "list", "--json", db=sample_db, **env)
+    assert listed.returncode == 0, listed.stderr
+    for target in json.loads(listed.stdout):
+        assert [(c["name"], c["verified"]) for c in target["copies"]] == [
+            (f"{archive.name}.age", True)
+        ]
+    secrets_nowhere(tmp_path, S3_SECRET, SFTP_PASSWORD, outputs=(done.stdout, done.stderr))
+
+
+@needs_age
+def test_a_copy_age_made_by_hand_restores_on_a_brand_new_machine(
+    run_cli, sample_db, tmp_path, keys
+):
+    made = run_cli("backup", "--type", "daily", db=sample_db)
+    assert made.returncode == 0, made.stderr
+    archive = only_archive(tmp_path, "daily")
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    subprocess.run(
+        [AGE, "-r", keys.public, "-o", str(usb / f"{archive.name}.age"), str(archive)],
+        check=True,
+    )
+    new = tmp_path / "new"
+    env = offsite(keys, f"usb={usb}") | {
+        "BACKUP_DIR": str(new / "backups"),
+        "RECOVERY_DIR": str(new / "recovery"),
+        "LOG_DIR": str(new / "logs"),
+    }
+    db = new / "data" / "pmo_recovery.db"
+    preview = run_cli("restore", "latest", "--from", "usb", db=db, **env)
+    assert preview.returncode == ExitStatus.NOT_CONFIRMED, preview.stderr
+    assert not db.exists()
+    done = run_cli("restore", "latest", "--from", "usb", "--confirm", db=db, **env)
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(sample_db)) as old, closing(sqlite3.connect(db)) as restored:
+        assert table_rows(restored) == table_rows(old)
+
+
+def _project_copy(folder: Path) -> Path:
+    """The tracked files of this project, as a fresh clone holds them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, folder / name)
+    return folder
+
+
+def _run_in(project: Path, env: dict, *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES} | env
+    return subprocess.run(
+        [sys.executable, str(project / "backup_manager.py"), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=clean,
+        cwd=project,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_the_server_is_lost_and_a_fresh_clone_restores_every_row_from_s3(
+    tmp_path, sample_template, keys, s3
+):
+    """The spec's Complete Data Loss: only the settings and the key survive the server."""
+    server = _project_copy(tmp_path / "server")
+    db = server / "data" / "pmo_recovery.db"
+    with closing(sqlite3.connect(sample_template)) as src, closing(sqlite3.connect(db)) as dst:
+        src.backup(dst)
+    env = offsite(keys, "cloud=s3test:bucket/bot1", s3) | {"MIN_FREE_MB": "0"}
+    done = _run_in(server, env, "backup", "--type", "daily")
+    assert done.returncode == 0, done.stderr
+    assert "Off-machine cloud:" in done.stdout and "verified" in done.stdout
+    with closing(sqlite3.connect(db)) as conn:
+        before = table_rows(conn)
+    shutil.rmtree(server)  # the server, its database and every local backup: gone
+
+    fresh = _project_copy(tmp_path / "fresh")
+    assert not (fresh / "backups").exists() and not (fresh / "data" / "pmo_recovery.db").exists()
+    done = _run_in(fresh, env, "restore", "latest", "--from", "cloud", "--confirm")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with closing(sqlite3.connect(fresh / "data" / "pmo_recovery.db")) as conn:
+        assert table_rows(conn) == before
+
+
+def test_a_stopped_server_leaves_the_copy_pending_and_sync_catches_up(
+    run_cli, sample_db, tmp_path, keys, s3
+):
+    env = offsite(keys, "cloud=s3test:bucket/pmo", s3)
+    s3.stop()
+    done = run_cli("backup", db=sample_db, **env)
+    assert done.returncode == 0, done.stderr  # the local backup is made and verified
+    assert "stays PENDING" in done.stdout and "cannot be reached" in done.stdout
+    archive = only_archive(tmp_path)
+    verified = run_cli("verify", str(archive), db=sample_db, **env)
+    assert verified.returncode == 0, verified.stdout
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert (state["copies"], state["pending"]) == (0, 1)
+    assert "cannot be reached" in state["last_error"]
+    text = run_cli("status", db=sample_db, **env).stdout
+    assert "pending: 1" in text and "Last error" in text
+    failed = run_cli("offsite", "sync", db=sample_db, **env)
+    assert failed.returncode == ExitStatus.OFFSITE, failed.stdout
+    s3.start()
+    caught_up = run_cli("offsite", "sync", db=sample_db, **env)
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert (state["copies"], state["pending"], state["last_error"]) == (1, 0, None)
+    assert (s3.folder / "bucket" / "pmo" / f"{archive.name}.age").is_file()
+    again = run_cli("offsite", "sync", db=sample_db, **env)
+    assert again.returncode == 0 and "everything is copied already" in again.stdout
+
+
+def test_wrong_credentials_are_said_and_never_shown(run_cli, sample_db, tmp_path, keys, s3):
+    wrong = "wrong-secret-value-that-must-not-leak-0123"
+    env = offsite(keys, "cloud=s3test:bucket/pmo") | s3.env(secret=wrong)
+    done = run_cli("backup", db=sample_db, **env)
+    assert done.returncode == 0, done.stderr
+    assert "credentials were refused" in done.stdout
+    listed = run_cli("offsite", "list", db=sample_db, **env)
+    assert listed.returncode == ExitStatus.OFFSITE
+    status = run_cli("status", "--json", db=sample_db, **env)
+    secrets_nowhere(
+        tmp_path,
+        wrong,
+        S3_SECRET,
+        outputs=(done.stdout, done.stderr, listed.stdout, listed.stderr, status.stdout),
+    )
+    assert not list((s3.folder / "bucket").rglob("*.age"))
+
+
+def test_a_server_killed_mid_upload_never_counts_and_the_copy_is_sent_again(
+    run_cli, sample_db, tmp_path, keys, s3
+):
+    grow_journal(sample_db, rows=400, blob_bytes=40_000, blob_every=1, seed=7)  # ~16 MB
+    env = offsite(keys, "cloud=s3test:bucket/pmo", s3) | {"RCLONE_BWLIMIT": "4M"}
+    process = popen_cli(tmp_path, sample_db, "backup", **env)
+    time.sleep(0.5)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "backups" / "manual").glob("*.zip")):  # the upload starts now
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.0)
+    s3.kill()
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "stays PENDING" in out
+    archive = only_archive(tmp_path)
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert (state["copies"], state["pending"]) == (0, 1)
+    s3.start()
+    done = run_cli("offsite", "sync", db=sample_db, **(env | {"RCLONE_BWLIMIT": "0"}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    copy = s3.folder / "bucket" / "pmo" / f"{archive.name}.age"
+    assert copy.stat().st_size > archive.stat().st_size
+    if AGE:
+        assert age_decrypt(keys, copy) == archive.read_bytes()
+
+
+def test_a_tampered_copy_fails_offsite_verify_and_is_sent_again(run_cli, sample_db, tmp_path, keys):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    good = run_cli("offsite", "verify", db=sample_db, **env)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "every check" not in good.stderr
+    (copy,) = usb.glob("*.age")
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    copy.write_bytes(bytes(data))
+    bad = run_cli("offsite", "verify", db=sample_db, **env)
+    assert bad.returncode == ExitStatus.INTEGRITY
+    assert copy.name in bad.stdout and "does not decrypt" in bad.stdout
+    assert status_json(run_cli, sample_db, env)["targets"][0]["pending"] == 1
+    resent = run_cli("offsite", "sync", db=sample_db, **env)
+    assert resent.returncode == 0, resent.stdout
+    assert run_cli("offsite", "verify", db=sample_db, **env).returncode == 0
+
+
+def test_a_missing_or_wrong_identity_is_a_clear_error(run_cli, sample_db, tmp_path, keys):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    before = sample_db.read_bytes()
+    other = make_age_keys(tmp_path / "keys", "other.txt")
+    wrong = run_cli(
+        "restore",
+        "latest",
+        "--from",
+        "usb",
+        "--confirm",
+        db=sample_db,
+        **(env | {"AGE_IDENTITY_FILE": str(other.identity_file)}),
+    )
+    assert wrong.returncode == ExitStatus.CONFIG
+    assert "does not open" in wrong.stderr and "AGE-SECRET-KEY" not in wrong.stderr
+    missing = run_cli(
+        "restore", "latest", "--from", "usb", db=sample_db, **(env | {"AGE_IDENTITY_FILE": ""})
+    )
+    assert missing.returncode == ExitStatus.CONFIG
+    assert "AGE_IDENTITY_FILE is not set" in missing.stderr
+    unknown = run_cli("restore", "latest", "--from", "nas", db=sample_db, **env)
+    assert unknown.returncode == ExitStatus.CONFIG and "'nas'" in unknown.stderr
+    assert sample_db.read_bytes() == before
+
+
+def test_without_a_recipient_nothing_leaves_unless_plaintext_is_allowed(
+    run_cli, sample_db, tmp_path
+):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = {"OFFSITE_TARGETS": f"usb={usb}"}
+    done = run_cli("backup", db=sample_db, **env)
+    assert done.returncode == 0
+    assert "OFFSITE_ENCRYPT_TO" in done.stdout and not list(usb.iterdir())
+    status = run_cli("status", db=sample_db, **env)
+    assert "OFFSITE_ENCRYPT_TO" in status.stdout
+    sync = run_cli("offsite", "sync", db=sample_db, **env)
+    assert sync.returncode == ExitStatus.OFFSITE and "OFFSITE_ENCRYPT_TO" in sync.stderr
+    plain = run_cli("offsite", "sync", db=sample_db, **(env | {"OFFSITE_PLAINTEXT": "true"}))
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    archive = only_archive(tmp_path)
+    assert (usb / archive.name).read_bytes() == archive.read_bytes()
+    text = run_cli("status", db=sample_db, **(env | {"OFFSITE_PLAINTEXT": "true"})).stdout
+    assert "NOT encrypted" in text
+
+
+def test_target_retention_keeps_the_newest_and_never_touches_other_files(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    (usb / "notes.txt").write_text("mine")
+    foreign = usb / "pmo_recovery_backup_manual_20200101_000000.zip.age"  # ours by name only
+    foreign.write_bytes(b"from another machine")
+    env = offsite(keys, f"usb={usb}", OFFSITE_RETENTION_MANUAL="2")
+    for _ in range(4):
+        assert run_cli("backup", db=sample_db, **env).returncode == 0
+    newest = sorted(p.name for p in (tmp_path / "backups" / "manual").glob("*.zip"))[-2:]
+    assert sorted(p.name for p in usb.iterdir()) == sorted(
+        [*(f"{name}.age" for name in newest), "notes.txt", foreign.name]
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("OFFSITE_ENCRYPT_TO", "age1notakey", "recipient 1 is not a valid public key"),
+        ("OFFSITE_ENCRYPT_TO", "AGE-SECRET-KEY-1QQQ", "PRIVATE key"),
+        ("OFFSITE_ENCRYPT_TO", "@missing-recipients.txt", "cannot read the recipients file"),
+        ("OFFSITE_TARGETS", "9lives=/mnt/usb", "a target's name is a letter"),
+        ("OFFSITE_TARGETS", "usb=/a,usb=/b", "used twice"),
+        ("OFFSITE_TARGETS", "usb", "not NAME=DESTINATION"),
+        ("OFFSITE_TYPES", "daily,hourly", "hourly is no backup type"),
+        ("OFFSITE_RETENTION_DAILY", "0", "between 1 and"),
+        ("OFFSITE_STALE_HOURS", "soon", "not a whole number"),
+        ("OFFSITE_PLAINTEXT", "maybe", "true or false"),
+    ],
+)
+def test_invalid_offsite_settings_stop_with_exit_3_naming_the_variable(
+    run_cli, sample_db, variable, value, words
+):
+    done = run_cli("status", db=sample_db, **{variable: value})
+    assert done.returncode == ExitStatus.CONFIG
+    assert variable in done.stderr and words in done.stderr
+    assert "AGE-SECRET-KEY-1QQQ" not in done.stderr
+
+
+@needs_age
+def test_recipients_from_a_file_and_an_ssh_key(run_cli, sample_db, tmp_path, keys):
+    ssh_keygen = shutil.which("ssh-keygen")
+    if ssh_keygen is None:
+        pytest.skip("ssh-keygen is not installed")
+    subprocess.run(
+        [ssh_keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "keys" / "id")],
+        check=True,
+    )
+    ssh_public = (tmp_path / "keys" / "id.pub").read_text().strip()
+    (tmp_path / "keys" / "recipients.txt").write_text(f"# team\n{keys.public}\n{ssh_public}\n")
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}") | {
+        "OFFSITE_ENCRYPT_TO": f"@{tmp_path / 'keys' / 'recipients.txt'}"
+    }
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    (copy,) = usb.glob("*.age")
+    archive = only_archive(tmp_path)
+    assert age_decrypt(keys, copy) == archive.read_bytes()
+    by_ssh = subprocess.run(
+        [AGE, "-d", "-i", str(tmp_path / "keys" / "id"), str(copy)],
+        capture_output=True,
+        check=True,
+    )
+    assert by_ssh.stdout == archive.read_bytes()
