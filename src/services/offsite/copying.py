@@ -122,7 +122,9 @@ def sync(
                     ledger.queue(
                         name, backup.path, kind, backup.created_at_key, backup.degraded, now
                     )
-    return send_pending(settings, targets=set(names), due_only=due_only, wait=settings.lock_timeout)
+    return send_pending(
+        settings, targets=set(names), due_only=due_only, wait=settings.lock_timeout, now=now
+    )
 
 
 def pending_due(settings: Settings, now: datetime) -> bool:
@@ -184,18 +186,23 @@ def _send_to(
     recipients = crypto.recipients_of(settings.offsite.recipients)
     sent = False
     for record in records:
-        outcome = _send_one(settings, target, record, recipients, ledger)
+        outcome = _send_one(settings, target, record, recipients, ledger, now)
         run.outcomes.append(outcome)
         sent = sent or outcome.ok
         if not outcome.ok and outcome.retry_at is not None and _unreachable(outcome.detail):
-            _postpone_rest(settings, ledger, target.name, records, record, outcome.detail, run)
+            _postpone_rest(ledger, target.name, records, record, outcome.detail, run, now)
             break
     if sent:
         run.deleted += _prune(settings, target, ledger)
 
 
 def _send_one(
-    settings: Settings, target: Target, record: CopyRecord, recipients: list[Any], ledger: Ledger
+    settings: Settings,
+    target: Target,
+    record: CopyRecord,
+    recipients: list[Any],
+    ledger: Ledger,
+    now: datetime,
 ) -> CopyOutcome:
     archive = Path(record.archive_path)
     if not archive.is_file():
@@ -210,18 +217,18 @@ def _send_one(
     try:
         detail = _copy(settings, target, record, archive, recipients, ledger)
     except BackupError as error:
-        return _failure(settings, ledger, target, record, str(error))
+        return _failure(ledger, target, record, str(error), now)
     except Exception as error:  # a bug must not stop the other targets, and is logged in full
         logger.exception("copy of %s to %s failed", record.archive, target.name)
-        return _failure(settings, ledger, target, record, f"unexpected error: {error!r}")
+        return _failure(ledger, target, record, f"unexpected error: {error!r}", now)
     logger.info("offsite %s: %s %s", target.name, record.archive, detail)
     return CopyOutcome(target.name, record.archive, True, detail)
 
 
 def _failure(
-    settings: Settings, ledger: Ledger, target: Target, record: CopyRecord, error: str
+    ledger: Ledger, target: Target, record: CopyRecord, error: str, now: datetime
 ) -> CopyOutcome:
-    retry_at = ledger.failed(target.name, record.archive, error, settings.now())
+    retry_at = ledger.failed(target.name, record.archive, error, now)
     logger.error(
         "offsite %s: %s stays pending (retry at %s): %s",
         target.name,
@@ -295,18 +302,18 @@ def _unreachable(detail: str) -> bool:
 
 
 def _postpone_rest(
-    settings: Settings,
     ledger: Ledger,
     target: str,
     records: list[CopyRecord],
     failed: CopyRecord,
     detail: str,
     run: OffsiteRun,
+    now: datetime,
 ) -> None:
     """The target is down: count the other pending copies as failed too, without trying."""
     later = records[records.index(failed) + 1 :]
     for record in later:
-        retry_at = ledger.failed(target, record.archive, detail, settings.now())
+        retry_at = ledger.failed(target, record.archive, detail, now)
         run.outcomes.append(CopyOutcome(target, record.archive, False, detail, retry_at))
 
 

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # our defaults: fail fast and let the scheduler's backoff retry (an operator's RCLONE_* wins)
 _DEFAULT_FLAGS = {
     "RCLONE_RETRIES": ("--retries", "1"),
-    "RCLONE_LOW_LEVEL_RETRIES": ("--low-level-retries", "3"),
+    "RCLONE_LOW_LEVEL_RETRIES": ("--low-level-retries", "2"),
     "RCLONE_CONTIMEOUT": ("--contimeout", "15s"),
 }
 _SECRET_VARIABLE = re.compile(r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH)\w*)$")
