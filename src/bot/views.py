@@ -9,6 +9,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from src.cli import offsite_output
 from src.cli.output import size, status_text, when
 from src.config.settings import BACKUP_TYPES, Settings
 from src.services.backup_service import BackupResult
@@ -95,7 +96,10 @@ def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMa
         f"Integrity: before {escape(result.integrity_before)}, "
         f"archive {escape(result.integrity_after)} — {mark}"
     )
-    return text, InlineKeyboardMarkup([menu.nav()])
+    offsite = [line.strip() for line in offsite_output.run_lines(result.offsite)]
+    if offsite:
+        text += "\n" + "\n".join(escape(line[:300]) for line in offsite)
+    return fit(text), InlineKeyboardMarkup([menu.nav()])
 
 
 def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarkup]:
