@@ -442,3 +442,45 @@ def test_recipients_from_a_file_and_an_ssh_key(run_cli, sample_db, tmp_path, key
         check=True,
     )
     assert by_ssh.stdout == archive.read_bytes()
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    """Mount a small tmpfs (root only); False where that is not possible."""
+    if os.name == "nt" or os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def test_a_full_remote_leaves_the_copy_pending_and_the_local_backup_intact(
+    run_cli, sample_db, tmp_path, keys
+):
+    server = RcloneServer("s3", tmp_path / "s3root", "s3test")
+    if not _mount_tmpfs(server.folder, "256k"):
+        pytest.skip("needs root and tmpfs to fill a real file system behind the server")
+    try:
+        (server.folder / "bucket").mkdir()
+        server.start()
+        env = offsite(keys, "cloud=s3test:bucket/pmo", server)
+        done = run_cli("backup", db=sample_db, **env)
+        assert done.returncode == 0, done.stderr
+        assert "stays PENDING" in done.stdout, done.stdout
+        archive = only_archive(tmp_path)
+        assert run_cli("verify", str(archive), db=sample_db, **env).returncode == 0
+        state = status_json(run_cli, sample_db, env)["targets"][0]
+        assert (state["copies"], state["pending"]) == (0, 1)
+        assert not any(p.name.endswith(".age") for p in server.folder.rglob("*") if p.is_file())
+        server.stop()
+        subprocess.run(["umount", str(server.folder)], check=True)
+        (server.folder / "bucket").mkdir()
+        server.start()  # room again: the pending copy goes out
+        caught_up = run_cli("offsite", "sync", db=sample_db, **env)
+        assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    finally:
+        server.stop()
+        subprocess.run(["umount", "-l", str(server.folder)], capture_output=True, check=False)

@@ -138,7 +138,10 @@ class RcloneTarget:
             for line in text.strip().splitlines()
         ]
         lines = [line for line in lines if line and not _NOISE.search(line)]
-        return " / ".join(lines)[-600:] or "no message"
+        if not lines:
+            return "no message"
+        last = re.sub(r"RequestID: \S*, HostID: \S*,? ?", "", lines[-1])  # rclone's summary
+        return last if len(last) <= 500 else last[:240] + " … " + last[-240:]
 
     def _error(self, action: str, stderr: str, code: int | None) -> OffsiteError:
         said = self._clean(stderr)
