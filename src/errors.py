@@ -20,7 +20,7 @@ class ExitStatus(IntEnum):
     BUSY = 6  # another backup or restore holds the lock
     NO_SPACE = 7  # not enough free disk space, or a folder is not writable
     NOT_CONFIRMED = 8  # restore shown but not done: add --confirm
-    OFFSITE = 9  # an off-machine target could not be reached, or refused a copy
+    OFFSITE = 10  # an off-machine target could not be reached, or refused a copy (9: the .bat)
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
