@@ -508,3 +508,33 @@ def test_restore_button_asks_again_before_a_schema_change(
     assert "Integrity: ok" in done["text"]
     with closing(sqlite3.connect(sample_db)) as conn:
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name='wipe_on_start'").fetchone()
+
+
+def test_a_backup_from_the_bot_is_copied_off_the_machine_and_status_shows_it(
+    telegram, bot_settings, tmp_path
+):
+    from tests.offsite_servers import make_age_keys
+
+    keys = make_age_keys(tmp_path)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    offsite = {
+        "OFFSITE_TARGETS": f"usb={usb},gone={tmp_path / 'unmounted'}",
+        "OFFSITE_ENCRYPT_TO": keys.public,
+    }
+    runner = BotRunner(bot_settings(**offsite)).start()
+    try:
+        press(telegram, open_menu(telegram), "Manual")
+        done = screen(telegram, "Manual backup created")
+        (archive,) = catalog.list_backups(bot_settings())
+        assert f"Off-machine usb: {archive.name} verified" in done["text"]
+        assert "Off-machine gone:" in done["text"] and "PENDING" in done["text"]
+        assert (usb / f"{archive.name}.age").is_file()
+        press(telegram, done, "Back")
+        press(telegram, screen(telegram, "Backup Management"), "Backup Status")
+        status = screen(telegram, "OFFSITE")
+        assert "usb" in status["text"] and "Copies held: 1" in status["text"]
+        assert "pending: 1" in status["text"]
+        assert telegram.errors == []
+    finally:
+        runner.stop()
