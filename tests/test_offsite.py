@@ -144,7 +144,17 @@ def test_every_backup_is_copied_encrypted_to_a_folder_s3_and_sftp(
         assert [(c["name"], c["verified"]) for c in target["copies"]] == [
             (f"{archive.name}.age", True)
         ]
-    secrets_nowhere(tmp_path, S3_SECRET, SFTP_PASSWORD, outputs=(done.stdout, done.stderr))
+    identity = keys.identity_file.read_text().splitlines()[-1]
+    assert identity.startswith("AGE-SECRET-KEY-")
+    verified = run_cli("offsite", "verify", "--all", db=sample_db, **env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    secrets_nowhere(
+        tmp_path,
+        S3_SECRET,
+        SFTP_PASSWORD,
+        identity,
+        outputs=(done.stdout, done.stderr, verified.stdout, verified.stderr),
+    )
 
 
 @needs_age

@@ -75,6 +75,14 @@ def after_backup(
     Args:
         send: copy now; else only queue it (pending, due at once) for the next round.
     """
+    try:
+        return _after_backup(settings, archive, backup_type, send)
+    except Exception as error:  # the backup itself succeeded: say why no copy, never fail it
+        logger.exception("off-machine copy of %s could not be started", archive.name)
+        return OffsiteRun(not_copied=f"the copy could not be started: {error}")
+
+
+def _after_backup(settings: Settings, archive: Path, backup_type: str, send: bool) -> OffsiteRun:
     offsite = settings.offsite
     if not offsite.targets or backup_type not in offsite.types:
         return OffsiteRun()
