@@ -35,6 +35,7 @@ from tests.test_restore import (
     _read_archive,
     _rows_of,
     _tree,
+    _without_fts_internals,
     _write_archive,
 )
 
@@ -191,6 +192,114 @@ def test_a_missing_live_database_needs_no_schema_consent(
         side.unlink()
     done = run_cli("restore", str(archive), "--confirm", db=sample_db)
     assert done.returncode == 0, done.stderr
+
+
+# a trigger under a name SQLite keeps for itself, planted by writing the schema directly
+SQLITE_NAMED_TRIGGER = (
+    "CREATE TRIGGER planted_wipe AFTER UPDATE ON users BEGIN "
+    "DELETE FROM checkins; DELETE FROM journal_entries; END;"
+    "PRAGMA writable_schema=ON;"
+    "UPDATE sqlite_master SET name='sqlite_wipe', sql=replace(sql, 'planted_wipe', "
+    "'sqlite_wipe') WHERE name='planted_wipe';"
+    "PRAGMA writable_schema=OFF;"
+)
+
+
+def _assert_untouched(db: Path, rows: dict[str, list[tuple[object, ...]]]) -> None:
+    """The live database keeps every row, has no planted trigger, and none fires.
+
+    (FTS5's own tables are left out: a restore from the JSON copy rebuilds them.)
+    """
+    assert _without_fts_internals(_rows_of(db)) == _without_fts_internals(rows)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+        assert "sqlite_wipe" not in names and "planted_wipe" not in names
+        conn.execute("UPDATE users SET first_name = first_name")
+    assert _rows_of(db)["checkins"] == rows["checkins"]
+
+
+def test_a_trigger_planted_under_a_sqlite_name_is_refused(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "sqlite_named.zip", SQLITE_NAMED_TRIGGER)
+    with closing(sqlite3.connect(tmp_path / "check.db")) as conn:  # it does pass the checks
+        metadata, members = _read_archive(archive)
+        (tmp_path / "check.db").write_bytes(members[_member_of(metadata, "database")])
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    _checkpoint(sample_db)
+    rows = _rows_of(sample_db)
+
+    for args in ((), ("--confirm",), ("--confirm", "--allow-schema-change")):
+        result = run_cli("restore", str(archive), *args, db=sample_db)
+        assert result.returncode == 5, (args, result.stdout, result.stderr)
+        assert "trigger sqlite_wipe" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert _emergency_archives(tmp_path) == []
+    _assert_untouched(sample_db, rows)
+
+
+def test_the_schema_comparison_leaves_out_only_what_sqlite_makes_itself(tmp_path: Path) -> None:
+    from src.services.schema_diff import schema_changes
+
+    live, archived = tmp_path / "live.db", tmp_path / "archived.db"
+    for path in (live, archived):
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.executescript(
+                "CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE);"
+                "CREATE TABLE checkins(id INTEGER PRIMARY KEY); INSERT INTO users(name) "
+                "VALUES('a'); ANALYZE;"
+            )
+    with closing(sqlite3.connect(archived)) as conn, conn:
+        conn.executescript(SQLITE_NAMED_TRIGGER.replace("journal_entries", "checkins"))
+    with closing(sqlite3.connect(live)) as now, closing(sqlite3.connect(archived)) as then:
+        changes = [c.describe() for c in schema_changes(now, then)]
+    assert changes == ["trigger sqlite_wipe added"]
+
+
+PLANTING_DUMPS = {
+    # writable_schema (which a dump of ours emits for virtual tables) lets CREATE use the name
+    "created": (
+        "PRAGMA writable_schema=ON;\n"
+        "CREATE TRIGGER sqlite_wipe AFTER UPDATE ON users BEGIN DELETE FROM checkins; END;\n"
+        "PRAGMA writable_schema=OFF;\n"
+    ),
+    # a row written into the schema table: only a virtual table's entry is let through
+    "inserted": (
+        "PRAGMA writable_schema=ON;\n"
+        "INSERT INTO sqlite_master(type,name,tbl_name,rootpage,sql) VALUES('trigger',"
+        "'sqlite_wipe','users',0,'CREATE TRIGGER sqlite_wipe AFTER UPDATE ON users "
+        "BEGIN DELETE FROM checkins; END');\n"
+        "PRAGMA writable_schema=OFF;\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLANTING_DUMPS))
+def test_a_sql_dump_that_plants_a_sqlite_named_trigger_is_refused(
+    case: str, tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    metadata, members = _read_archive(base)
+    dump = members[_member_of(metadata, "sql")].decode("utf-8")
+    head, _, tail = dump.rpartition("COMMIT;\n")
+    archive = _with_sql_dump(
+        base, tmp_path / f"{case}.zip", head + PLANTING_DUMPS[case] + "COMMIT;\n" + tail
+    )
+    _checkpoint(sample_db)
+    rows = _rows_of(sample_db)
+
+    result = run_cli("restore", str(archive), "--confirm", db=sample_db)
+
+    said = result.stdout + result.stderr
+    assert "Traceback" not in said, said
+    if case == "created":  # the rebuilt copy holds it: the archive is refused outright
+        assert result.returncode == 5, said
+        assert "trigger sqlite_wipe" in result.stderr, said
+    else:  # the dump could not be used (the JSON copy was, without the trigger)
+        assert "the sql copy in" in said and "not authorized" in said, said
+        assert result.returncode == 0, said
+    _assert_untouched(sample_db, rows)
 
 
 def _many_members(target: Path, count: int) -> Path:

@@ -24,6 +24,7 @@ from src.services.integrity import count_rows, list_tables, run_check
 from src.services.member_names import check_infos
 from src.services.rebuild import rebuild_from_json, rebuild_from_sql
 from src.services.sandbox import open_untrusted
+from src.services.schema_diff import planted_internal_names
 from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,10 @@ def validate_archive(archive: Path, work: Path) -> Validation:
     return _choose_database(archive, metadata, work, extracted)
 
 
+class _PlantedSchema(ArchiveInvalid):
+    """A copy of the database holds objects named like SQLite's own: the archive was forged."""
+
+
 def _refuse(archive: Path, problems: list[str]) -> None:
     """Raise ArchiveInvalid listing the problems, if any."""
     if problems:
@@ -138,6 +143,11 @@ def _choose_database(
         try:
             build(candidate)
             problem, counts = _check_candidate(candidate, expected, source)
+        except _PlantedSchema as error:  # no other copy of a forged archive is trusted
+            raise ArchiveInvalid(
+                f"{archive.name} was refused, nothing was restored: {error} "
+                "Use another backup (`list` shows them)."
+            ) from None
         except _BUILD_ERRORS as error:
             problem, counts = f"could not be used: {error}", {}
         if problem is None:
@@ -166,11 +176,22 @@ _BUILD_ERRORS: tuple[type[BaseException], ...] = (
 def _check_candidate(
     candidate: Path, expected: dict[str, int], source: str
 ) -> tuple[str | None, dict[str, int]]:
-    """Return what is wrong with a candidate database (or None), and its row counts."""
+    """Return what is wrong with a candidate database (or None), and its row counts.
+
+    Raises:
+        _PlantedSchema: it holds an object named like SQLite's own (a forged schema).
+    """
     with closing(open_untrusted(candidate)) as conn:
         result = run_check(conn, "integrity_check")
         if result != "ok":
             return f"fails integrity_check: {result}", {}
+        planted = planted_internal_names(conn)
+        if planted:
+            raise _PlantedSchema(
+                f"its {source} copy holds {', '.join(planted[:5])}: names reserved for "
+                "SQLite's own objects, which only a forged schema has (a trigger or view "
+                "so named would be hidden from the restore preview)."
+            )
         counts = count_rows(conn)
         # a rebuilt copy has no statistics tables (ANALYZE makes them); from JSON, the
         # internal tables of virtual tables (FTS5 ...) are rebuilt, not copied
