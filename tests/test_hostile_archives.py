@@ -302,6 +302,59 @@ def test_a_sql_dump_that_plants_a_sqlite_named_trigger_is_refused(
     _assert_untouched(sample_db, rows)
 
 
+LOCK_HOLDER = r"""
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_live_database_locked_by_another_program_is_not_restored_without_consent(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "planted.zip", PLANTED_TRIGGER)
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    rows = _rows_of(sample_db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(sample_db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert result.returncode == 6, (result.returncode, result.stdout, result.stderr)
+    assert "the bot or another program" in result.stderr and "Try again" in result.stderr
+    assert "Traceback" not in result.stderr
+    with closing(sqlite3.connect(sample_db)) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert "wipe_on_start" not in names
+    assert _rows_of(sample_db) == rows
+
+
+def test_a_damaged_live_database_that_still_opens_needs_schema_consent(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    from tests.conftest import corrupt
+
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "planted.zip", PLANTED_TRIGGER)
+    corrupt(sample_db)  # its rows cannot all be counted, but it opens: it is written into
+    before = sample_db.read_bytes()
+
+    refused = run_cli("restore", str(archive), "--confirm", db=sample_db)
+
+    assert refused.returncode == NOT_CONFIRMED, refused.stdout + refused.stderr
+    assert "trigger wipe_on_start added" in refused.stderr, refused.stderr
+    assert sample_db.read_bytes() == before
+
+
 def _many_members(target: Path, count: int) -> Path:
     """A real ZIP of `count` empty members, written fast (no zipfile overhead per entry)."""
     local, central = bytearray(), bytearray()

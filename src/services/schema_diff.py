@@ -58,16 +58,33 @@ def schema_changes(live: sqlite3.Connection, archived: sqlite3.Connection) -> li
 
 def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     """Map (kind, name) to normalised SQL for every object a person made."""
-    shadow = {t.name for t in list_tables(conn) if t.shadow}
     rows = conn.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN "
         "('table', 'view', 'trigger', 'index')"
-    )
+    ).fetchall()
+    shadow = _shadow_tables(conn, rows)
     return {
         (kind, name): " ".join(str(sql).split())
         for kind, name, sql in rows
         if not _internal(kind, name, sql) and name not in shadow
     }
+
+
+def _shadow_tables(conn: sqlite3.Connection, rows: list[tuple[str, str, str]]) -> set[str]:
+    """Name the shadow tables of virtual tables (FTS5 data ...)."""
+    try:
+        return {t.name for t in list_tables(conn) if t.shadow}
+    except sqlite3.DatabaseError:  # a damaged live database: its virtual tables may not open
+        virtual = {
+            name
+            for kind, name, sql in rows
+            if kind == "table" and str(sql).upper().startswith("CREATE VIRTUAL TABLE")
+        }
+        return {
+            name
+            for kind, name, _sql in rows
+            if kind == "table" and any(name.startswith(v + "_") for v in virtual)
+        }
 
 
 def _internal(kind: str, name: str, sql: str | None) -> bool:
