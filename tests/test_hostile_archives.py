@@ -31,6 +31,7 @@ from tests.test_restore import (
     _damage_pages,
     _emergency_archives,
     _member_of,
+    _overwrite_header,
     _planted,
     _read_archive,
     _rows_of,
@@ -661,6 +662,111 @@ def test_disk_full_at_random_moments_never_hangs_and_frees_the_lock(
     assert 7 in outcomes, outcomes  # the disk did run full at least once
     errors = (tmp_path / "logs" / "errors.log").read_text("utf-8", "replace")
     assert "full" in errors
+
+
+def _fill(folder: Path) -> None:
+    """Write into `folder` until its file system is full."""
+    try:
+        with (folder / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * (1 << 16))
+                filler.flush()
+    except OSError:
+        pass
+
+
+@pytest.mark.slow
+def test_a_full_recovery_folder_is_named_and_no_good_backup_is_marked_failed(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    recovery = tmp_path / "recovery"
+    if not _can_mount_tmpfs(recovery):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    _backup(run_cli, sample_db)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(recovery)], check=True)
+    try:
+        _fill(recovery)
+        for args in (
+            ("export",),
+            ("diagnose",),
+            ("repair",),
+            ("verify", "--all"),
+            ("restore", "latest", "--confirm"),
+        ):
+            result = run_cli(*args, db=sample_db)
+            said = result.stdout + result.stderr
+            assert result.returncode == 7, (args, said)
+            assert f"{recovery} is full" in result.stderr or (
+                f"on the disk holding {recovery}" in result.stderr
+            ), (args, said)
+            assert "Traceback" not in said and "Unexpected error" not in said, said
+            assert "ZIP bomb" not in said and "skipped" not in said, said
+        assert [p.name for p in recovery.iterdir()] == ["filler"]  # nothing half-written
+    finally:
+        subprocess.run(["umount", str(recovery)], check=True)
+    # the good backup was not recorded as failed: it is still the one to restore
+    listed = run_cli("list", db=sample_db)
+    assert "❌" not in listed.stdout.split("✅ verified")[0], listed.stdout
+    preview = run_cli("restore", "latest", db=sample_db)
+    assert preview.returncode == NOT_CONFIRMED, preview.stdout + preview.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes and mounts")
+def test_a_read_only_recovery_folder_is_named_by_repair(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    as_root = os.geteuid() == 0  # root ignores modes: a read-only mount it is
+    if as_root:
+        if not _can_mount_tmpfs(recovery):
+            pytest.skip("as root, needs tmpfs to make a read-only folder")
+        mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(recovery)]
+        subprocess.run(mount, check=True)
+    try:
+        if as_root:
+            subprocess.run(["mount", "-o", "remount,ro", str(recovery)], check=True)
+        else:
+            recovery.chmod(0o500)
+        result = run_cli("repair", db=sample_db)
+    finally:
+        if as_root:
+            subprocess.run(["umount", str(recovery)], check=True)
+        else:
+            recovery.chmod(0o700)
+    said = result.stdout + result.stderr
+    assert result.returncode == 7, said
+    assert f"Cannot write in {recovery}" in result.stderr, said
+    assert "Unexpected error" not in said and "Traceback" not in said, said
+
+
+@pytest.mark.skipif(os.name == "nt", reason="tmpfs")
+def test_restoring_over_an_unopenable_database_on_a_full_disk_changes_nothing(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    live = tmp_path / "live"
+    if not _can_mount_tmpfs(live):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    archive = _backup(run_cli, sample_db)
+    _checkpoint(sample_db)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(live)], check=True)
+    try:
+        db = live / sample_db.name
+        shutil.copyfile(sample_db, db)
+        _overwrite_header(db)  # it no longer opens: a restore replaces it as a file
+        before = db.read_bytes()
+        _fill(live)
+
+        result = run_cli("restore", str(archive), "--confirm", db=db)
+
+        said = result.stdout + result.stderr
+        assert result.returncode == 7, said
+        assert f"{db} is as it was" in result.stderr, said
+        assert "Traceback" not in said and "Unexpected error" not in said, said
+        assert db.read_bytes() == before
+        assert sorted(p.name for p in live.iterdir()) == sorted([db.name, "filler"])
+    finally:
+        subprocess.run(["umount", str(live)], check=True)
 
 
 HALF_WRITER = r"""

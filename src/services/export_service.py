@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import IntegrityFailure
+from src.errors import IntegrityFailure, disk_errors_in
 from src.services.exporters import exact_row, json_default
 from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
 from src.services.naming import unique_path
@@ -57,19 +58,26 @@ def export_database(settings: Settings, folder: Path | None = None) -> ExportRes
     Raises:
         DatabaseNotFound, NotADatabase: nothing to export at DATABASE_PATH.
         IntegrityFailure: the database cannot be read at all.
+        InsufficientSpace, FolderNotWritable: the folder written to is full or read-only.
     """
     db = settings.database_path
     check_header(db)
     target = folder or unique_path(
         settings.recovery_dir / f"data_export_{settings.now():%Y%m%d_%H%M%S}"
     )
-    try:
-        return export_tables(db, target, settings.now().isoformat())
-    except sqlite3.DatabaseError as error:
-        raise IntegrityFailure(
-            f"{db} cannot be read ({error}). "
-            "Run `python backup_manager.py diagnose`: it exports what can still be read."
-        ) from error
+    existed = target.exists()
+    with disk_errors_in(target.parent):  # SQLite only reads here: the files are written
+        try:
+            return export_tables(db, target, settings.now().isoformat())
+        except sqlite3.DatabaseError as error:
+            raise IntegrityFailure(
+                f"{db} cannot be read ({error}). "
+                "Run `python backup_manager.py diagnose`: it exports what can still be read."
+            ) from error
+        except OSError:
+            if not existed:  # no half-written export is left behind
+                shutil.rmtree(target, ignore_errors=True)
+            raise
 
 
 def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:

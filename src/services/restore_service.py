@@ -122,13 +122,17 @@ def plan_restore(
 
 
 def _validate_first(settings: Settings, reference: str, work: Path, record: bool) -> Validation:
-    """Validate the archive (for `latest`, the newest one that passes)."""
+    """Validate the archive (for `latest`, the newest one that passes).
+
+    Only an archive with a defect is skipped (and, with `record`, recorded as failed);
+    a full recovery folder (InsufficientSpace) says nothing about the archive and stops.
+    """
     skipped: list[str] = []
     for number, archive in enumerate(candidates(settings, reference)):
         folder = work / f"archive_{number}"
         folder.mkdir()
         try:
-            validation = validate_archive(archive, folder)
+            validation = validate_archive(archive, folder, settings.recovery_dir)
         except ArchiveInvalid as error:
             if reference != "latest":
                 raise
