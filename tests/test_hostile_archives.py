@@ -6,6 +6,7 @@ and hashes the whole tree before and after.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -807,3 +808,31 @@ def test_a_hot_journal_left_by_a_killed_writer_is_rolled_back_before_anything_re
     preview = run_cli("restore", "latest", db=sample_db)
     assert preview.returncode == NOT_CONFIRMED, preview.stderr
     assert "damaged" not in preview.stdout + preview.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
+def test_status_and_export_read_past_a_hot_journal_without_changing_the_database(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+        checkins = conn.execute("SELECT count(*) FROM checkins").fetchone()[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HALF_WRITER, str(sample_db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "written"
+    proc.kill()
+    proc.wait(timeout=30)
+    journal = sample_db.with_name(sample_db.name + "-journal")
+    files = {p: p.read_bytes() for p in (sample_db, journal)}
+
+    status = run_cli("status", db=sample_db)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "a hot journal" in status.stdout and "❌" not in status.stdout.split("BACKUPS")[0]
+    exported = run_cli("export", db=sample_db)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    (folder,) = (tmp_path / "recovery").glob("data_export_*")
+    summary = json.loads((folder / "summary.json").read_text("utf-8"))
+    assert summary["database"] == str(sample_db)
+    assert summary["tables"]["checkins"]["rows"] == checkins  # the half-done delete undone
+    assert {p: p.read_bytes() for p in files} == files  # a read-only look: nothing changed

@@ -18,6 +18,7 @@ from src.config.settings import Settings
 from src.errors import IntegrityFailure, disk_errors_in
 from src.services.exporters import exact_row, json_default
 from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
+from src.services.live_database import readable_copy
 from src.services.naming import unique_path
 from src.services.salvage import readable_rows
 
@@ -55,6 +56,9 @@ def _file_name(name: str, used: set[str]) -> str:
 def export_database(settings: Settings, folder: Path | None = None) -> ExportResult:
     """Export the live database into `folder`, or a new recovery/data_export_<time>/.
 
+    A write that a killed process left half done (a hot journal) is rolled back in a copy
+    in the recovery folder; the live database is never changed.
+
     Raises:
         DatabaseNotFound, NotADatabase: nothing to export at DATABASE_PATH.
         IntegrityFailure: the database cannot be read at all.
@@ -68,7 +72,9 @@ def export_database(settings: Settings, folder: Path | None = None) -> ExportRes
     existed = target.exists()
     with disk_errors_in(target.parent):  # SQLite only reads here: the files are written
         try:
-            return export_tables(db, target, settings.now().isoformat())
+            settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+            with readable_copy(db, settings.recovery_dir) as readable:
+                return export_tables(readable, target, settings.now().isoformat(), source=db)
         except sqlite3.DatabaseError as error:
             raise IntegrityFailure(
                 f"{db} cannot be read ({error}). "
@@ -80,7 +86,9 @@ def export_database(settings: Settings, folder: Path | None = None) -> ExportRes
             raise
 
 
-def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
+def export_tables(
+    db: Path, folder: Path, exported_at: str, source: Path | None = None
+) -> ExportResult:
     """Write every readable row of every table to `folder`, a JSON file per table.
 
     A table that fails part-way keeps the rows read before the failure; the summary
@@ -90,6 +98,7 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
         db: the database (never created or changed).
         folder: a new folder for the files.
         exported_at: the time to record in the summary.
+        source: the database to name in the summary, when `db` is a copy of it.
 
     Returns:
         Rows written per table, and the tables that stopped early with the reason.
@@ -105,7 +114,7 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
             result.files[table.name] = _file_name(table.name, used)
             _export_table(conn, table, folder / result.files[table.name], result)
     summary = {
-        "database": str(db),
+        "database": str(source or db),
         "exported_at": exported_at,
         "complete": result.complete,
         "tables": {
