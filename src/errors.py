@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 
@@ -114,7 +117,8 @@ def disk_error(error: BaseException, folder: Path | None = None) -> BackupError 
 
     Args:
         error: what the operating system or SQLite raised.
-        folder: the folder being written, for errors that do not name their file.
+        folder: the folder being written, for errors that do not name their file (with it,
+            SQLite's "unable to open database file" there counts when it is not writable).
 
     Returns:
         InsufficientSpace or FolderNotWritable naming the folder, or None for other errors.
@@ -130,12 +134,30 @@ def disk_error(error: BaseException, folder: Path | None = None) -> BackupError 
             "point the setting for that folder (BACKUP_DIR, RECOVERY_DIR, LOG_DIR) at another "
             "disk, then try again."
         )
-    if number in _REFUSED_ERRNOS or code == _SQLITE_READONLY:
+    # SQLite cannot say why it could not create a file: a folder that refuses writes is why
+    refused = code == _SQLITE_CANTOPEN and folder is not None and not os.access(folder, os.W_OK)
+    if number in _REFUSED_ERRNOS or code == _SQLITE_READONLY or refused:
         return FolderNotWritable(
             f"Cannot write in {where} ({_reason(error)}). Make it writable for this user, or "
             "point its setting (BACKUP_DIR, RECOVERY_DIR, LOG_DIR) at a writable folder."
         )
     return None
+
+
+@contextmanager
+def disk_errors_in(folder: Path) -> Iterator[None]:
+    """Raise a full disk or a refused write met while writing in `folder` as exit 7 naming it.
+
+    SQLite's errors and a write to an open file do not say which file failed; this names
+    the folder the command writes to. Any other error passes unchanged.
+    """
+    try:
+        yield
+    except (OSError, sqlite3.Error) as error:
+        known = disk_error(error, folder)
+        if known is None:
+            raise
+        raise known from error
 
 
 def _reason(error: BaseException) -> str:

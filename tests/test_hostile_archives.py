@@ -6,6 +6,7 @@ and hashes the whole tree before and after.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -31,10 +32,12 @@ from tests.test_restore import (
     _damage_pages,
     _emergency_archives,
     _member_of,
+    _overwrite_header,
     _planted,
     _read_archive,
     _rows_of,
     _tree,
+    _without_fts_internals,
     _write_archive,
 )
 
@@ -191,6 +194,167 @@ def test_a_missing_live_database_needs_no_schema_consent(
         side.unlink()
     done = run_cli("restore", str(archive), "--confirm", db=sample_db)
     assert done.returncode == 0, done.stderr
+
+
+# a trigger under a name SQLite keeps for itself, planted by writing the schema directly
+SQLITE_NAMED_TRIGGER = (
+    "CREATE TRIGGER planted_wipe AFTER UPDATE ON users BEGIN "
+    "DELETE FROM checkins; DELETE FROM journal_entries; END;"
+    "PRAGMA writable_schema=ON;"
+    "UPDATE sqlite_master SET name='sqlite_wipe', sql=replace(sql, 'planted_wipe', "
+    "'sqlite_wipe') WHERE name='planted_wipe';"
+    "PRAGMA writable_schema=OFF;"
+)
+
+
+def _assert_untouched(db: Path, rows: dict[str, list[tuple[object, ...]]]) -> None:
+    """The live database keeps every row, has no planted trigger, and none fires.
+
+    (FTS5's own tables are left out: a restore from the JSON copy rebuilds them.)
+    """
+    assert _without_fts_internals(_rows_of(db)) == _without_fts_internals(rows)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+        assert "sqlite_wipe" not in names and "planted_wipe" not in names
+        conn.execute("UPDATE users SET first_name = first_name")
+    assert _rows_of(db)["checkins"] == rows["checkins"]
+
+
+def test_a_trigger_planted_under_a_sqlite_name_is_refused(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "sqlite_named.zip", SQLITE_NAMED_TRIGGER)
+    with closing(sqlite3.connect(tmp_path / "check.db")) as conn:  # it does pass the checks
+        metadata, members = _read_archive(archive)
+        (tmp_path / "check.db").write_bytes(members[_member_of(metadata, "database")])
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    _checkpoint(sample_db)
+    rows = _rows_of(sample_db)
+
+    for args in ((), ("--confirm",), ("--confirm", "--allow-schema-change")):
+        result = run_cli("restore", str(archive), *args, db=sample_db)
+        assert result.returncode == 5, (args, result.stdout, result.stderr)
+        assert "trigger sqlite_wipe" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert _emergency_archives(tmp_path) == []
+    _assert_untouched(sample_db, rows)
+
+
+def test_the_schema_comparison_leaves_out_only_what_sqlite_makes_itself(tmp_path: Path) -> None:
+    from src.services.schema_diff import schema_changes
+
+    live, archived = tmp_path / "live.db", tmp_path / "archived.db"
+    for path in (live, archived):
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.executescript(
+                "CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE);"
+                "CREATE TABLE checkins(id INTEGER PRIMARY KEY); INSERT INTO users(name) "
+                "VALUES('a'); ANALYZE;"
+            )
+    with closing(sqlite3.connect(archived)) as conn, conn:
+        conn.executescript(SQLITE_NAMED_TRIGGER.replace("journal_entries", "checkins"))
+    with closing(sqlite3.connect(live)) as now, closing(sqlite3.connect(archived)) as then:
+        changes = [c.describe() for c in schema_changes(now, then)]
+    assert changes == ["trigger sqlite_wipe added"]
+
+
+PLANTING_DUMPS = {
+    # writable_schema (which a dump of ours emits for virtual tables) lets CREATE use the name
+    "created": (
+        "PRAGMA writable_schema=ON;\n"
+        "CREATE TRIGGER sqlite_wipe AFTER UPDATE ON users BEGIN DELETE FROM checkins; END;\n"
+        "PRAGMA writable_schema=OFF;\n"
+    ),
+    # a row written into the schema table: only a virtual table's entry is let through
+    "inserted": (
+        "PRAGMA writable_schema=ON;\n"
+        "INSERT INTO sqlite_master(type,name,tbl_name,rootpage,sql) VALUES('trigger',"
+        "'sqlite_wipe','users',0,'CREATE TRIGGER sqlite_wipe AFTER UPDATE ON users "
+        "BEGIN DELETE FROM checkins; END');\n"
+        "PRAGMA writable_schema=OFF;\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLANTING_DUMPS))
+def test_a_sql_dump_that_plants_a_sqlite_named_trigger_is_refused(
+    case: str, tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    metadata, members = _read_archive(base)
+    dump = members[_member_of(metadata, "sql")].decode("utf-8")
+    head, _, tail = dump.rpartition("COMMIT;\n")
+    archive = _with_sql_dump(
+        base, tmp_path / f"{case}.zip", head + PLANTING_DUMPS[case] + "COMMIT;\n" + tail
+    )
+    _checkpoint(sample_db)
+    rows = _rows_of(sample_db)
+
+    result = run_cli("restore", str(archive), "--confirm", db=sample_db)
+
+    said = result.stdout + result.stderr
+    assert "Traceback" not in said, said
+    if case == "created":  # the rebuilt copy holds it: the archive is refused outright
+        assert result.returncode == 5, said
+        assert "trigger sqlite_wipe" in result.stderr, said
+    else:  # the dump could not be used (the JSON copy was, without the trigger)
+        assert "the sql copy in" in said and "not authorized" in said, said
+        assert result.returncode == 0, said
+    _assert_untouched(sample_db, rows)
+
+
+LOCK_HOLDER = r"""
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_live_database_locked_by_another_program_is_not_restored_without_consent(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "planted.zip", PLANTED_TRIGGER)
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    rows = _rows_of(sample_db)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(sample_db)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert result.returncode == 6, (result.returncode, result.stdout, result.stderr)
+    assert "the bot or another program" in result.stderr and "Try again" in result.stderr
+    assert "Traceback" not in result.stderr
+    with closing(sqlite3.connect(sample_db)) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert "wipe_on_start" not in names
+    assert _rows_of(sample_db) == rows
+
+
+def test_a_damaged_live_database_that_still_opens_needs_schema_consent(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    from tests.conftest import corrupt
+
+    base = _backup(run_cli, sample_db)
+    archive = _with_database(base, tmp_path / "planted.zip", PLANTED_TRIGGER)
+    corrupt(sample_db)  # its rows cannot all be counted, but it opens: it is written into
+    before = sample_db.read_bytes()
+
+    refused = run_cli("restore", str(archive), "--confirm", db=sample_db)
+
+    assert refused.returncode == NOT_CONFIRMED, refused.stdout + refused.stderr
+    assert "trigger wipe_on_start added" in refused.stderr, refused.stderr
+    assert sample_db.read_bytes() == before
 
 
 def _many_members(target: Path, count: int) -> Path:
@@ -501,6 +665,111 @@ def test_disk_full_at_random_moments_never_hangs_and_frees_the_lock(
     assert "full" in errors
 
 
+def _fill(folder: Path) -> None:
+    """Write into `folder` until its file system is full."""
+    try:
+        with (folder / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * (1 << 16))
+                filler.flush()
+    except OSError:
+        pass
+
+
+@pytest.mark.slow
+def test_a_full_recovery_folder_is_named_and_no_good_backup_is_marked_failed(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    recovery = tmp_path / "recovery"
+    if not _can_mount_tmpfs(recovery):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    _backup(run_cli, sample_db)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(recovery)], check=True)
+    try:
+        _fill(recovery)
+        for args in (
+            ("export",),
+            ("diagnose",),
+            ("repair",),
+            ("verify", "--all"),
+            ("restore", "latest", "--confirm"),
+        ):
+            result = run_cli(*args, db=sample_db)
+            said = result.stdout + result.stderr
+            assert result.returncode == 7, (args, said)
+            assert f"{recovery} is full" in result.stderr or (
+                f"on the disk holding {recovery}" in result.stderr
+            ), (args, said)
+            assert "Traceback" not in said and "Unexpected error" not in said, said
+            assert "ZIP bomb" not in said and "skipped" not in said, said
+        assert [p.name for p in recovery.iterdir()] == ["filler"]  # nothing half-written
+    finally:
+        subprocess.run(["umount", str(recovery)], check=True)
+    # the good backup was not recorded as failed: it is still the one to restore
+    listed = run_cli("list", db=sample_db)
+    assert "❌" not in listed.stdout.split("✅ verified")[0], listed.stdout
+    preview = run_cli("restore", "latest", db=sample_db)
+    assert preview.returncode == NOT_CONFIRMED, preview.stdout + preview.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes and mounts")
+def test_a_read_only_recovery_folder_is_named_by_repair(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    as_root = os.geteuid() == 0  # root ignores modes: a read-only mount it is
+    if as_root:
+        if not _can_mount_tmpfs(recovery):
+            pytest.skip("as root, needs tmpfs to make a read-only folder")
+        mount = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(recovery)]
+        subprocess.run(mount, check=True)
+    try:
+        if as_root:
+            subprocess.run(["mount", "-o", "remount,ro", str(recovery)], check=True)
+        else:
+            recovery.chmod(0o500)
+        result = run_cli("repair", db=sample_db)
+    finally:
+        if as_root:
+            subprocess.run(["umount", str(recovery)], check=True)
+        else:
+            recovery.chmod(0o700)
+    said = result.stdout + result.stderr
+    assert result.returncode == 7, said
+    assert f"Cannot write in {recovery}" in result.stderr, said
+    assert "Unexpected error" not in said and "Traceback" not in said, said
+
+
+@pytest.mark.skipif(os.name == "nt", reason="tmpfs")
+def test_restoring_over_an_unopenable_database_on_a_full_disk_changes_nothing(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    live = tmp_path / "live"
+    if not _can_mount_tmpfs(live):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    archive = _backup(run_cli, sample_db)
+    _checkpoint(sample_db)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(live)], check=True)
+    try:
+        db = live / sample_db.name
+        shutil.copyfile(sample_db, db)
+        _overwrite_header(db)  # it no longer opens: a restore replaces it as a file
+        before = db.read_bytes()
+        _fill(live)
+
+        result = run_cli("restore", str(archive), "--confirm", db=db)
+
+        said = result.stdout + result.stderr
+        assert result.returncode == 7, said
+        assert f"{db} is as it was" in result.stderr, said
+        assert "Traceback" not in said and "Unexpected error" not in said, said
+        assert db.read_bytes() == before
+        assert sorted(p.name for p in live.iterdir()) == sorted([db.name, "filler"])
+    finally:
+        subprocess.run(["umount", str(live)], check=True)
+
+
 HALF_WRITER = r"""
 import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -539,3 +808,31 @@ def test_a_hot_journal_left_by_a_killed_writer_is_rolled_back_before_anything_re
     preview = run_cli("restore", "latest", db=sample_db)
     assert preview.returncode == NOT_CONFIRMED, preview.stderr
     assert "damaged" not in preview.stdout + preview.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="SIGKILL")
+def test_status_and_export_read_past_a_hot_journal_without_changing_the_database(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+        checkins = conn.execute("SELECT count(*) FROM checkins").fetchone()[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HALF_WRITER, str(sample_db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "written"
+    proc.kill()
+    proc.wait(timeout=30)
+    journal = sample_db.with_name(sample_db.name + "-journal")
+    files = {p: p.read_bytes() for p in (sample_db, journal)}
+
+    status = run_cli("status", db=sample_db)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "a hot journal" in status.stdout and "❌" not in status.stdout.split("BACKUPS")[0]
+    exported = run_cli("export", db=sample_db)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    (folder,) = (tmp_path / "recovery").glob("data_export_*")
+    summary = json.loads((folder / "summary.json").read_text("utf-8"))
+    assert summary["database"] == str(sample_db)
+    assert summary["tables"]["checkins"]["rows"] == checkins  # the half-done delete undone
+    assert {p: p.read_bytes() for p in files} == files  # a read-only look: nothing changed

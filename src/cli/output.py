@@ -146,6 +146,8 @@ def status_text(status: SystemStatus) -> str:
     """Render the status in the spec's layout."""
     db, stats = status.database, status.statistics
     integrity = "✅ OK" if db.integrity == "ok" else f"❌ {db.integrity}"
+    if db.hot_journal:
+        integrity = f"⚠️ {db.integrity}"
     lines = [
         "📊 Backup System Status",
         "",
@@ -397,6 +399,7 @@ def status_json(status: SystemStatus) -> dict[str, Any]:
             "exists": db.exists,
             "size_bytes": db.size_bytes,
             "integrity": db.integrity,
+            "hot_journal": db.hot_journal,
         },
         "backups": {
             "total": status.total_backups,

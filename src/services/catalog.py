@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from src.config.settings import BACKUP_TYPES, Settings
-from src.errors import ArchiveInvalid, BackupError
+from src.errors import ArchiveInvalid, BackupError, disk_errors_in
 from src.services.archive import check_members, extract_member, read_metadata
 from src.services.history import History
 from src.services.integrity import count_rows, run_check
@@ -253,7 +253,8 @@ def verify_backups(settings: Settings, paths: list[Path]) -> list[VerifyReport]:
     for path in paths:
         if not path.is_file():
             raise BackupError(f"No backup archive at {path}. `list` shows the backups there are.")
-        report = verify_archive(path, settings.recovery_dir)  # works with read-only backups
+        with disk_errors_in(settings.recovery_dir):  # where the database is unpacked
+            report = verify_archive(path, settings.recovery_dir)  # works with read-only backups
         if path.resolve().is_relative_to(settings.backup_dir):
             history.record_verification(path.resolve(), settings.now(), report.problems)
         reports.append(report)

@@ -17,7 +17,7 @@ import orjson
 
 from src.config.settings import Settings
 from src.database.schema import APPLICATION_ID, EXPECTED_TABLES
-from src.errors import BackupError
+from src.errors import BackupError, disk_errors_in
 from src.services import catalog, repair_service
 from src.services.export_service import export_tables
 from src.services.integrity import check_header, open_readonly, run_check
@@ -76,18 +76,24 @@ def diagnose(settings: Settings) -> Diagnosis:
     db = settings.database_path
     result = Diagnosis(db)
     _check_surroundings(result, settings)  # before opening: SQLite may add a -wal/-shm
-    settings.recovery_dir.mkdir(parents=True, exist_ok=True)
-    with readable_copy(db, settings.recovery_dir) as readable:
-        if _check_file(result, db):
-            _run_checks(result, readable)
-        stamp = f"{settings.now():%Y%m%d_%H%M%S}"
-        newest = catalog.newest_verified(settings)
-        _check_backup_age(result, settings, newest)
-        if result.verdict in (WARNING, CORRUPT) and db.is_file():
-            result.export = _export_readable(settings, readable, stamp, result)
-    result.recommendations = _recommend(result, newest)
-    result.report = unique_path(settings.recovery_dir / f"diagnosis_{stamp}.json")
-    result.report.write_bytes(orjson.dumps(_report(result, settings), option=orjson.OPT_INDENT_2))
+    with disk_errors_in(settings.recovery_dir):  # its copies, exports and report go there
+        settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+        with readable_copy(db, settings.recovery_dir) as readable:
+            if _check_file(result, db):
+                _run_checks(result, readable)
+            stamp = f"{settings.now():%Y%m%d_%H%M%S}"
+            newest = catalog.newest_verified(settings)
+            _check_backup_age(result, settings, newest)
+            if result.verdict in (WARNING, CORRUPT) and db.is_file():
+                result.export = _export_readable(settings, readable, stamp, result)
+        result.recommendations = _recommend(result, newest)
+        result.report = unique_path(settings.recovery_dir / f"diagnosis_{stamp}.json")
+        report = orjson.dumps(_report(result, settings), option=orjson.OPT_INDENT_2)
+        try:
+            result.report.write_bytes(report)
+        except OSError:
+            result.report.unlink(missing_ok=True)  # no empty report is left behind
+            raise
     logger.info("diagnosis of %s: %s", db, result.verdict)
     return result
 

@@ -37,7 +37,7 @@ def restore_drill(settings: Settings, archive: Path) -> DrillResult:
     clean_stale(settings.recovery_dir, "drill")
     with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("drill")) as tmp:
         try:
-            validation = validate_archive(archive, Path(tmp))
+            validation = validate_archive(archive, Path(tmp), settings.recovery_dir)
         except BackupError as error:
             return DrillResult(archive, False, f"the archive failed validation: {error}")
         target = Path(tmp) / "drill.db"

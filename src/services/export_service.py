@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import IntegrityFailure
+from src.errors import IntegrityFailure, disk_errors_in
 from src.services.exporters import exact_row, json_default
 from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
+from src.services.live_database import readable_copy
 from src.services.naming import unique_path
 from src.services.salvage import readable_rows
 
@@ -54,25 +56,39 @@ def _file_name(name: str, used: set[str]) -> str:
 def export_database(settings: Settings, folder: Path | None = None) -> ExportResult:
     """Export the live database into `folder`, or a new recovery/data_export_<time>/.
 
+    A write that a killed process left half done (a hot journal) is rolled back in a copy
+    in the recovery folder; the live database is never changed.
+
     Raises:
         DatabaseNotFound, NotADatabase: nothing to export at DATABASE_PATH.
         IntegrityFailure: the database cannot be read at all.
+        InsufficientSpace, FolderNotWritable: the folder written to is full or read-only.
     """
     db = settings.database_path
     check_header(db)
     target = folder or unique_path(
         settings.recovery_dir / f"data_export_{settings.now():%Y%m%d_%H%M%S}"
     )
-    try:
-        return export_tables(db, target, settings.now().isoformat())
-    except sqlite3.DatabaseError as error:
-        raise IntegrityFailure(
-            f"{db} cannot be read ({error}). "
-            "Run `python backup_manager.py diagnose`: it exports what can still be read."
-        ) from error
+    existed = target.exists()
+    with disk_errors_in(target.parent):  # SQLite only reads here: the files are written
+        try:
+            settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+            with readable_copy(db, settings.recovery_dir) as readable:
+                return export_tables(readable, target, settings.now().isoformat(), source=db)
+        except sqlite3.DatabaseError as error:
+            raise IntegrityFailure(
+                f"{db} cannot be read ({error}). "
+                "Run `python backup_manager.py diagnose`: it exports what can still be read."
+            ) from error
+        except OSError:
+            if not existed:  # no half-written export is left behind
+                shutil.rmtree(target, ignore_errors=True)
+            raise
 
 
-def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
+def export_tables(
+    db: Path, folder: Path, exported_at: str, source: Path | None = None
+) -> ExportResult:
     """Write every readable row of every table to `folder`, a JSON file per table.
 
     A table that fails part-way keeps the rows read before the failure; the summary
@@ -82,6 +98,7 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
         db: the database (never created or changed).
         folder: a new folder for the files.
         exported_at: the time to record in the summary.
+        source: the database to name in the summary, when `db` is a copy of it.
 
     Returns:
         Rows written per table, and the tables that stopped early with the reason.
@@ -97,7 +114,7 @@ def export_tables(db: Path, folder: Path, exported_at: str) -> ExportResult:
             result.files[table.name] = _file_name(table.name, used)
             _export_table(conn, table, folder / result.files[table.name], result)
     summary = {
-        "database": str(db),
+        "database": str(source or db),
         "exported_at": exported_at,
         "complete": result.complete,
         "tables": {

@@ -133,7 +133,7 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
             live path still holds what it held.
     """
     db = settings.database_path
-    if not _opens(db):
+    if not opens(db):
         # a missing file's stale -wal would be replayed into the new one, and opening a
         # damaged one read-write would checkpoint into it: replace them all as files
         return _replace_file(settings, candidate, db)
@@ -164,8 +164,10 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
     return []
 
 
-def _opens(db: Path) -> bool:
+def opens(db: Path) -> bool:
     """Tell whether the live database exists and can be read (probed read-only).
+
+    One that does not is replaced as a file by a restore; one that does is written into.
 
     Raises:
         LockBusy: another process holds it locked (it is busy, not damaged).
@@ -180,8 +182,8 @@ def _opens(db: Path) -> bool:
     except sqlite3.OperationalError as error:
         if getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
             raise LockBusy(
-                f"{db} is locked by another process ({error}); nothing was restored. "
-                "Stop the bot, or try again when its write has finished."
+                f"{db} is locked: the bot or another program holds it ({error}); nothing "
+                "was restored. Try again when its write has finished, or stop the bot first."
             ) from error
         logger.warning("%s cannot be used (%s); it is replaced", db, error)
         return False

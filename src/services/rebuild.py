@@ -15,7 +15,7 @@ import orjson
 
 from src.services.exporters import JSON_FORMAT
 from src.services.integrity import quote_identifier
-from src.services.sandbox import check_dump_statement, check_schema_sql, scratch_database
+from src.services.sandbox import check_schema_sql, run_dump_statement, scratch_database
 from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,7 @@ def rebuild_from_sql(
         for raw in _lines(archive, member):
             statement += raw.decode("utf-8")
             if sqlite3.complete_statement(statement):
-                check_dump_statement(statement)
-                conn.execute(statement)
+                run_dump_statement(conn, statement)
                 statement = ""
         if statement.strip():
             raise ValueError("the SQL dump ends in the middle of a statement")

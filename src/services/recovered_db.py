@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from src.errors import disk_error
 from src.services.integrity import quote_identifier
 from src.services.page_salvage import Layout, Lost, Row, SchemaRow
 from src.services.sandbox import check_schema_sql, guard
@@ -70,7 +71,9 @@ class RecoveredDatabase:
                 self.conn.execute("RELEASE batch")
                 done += len(params)
                 continue
-            except sqlite3.DatabaseError:
+            except sqlite3.DatabaseError as error:
+                if disk_error(error) is not None:  # a full disk (SQLite rolled back): stop
+                    raise
                 self.conn.execute("ROLLBACK TO batch")
                 self.conn.execute("RELEASE batch")
             for one in params:
@@ -78,6 +81,8 @@ class RecoveredDatabase:
                     self.conn.execute(sql, one)
                     done += 1
                 except sqlite3.DatabaseError as error:
+                    if disk_error(error) is not None:  # no row of it is lost: nothing fits
+                        raise
                     self.lose(Lost(page, layout.name, None, f"refused: {error}", list(one)))
         return done
 

@@ -15,7 +15,13 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import DatabaseNotFound, IntegrityFailure, LockBusy, NotADatabase
+from src.errors import (
+    DatabaseNotFound,
+    IntegrityFailure,
+    LockBusy,
+    NotADatabase,
+    disk_errors_in,
+)
 from src.services import catalog, live_database
 from src.services.archive import extract_member
 from src.services.integrity import count_rows, list_tables, open_readonly, run_check
@@ -107,6 +113,7 @@ def repair(settings: Settings, *, apply: bool = False) -> RepairResult:
         DatabaseNotFound, NotADatabase: nothing to repair at DATABASE_PATH.
         IntegrityFailure: with `apply`, the recovered database failed integrity_check.
         LockBusy: with `apply`, a backup or restore is running.
+        InsufficientSpace, FolderNotWritable: the recovery folder is full or read-only.
     """
     db = settings.database_path
     if not db.exists():
@@ -116,20 +123,21 @@ def repair(settings: Settings, *, apply: bool = False) -> RepairResult:
         )
     if not db.is_file():
         raise NotADatabase(f"{db} is not a file. Point DATABASE_PATH at the bot's .db file.")
-    settings.recovery_dir.mkdir(parents=True, exist_ok=True)
-    stamp = f"{settings.now():%Y%m%d_%H%M%S}"
-    healthy = _healthy(db)
-    if not apply or healthy:
-        result = _build(settings, db, stamp)
-    else:
-        with exclusive_lock(settings.backup_dir / ".lock", "repair", settings.lock_timeout):
-            result = _repair_and_apply(settings, stamp)
-    result.healthy = healthy
-    if apply and healthy:
-        result.notes.append(
-            "the live database passes integrity_check, so --apply did not replace it"
-        )
-    result.report = _write_report(settings, stamp, result)
+    with disk_errors_in(settings.recovery_dir):  # what it writes, it writes there
+        settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+        stamp = f"{settings.now():%Y%m%d_%H%M%S}"
+        healthy = _healthy(db)
+        if not apply or healthy:
+            result = _build(settings, db, stamp)
+        else:
+            with exclusive_lock(settings.backup_dir / ".lock", "repair", settings.lock_timeout):
+                result = _repair_and_apply(settings, stamp)
+        result.healthy = healthy
+        if apply and healthy:
+            result.notes.append(
+                "the live database passes integrity_check, so --apply did not replace it"
+            )
+        result.report = _write_report(settings, stamp, result)
     logger.info("repair of %s: %s, integrity %s", db, result.recovered, result.integrity)
     return result
 

@@ -15,13 +15,20 @@ from typing import Any
 import orjson
 
 from src.config.settings import Settings
-from src.errors import ArchiveInvalid, BackupError, RestoreAborted, SchemaChangeRefused
+from src.errors import (
+    ArchiveInvalid,
+    BackupError,
+    LockBusy,
+    RestoreAborted,
+    SchemaChangeRefused,
+)
 from src.services import catalog
 from src.services.backup_service import create_backup
 from src.services.history import History
 from src.services.integrity import check_header, count_rows, open_readonly, run_check
 from src.services.live_database import (
     match_live,
+    opens,
     readable_copy,
     roll_back_hot_journal,
     set_journal_mode,
@@ -36,6 +43,8 @@ from src.services.validation import Validation, validate_archive
 from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
+
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 @dataclass
@@ -105,20 +114,28 @@ def plan_restore(
     Raises:
         ArchiveInvalid: the archive failed a check (for `latest`: every one did).
         RestoreAborted: no archive, or one of another application's database.
+        LockBusy: the bot or another program holds the live database locked.
     """
     validation = _validate_first(settings, reference, work, record, from_target)
     db = settings.database_path
     with readable_copy(db, work) as live:
+        # only a database that is missing or does not open (replaced as a file) needs
+        # no schema comparison; a busy one raises LockBusy
+        written_into = opens(live)
         live_counts, live_problem = _live_counts(live)
         _refuse_foreign(live, validation)
-        changes = _schema_changes(live, validation) if live_counts is not None else []
+        changes = _schema_changes(live, validation) if written_into else []
     return RestorePlan(validation, live_counts, live_problem, changes)
 
 
 def _validate_first(
     settings: Settings, reference: str, work: Path, record: bool, from_target: str | None
 ) -> Validation:
-    """Validate the archive (for `latest`, the newest one that passes)."""
+    """Validate the archive (for `latest`, the newest one that passes).
+
+    Only an archive with a defect is skipped (and, with `record`, recorded as failed);
+    a full recovery folder (InsufficientSpace) says nothing about the archive and stops.
+    """
     skipped: list[str] = []
     fetched: list[str] = []
     archives = (
@@ -131,7 +148,7 @@ def _validate_first(
         folder = work / f"archive_{number}"
         folder.mkdir()
         try:
-            validation = validate_archive(archive, folder)
+            validation = validate_archive(archive, folder, settings.recovery_dir)
         except ArchiveInvalid as error:
             if reference != "latest":
                 raise
@@ -154,7 +171,14 @@ def _validate_first(
 
 
 def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
-    """Say what the archive's database changes in the live schema."""
+    """Say what the archive's database changes in the live schema.
+
+    A comparison that fails counts as a change: restoring then needs the same explicit
+    yes (--allow-schema-change).
+
+    Raises:
+        LockBusy: the bot or another program holds the live database locked.
+    """
     try:
         with (
             closing(open_readonly(live)) as now,
@@ -162,8 +186,9 @@ def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
         ):
             return schema_changes(now, then)
     except sqlite3.DatabaseError as error:
+        _raise_if_busy(live, error)
         logger.warning("restore: the schemas could not be compared: %s", error)
-        return []
+        return [SchemaChange("schema", "comparison", f"failed ({error})")]
 
 
 def check_only(settings: Settings, reference: str, from_target: str | None = None) -> RestorePlan:
@@ -181,7 +206,17 @@ def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
         with closing(open_readonly(db)) as conn:
             return count_rows(conn), None
     except (BackupError, sqlite3.DatabaseError) as error:
+        _raise_if_busy(db, error)
         return None, str(error)
+
+
+def _raise_if_busy(db: Path, error: BaseException) -> None:
+    """Raise LockBusy when SQLite could not read the database because it is locked."""
+    if getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        raise LockBusy(
+            f"{db} is locked: the bot or another program holds it ({error}); nothing was "
+            "restored. Try again when its write has finished, or stop the bot first."
+        ) from error
 
 
 def _refuse_foreign(db: Path, validation: Validation) -> None:

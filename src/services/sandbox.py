@@ -64,6 +64,20 @@ _DUMP_STATEMENT = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+# The one write into the schema table a dump of ours makes (with writable_schema on):
+# registering a virtual table, as the sqlite3 CLI's .dump does. Any other INSERT runs
+# where it can write no schema table, not even through a trigger it fires.
+_VIRTUAL_TABLE_ENTRY = re.compile(
+    r"""^\s*INSERT\s+INTO\s+sqlite_master\(type,name,tbl_name,rootpage,sql\)\s+
+    VALUES\('table','((?:[^']|'')+)','\1',0,'CREATE\s+VIRTUAL\s+TABLE\s(?:[^']|'')*'\)
+    \s*;\s*$""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+_INSERT_STATEMENT = re.compile(r"^\s*INSERT\s", re.IGNORECASE)
+_SCHEMA_TABLES = frozenset(
+    {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"}
+)
+_WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
 _SCHEMA_STATEMENT = {
     "table": re.compile(r"^\s*CREATE\s+(?:VIRTUAL\s+)?TABLE\s", re.IGNORECASE),
     "index": re.compile(r"^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s", re.IGNORECASE),
@@ -85,6 +99,15 @@ def _authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, 
     if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _REFUSED_PRAGMAS:
         return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
+
+
+def _authorize_rows(
+    action: int, arg1: str | None, arg2: str | None, db: str | None, t: object
+) -> int:
+    """Like _authorize, and refuse any write into the schema table."""
+    if action in _WRITES and (arg1 or "").lower() in _SCHEMA_TABLES:
+        return sqlite3.SQLITE_DENY
+    return _authorize(action, arg1, arg2, db, t)
 
 
 def guard(conn: sqlite3.Connection, also: frozenset[int] = frozenset()) -> sqlite3.Connection:
@@ -144,6 +167,24 @@ def check_dump_statement(statement: str) -> None:
         raise UntrustedSQL(
             f"the SQL dump holds a statement a backup never contains: {_start(statement)!r}"
         )
+
+
+def run_dump_statement(conn: sqlite3.Connection, statement: str) -> None:
+    """Run one statement of an SQL dump on a scratch database, once it passed the checks.
+
+    Raises:
+        UntrustedSQL: a statement a dump of ours never contains (nothing of it ran).
+        sqlite3.DatabaseError: SQLite refused it (e.g. an INSERT that writes the schema).
+    """
+    check_dump_statement(statement)
+    if not _INSERT_STATEMENT.match(statement) or _VIRTUAL_TABLE_ENTRY.match(statement):
+        conn.execute(statement)
+        return
+    conn.set_authorizer(_authorize_rows)
+    try:
+        conn.execute(statement)
+    finally:
+        conn.set_authorizer(_authorize)
 
 
 def check_schema_sql(kind: str, sql: str) -> None:

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from src.services.integrity import list_tables
 
 _KINDS = ("table", "view", "trigger", "index")
+# the only objects named sqlite_* that SQLite makes itself (AUTOINCREMENT, ANALYZE); the
+# automatic indexes (sqlite_autoindex_*) have no SQL. Any other such name was planted
+# (PRAGMA writable_schema): SQLite refuses to create it otherwise.
+_INTERNAL_TABLES = frozenset({"sqlite_sequence", *(f"sqlite_stat{n}" for n in range(1, 5))})
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,9 @@ class SchemaChange:
 def schema_changes(live: sqlite3.Connection, archived: sqlite3.Connection) -> list[SchemaChange]:
     """List what the archived database's schema changes compared with the live one.
 
-    Internal tables (`sqlite_*`, the shadow tables of virtual tables) and automatic
-    indexes are left out; SQL is compared with its whitespace normalised.
+    SQLite's internal tables (sqlite_sequence, sqlite_stat1-4), the shadow tables of
+    virtual tables and automatic indexes are left out, nothing else named `sqlite_*`;
+    SQL is compared with its whitespace normalised.
     """
     now, then = _schema(live), _schema(archived)
     changes = [
@@ -53,16 +58,53 @@ def schema_changes(live: sqlite3.Connection, archived: sqlite3.Connection) -> li
 
 def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     """Map (kind, name) to normalised SQL for every object a person made."""
-    shadow = {t.name for t in list_tables(conn) if t.shadow}
     rows = conn.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN "
         "('table', 'view', 'trigger', 'index')"
-    )
+    ).fetchall()
+    shadow = _shadow_tables(conn, rows)
     return {
         (kind, name): " ".join(str(sql).split())
         for kind, name, sql in rows
-        if not str(name).lower().startswith("sqlite_") and name not in shadow
+        if not _internal(kind, name, sql) and name not in shadow
     }
+
+
+def _shadow_tables(conn: sqlite3.Connection, rows: list[tuple[str, str, str]]) -> set[str]:
+    """Name the shadow tables of virtual tables (FTS5 data ...)."""
+    try:
+        return {t.name for t in list_tables(conn) if t.shadow}
+    except sqlite3.DatabaseError:  # a damaged live database: its virtual tables may not open
+        virtual = {
+            name
+            for kind, name, sql in rows
+            if kind == "table" and str(sql).upper().startswith("CREATE VIRTUAL TABLE")
+        }
+        return {
+            name
+            for kind, name, _sql in rows
+            if kind == "table" and any(name.startswith(v + "_") for v in virtual)
+        }
+
+
+def _internal(kind: str, name: str, sql: str | None) -> bool:
+    """Tell whether a schema object is one SQLite makes itself."""
+    lower = str(name).lower()
+    if kind == "table":
+        return lower in _INTERNAL_TABLES
+    return kind == "index" and sql is None and lower.startswith("sqlite_autoindex_")
+
+
+def planted_internal_names(conn: sqlite3.Connection) -> list[str]:
+    """List the objects named `sqlite_*` that SQLite did not make (e.g. `trigger sqlite_x`).
+
+    SQLite refuses such names unless its schema was written directly, which a backup
+    of ours never does: such an object in an archive's database was planted.
+    """
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE lower(substr(name, 1, 7)) = 'sqlite_'"
+    )
+    return [f"{kind} {name}" for kind, name, sql in rows if not _internal(kind, name, sql)]
 
 
 def _order(key: tuple[str, str]) -> tuple[int, str]:

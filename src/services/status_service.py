@@ -11,8 +11,14 @@ from src.errors import BackupError
 from src.services import catalog
 from src.services.history import History, Statistics
 from src.services.integrity import check_file, check_header
+from src.services.live_database import has_hot_journal
 from src.services.offsite.report import OffsiteStatus, offsite_status
 from src.services.scheduler_state import SchedulerView, scheduler_view
+
+HOT_JOURNAL = (
+    "not checked: an interrupted write left a hot journal, which waits to be rolled back "
+    "(the next backup or restore rolls it back)"
+)
 
 
 @dataclass
@@ -23,6 +29,7 @@ class DatabaseStatus:
     exists: bool
     size_bytes: int
     integrity: str
+    hot_journal: bool = False  # a killed write waits to be rolled back: not checked
 
 
 @dataclass
@@ -45,7 +52,11 @@ class SystemStatus:
 
 
 def database_status(settings: Settings) -> DatabaseStatus:
-    """Check the live database without changing it (quick_check)."""
+    """Check the live database without changing it (quick_check).
+
+    A hot journal (a write a killed process left half done) cannot be rolled back by a
+    read-only look: then the database is not checked, and the status says why.
+    """
     path = settings.database_path
     if not path.exists():
         return DatabaseStatus(path, False, 0, "missing")
@@ -53,7 +64,10 @@ def database_status(settings: Settings) -> DatabaseStatus:
         check_header(path)
     except BackupError as error:
         return DatabaseStatus(path, True, path.stat().st_size, str(error))
-    return DatabaseStatus(path, True, path.stat().st_size, check_file(path, "quick_check"))
+    integrity = check_file(path, "quick_check")
+    if integrity != "ok" and has_hot_journal(path):
+        return DatabaseStatus(path, True, path.stat().st_size, HOT_JOURNAL, hot_journal=True)
+    return DatabaseStatus(path, True, path.stat().st_size, integrity)
 
 
 def get_status(settings: Settings) -> SystemStatus:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from src.errors import ArchiveInvalid, RestoreAborted
+from src.errors import ArchiveInvalid, InsufficientSpace, RestoreAborted, disk_error
 from src.services.archive import (
     READ_ERRORS,
     check_members,
@@ -24,6 +24,7 @@ from src.services.integrity import count_rows, list_tables, run_check
 from src.services.member_names import check_infos
 from src.services.rebuild import rebuild_from_json, rebuild_from_sql
 from src.services.sandbox import open_untrusted
+from src.services.schema_diff import planted_internal_names
 from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
@@ -41,8 +42,22 @@ class Validation:
     notes: list[str] = field(default_factory=list)
 
 
-def check_sizes(infos: list[zipfile.ZipInfo], metadata: dict[str, Any], free: int) -> list[str]:
-    """Refuse sizes that disagree with the metadata or would not fit (a ZIP bomb)."""
+# A backup of ours (SQLite pages, SQL and JSON text) deflates a few times, rarely 20; a
+# ZIP bomb's members claim hundreds of times their packed size (deflate's limit is about
+# 1000), or a total no bot's database reaches.
+MAX_RATIO = 200
+MAX_UNPACKED = 1 << 40  # 1 TiB
+
+
+def check_sizes(
+    infos: list[zipfile.ZipInfo], metadata: dict[str, Any], free: int, folder: Path | None = None
+) -> list[str]:
+    """Refuse sizes that disagree with the metadata or would not fit (a ZIP bomb).
+
+    Raises:
+        InsufficientSpace: the sizes are plausible, the disk holding `folder` (where the
+            archive is unpacked) is too small for them.
+    """
     listed = {m.get("path"): m.get("size") for m in metadata.get("members", [])}
     problems = [
         f"{info.filename}: the ZIP says {info.file_size} bytes, "
@@ -51,27 +66,37 @@ def check_sizes(infos: list[zipfile.ZipInfo], metadata: dict[str, Any], free: in
         if info.filename in listed and listed[info.filename] != info.file_size
     ]
     total = sum(info.file_size for info in infos)
-    if total * 2 > free:  # the extracted copy, and perhaps a rebuilt one
-        problems.append(
-            f"unpacking needs about {2 * total // 2**20} MB but {free // 2**20} MB are free "
-            "(a ZIP bomb, or too little disk space)"
-        )
-    return problems
+    if total * 2 <= free:  # the extracted copy, and perhaps a rebuilt one
+        return problems
+    packed = max(1, sum(info.compress_size for info in infos))
+    needed = f"unpacking needs about {2 * total // 2**20} MB but {free // 2**20} MB are free"
+    if problems or total > MAX_UNPACKED or total > packed * MAX_RATIO:
+        problems.append(f"{needed} (a ZIP bomb: it claims {total // packed} times its size)")
+        return problems
+    where = folder or "the recovery folder"
+    raise InsufficientSpace(
+        f"Not enough free space to check the backup: {needed} on the disk holding {where}. "
+        "Free some space there, or point RECOVERY_DIR at another disk, then try again."
+    )
 
 
-def validate_archive(archive: Path, work: Path) -> Validation:
+def validate_archive(archive: Path, work: Path, space_in: Path | None = None) -> Validation:
     """Check an archive completely; return a checked database file to restore.
 
     Args:
         archive: the ZIP, from anywhere (also one downloaded from Telegram).
         work: an empty folder for the extracted copies (inside the recovery folder).
+        space_in: the folder to name when the disk is too full (the recovery folder).
 
     Returns:
         The validation, with the database copy that passed (.db, else SQL, else JSON).
 
     Raises:
         ArchiveInvalid: anything is wrong; nothing outside `work` was written.
+        InsufficientSpace: the disk holding `work` is too full to unpack or rebuild it
+            (nothing is wrong with the archive).
     """
+    space_in = space_in or work
     if not archive.is_file():
         raise RestoreAborted(f"No archive at {archive}. `list` shows the backups there are.")
     if not zipfile.is_zipfile(archive):
@@ -86,11 +111,11 @@ def validate_archive(archive: Path, work: Path) -> Validation:
     _refuse(archive, check_infos(infos))
     metadata = read_metadata(archive)
     _refuse(archive, check_metadata(metadata))
-    _refuse(archive, check_sizes(infos, metadata, shutil.disk_usage(work).free))
+    _refuse(archive, check_sizes(infos, metadata, shutil.disk_usage(work).free, space_in))
     database = next((m for m in metadata["members"] if m.get("role") == "database"), None)
     if database is None:
         _refuse(archive, check_members(archive, metadata))
-        return _choose_database(archive, metadata, work, None)
+        return _choose_database(archive, metadata, work, None, space_in)
     # the other members are read back on the second core while the database is
     # extracted (and hashed on the way) on this one
     extracted = work / "candidate_database.db"
@@ -99,10 +124,22 @@ def validate_archive(archive: Path, work: Path) -> Validation:
         try:
             problems = extract_member(archive, database["path"], extracted, database)
         except READ_ERRORS as error:  # OSError is one of them
+            _raise_if_full(error, space_in)
             problems = [f"{database['path']}: {error}"]
         problems = others.result() + problems
     _refuse(archive, problems)
-    return _choose_database(archive, metadata, work, extracted)
+    return _choose_database(archive, metadata, work, extracted, space_in)
+
+
+def _raise_if_full(error: BaseException, folder: Path) -> None:
+    """Raise InsufficientSpace for a full disk: that is no defect of the archive."""
+    known = disk_error(error, folder)
+    if isinstance(known, InsufficientSpace):
+        raise known from error
+
+
+class _PlantedSchema(ArchiveInvalid):
+    """A copy of the database holds objects named like SQLite's own: the archive was forged."""
 
 
 def _refuse(archive: Path, problems: list[str]) -> None:
@@ -118,7 +155,7 @@ def _refuse(archive: Path, problems: list[str]) -> None:
 
 
 def _choose_database(
-    archive: Path, metadata: dict[str, Any], work: Path, extracted: Path | None
+    archive: Path, metadata: dict[str, Any], work: Path, extracted: Path | None, space_in: Path
 ) -> Validation:
     """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON."""
     expected = metadata["database"].get("tables", {})
@@ -138,7 +175,13 @@ def _choose_database(
         try:
             build(candidate)
             problem, counts = _check_candidate(candidate, expected, source)
+        except _PlantedSchema as error:  # no other copy of a forged archive is trusted
+            raise ArchiveInvalid(
+                f"{archive.name} was refused, nothing was restored: {error} "
+                "Use another backup (`list` shows them)."
+            ) from None
         except _BUILD_ERRORS as error:
+            _raise_if_full(error, space_in)
             problem, counts = f"could not be used: {error}", {}
         if problem is None:
             return Validation(archive, metadata, candidate, source, counts, notes)
@@ -166,11 +209,22 @@ _BUILD_ERRORS: tuple[type[BaseException], ...] = (
 def _check_candidate(
     candidate: Path, expected: dict[str, int], source: str
 ) -> tuple[str | None, dict[str, int]]:
-    """Return what is wrong with a candidate database (or None), and its row counts."""
+    """Return what is wrong with a candidate database (or None), and its row counts.
+
+    Raises:
+        _PlantedSchema: it holds an object named like SQLite's own (a forged schema).
+    """
     with closing(open_untrusted(candidate)) as conn:
         result = run_check(conn, "integrity_check")
         if result != "ok":
             return f"fails integrity_check: {result}", {}
+        planted = planted_internal_names(conn)
+        if planted:
+            raise _PlantedSchema(
+                f"its {source} copy holds {', '.join(planted[:5])}: names reserved for "
+                "SQLite's own objects, which only a forged schema has (a trigger or view "
+                "so named would be hidden from the restore preview)."
+            )
         counts = count_rows(conn)
         # a rebuilt copy has no statistics tables (ANALYZE makes them); from JSON, the
         # internal tables of virtual tables (FTS5 ...) are rebuilt, not copied
