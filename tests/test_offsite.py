@@ -494,3 +494,25 @@ def test_a_full_remote_leaves_the_copy_pending_and_the_local_backup_intact(
     finally:
         server.stop()
         subprocess.run(["umount", "-l", str(server.folder)], capture_output=True, check=False)
+
+
+def test_an_upload_our_side_cannot_finish_never_completes_there(s3, monkeypatch):
+    from src.services.offsite.targets.rclone import RcloneTarget
+
+    for name, value in s3.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RCLONE_CONFIG", os.devnull)
+    target = RcloneTarget("cloud", "s3test:bucket/pmo")
+
+    def half_then_fail(out) -> None:
+        out.write(os.urandom(3 << 20))
+        raise RuntimeError("the local disk failed mid-read")
+
+    with pytest.raises(RuntimeError):
+        target.upload("pmo_recovery_backup_manual_20261205_030000.zip.age", half_then_fail)
+    time.sleep(0.5)
+    assert target.stat("pmo_recovery_backup_manual_20261205_030000.zip.age") is None
+    assert not list((s3.folder / "bucket").rglob("*.age"))
+    target.upload("ok.age", lambda out: out.write(b"whole"))
+    found = target.stat("ok.age")
+    assert found is not None and found.size == 5 and found.hashes["md5"]

@@ -9,6 +9,7 @@ values of those variables before anyone sees it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -192,16 +193,26 @@ class RcloneTarget:
                 )
             except OSError as error:
                 raise OffsiteError(f"target {self.name}: cannot run rclone ({error})") from error
+            assert process.stdin is not None
             try:
-                assert process.stdin is not None
-                with process.stdin:
-                    produce(process.stdin)
-            except BrokenPipeError:
-                pass  # rclone gave up: its exit code and words say why
-            except BaseException:
-                process.kill()  # never complete an upload we did not finish
-                process.wait()
-                raise
+                produce(process.stdin)
+                process.stdin.close()  # the end of the stream: rclone completes the object
+            except BaseException as error:
+                if not _broken_pipe(error):
+                    # our side failed: kill rclone before its input ends, or it would
+                    # complete the upload of a cut stream
+                    process.kill()
+                    process.wait()
+                    _close(process.stdin)
+                    raise
+                _close(process.stdin)
+                code = _exit_code(process)  # rclone gave up: its code and words say why
+                if code in (None, 0):
+                    process.kill()
+                    process.wait()
+                    raise
+                errors.seek(0)
+                raise self._error(f"upload {name}", _text(errors), code) from error
             code = process.wait()
             if code != 0:
                 errors.seek(0)
@@ -290,6 +301,26 @@ def _remote_root(destination: str) -> str:
             return destination[: index + 1]
         index += 1
     return destination
+
+
+def _broken_pipe(error: BaseException) -> bool:
+    """Tell a write into a pipe whose reader is gone (also as the encryption reports it)."""
+    return isinstance(error, BrokenPipeError) or (
+        isinstance(error, Exception) and "Broken pipe" in str(error)
+    )
+
+
+def _close(stream: IO[bytes]) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        stream.close()
+
+
+def _exit_code(process: subprocess.Popen[bytes]) -> int | None:
+    """Return the exit code of a process that ends within a few seconds, else None."""
+    try:
+        return process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _text(stream: IO[bytes]) -> str:
