@@ -516,3 +516,74 @@ def test_an_upload_our_side_cannot_finish_never_completes_there(s3, monkeypatch)
     target.upload("ok.age", lambda out: out.write(b"whole"))
     found = target.stat("ok.age")
     assert found is not None and found.size == 5 and found.hashes["md5"]
+
+
+def test_secrets_inside_an_inline_destination_are_never_shown(
+    run_cli, sample_db, tmp_path, keys, s3
+):
+    from tests.offsite_servers import S3_KEY
+
+    inline = (
+        f":s3,provider=Rclone,endpoint='http://127.0.0.1:{s3.port}',"
+        f"access_key_id={S3_KEY},secret_access_key={S3_SECRET}:bucket/inline"
+    )
+    env = offsite(keys, f"cloud={inline}")
+    outputs = []
+    for args in (
+        ("backup",),
+        ("status",),
+        ("status", "--json"),
+        ("offsite", "list"),
+        ("offsite", "verify"),
+        ("restore", "latest", "--from", "cloud", "--confirm"),
+    ):
+        done = run_cli(*args, db=sample_db, **env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        outputs += [done.stdout, done.stderr]
+    assert "rclone :s3,…:bucket/inline" in outputs[2]
+    assert list((s3.folder / "bucket" / "inline").glob("*.zip.age"))
+    s3.stop()  # a failure's words, too
+    failed = run_cli("offsite", "list", db=sample_db, **env)
+    assert failed.returncode == ExitStatus.OFFSITE
+    secrets_nowhere(tmp_path, S3_SECRET, S3_KEY, outputs=(*outputs, failed.stdout, failed.stderr))
+
+
+def test_rclone_settings_in_the_env_file_reach_rclone(settings_for, sample_db, tmp_path, keys, s3):
+    from src.services.backup_service import create_backup
+
+    lines = [f"{name}={value}" for name, value in s3.env().items()]
+    (tmp_path / ".env").write_text("\n".join([*lines, "RCLONE_CONFIG=/dev/null", ""]))
+    settings = settings_for(
+        sample_db, OFFSITE_TARGETS="cloud=s3test:bucket/fromenv", OFFSITE_ENCRYPT_TO=keys.public
+    )
+    assert not any(name.startswith("RCLONE_CONFIG_S3TEST") for name in os.environ)
+    result = create_backup(settings, "manual", trigger="test")
+    assert result.offsite.ok, result.offsite
+    assert (s3.folder / "bucket" / "fromenv" / f"{result.path.name}.age").is_file()
+
+
+def test_a_copy_gone_from_the_target_is_reported_and_sent_again(run_cli, sample_db, tmp_path, keys):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    newest = sorted(usb.glob("*.age"))[-1]
+    newest.rename(tmp_path / "elsewhere.age")  # deleted by hand, or a disk swapped
+    verify = run_cli("offsite", "verify", db=sample_db, **env)
+    assert verify.returncode == ExitStatus.INTEGRITY and newest.name in verify.stdout
+    assert "gone" in verify.stdout
+    assert status_json(run_cli, sample_db, env)["targets"][0]["pending"] == 1
+    assert run_cli("offsite", "sync", db=sample_db, **env).returncode == 0
+    assert newest.is_file()
+    newest.unlink()  # and found by a sync alone
+    synced = run_cli("offsite", "sync", db=sample_db, **env)
+    assert synced.returncode == 0, synced.stdout
+    assert newest.is_file() and "verified" in synced.stdout
+
+
+def test_a_target_that_cannot_be_listed_fails_sync(run_cli, sample_db, tmp_path, keys):
+    env = offsite(keys, "cloud=nosuchremote:bucket")
+    done = run_cli("offsite", "sync", db=sample_db, **env)
+    assert done.returncode == ExitStatus.OFFSITE
+    assert "no remote of that name" in done.stdout + done.stderr

@@ -65,11 +65,12 @@ def status_lines(status: OffsiteStatus | None) -> list[str]:
             hours=status.stale_hours
         )
         mark = "⚠️" if stale or target.pending or target.last_error else "✅"
+        how = "encrypted (age)" if target.encrypted else "NOT encrypted"
         lines += [
             f"  {mark} {target.name} ({target.where}), "
-            f"{'encrypted (age)' if target.encrypted else 'NOT encrypted'}",
-            f"    Last verified copy: {newest.archive if newest else 'none'} "
-            f"({_age(target.last_verified_age)})",
+            f"{'nothing is copied' if status.not_copied else how}",
+            f"    Newest verified copy: {newest.archive if newest else 'none'} "
+            f"(made {_age(target.last_verified_age)})",
             f"    Copies held: {target.copies}, {_size(target.bytes_held)}; "
             f"pending: {target.pending}",
         ]

@@ -257,8 +257,10 @@ def restore_plan_text(plan: RestorePlan) -> str:
         f"  From: {db.get('source_path')}",
         f"  Restores from the archived {check.source} copy",
     ]
-    lines += [f"  ⚠️ {note}" for note in check.notes]
-    if plan.live_problem:
+    lines += [_note(note) for note in check.notes]
+    if plan.live_problem and not plan.live_exists:
+        lines.append("  No live database yet (a new machine?): the backup becomes it.")
+    elif plan.live_problem:
         lines.append(f"  The live database cannot be read: {plan.live_problem}")
     if plan.schema_changes:
         lines.append(
@@ -271,6 +273,14 @@ def restore_plan_text(plan: RestorePlan) -> str:
     return "\n".join(lines)
 
 
+_NO_SAFETY = "none (there was none, or it could not be read)"
+
+
+def _note(note: str) -> str:
+    """A note of a restore: where the archive came from is news, anything else a warning."""
+    return f"  {'🌍' if note.startswith('fetched ') else '⚠️'} {note}"
+
+
 def restore_result_text(result: RestoreResult) -> str:
     """Describe a finished restore."""
     ok = result.integrity == "ok" and result.counts == result.expected
@@ -278,14 +288,14 @@ def restore_result_text(result: RestoreResult) -> str:
         f"{'✅' if ok else '❌'} Restored from {result.archive.name} ({result.source} copy)",
         f"  Integrity: {result.integrity}",
         f"  Row counts match the backup: {yes_no(result.counts == result.expected)}",
-        f"  Safety backup of the previous database: {result.safety_backup or 'none (unreadable)'}",
+        f"  Safety backup of the previous database: {result.safety_backup or _NO_SAFETY}",
     ]
     lines += [f"  Moved aside (damaged): {path}" for path in result.moved_aside]
     lines += [f"  Schema change allowed: {c.describe()}" for c in result.schema_changes]
     if result.files_restored:
         lines.append(f"  Files restored: {', '.join(result.files_restored)}")
         lines.append(f"  Previous files kept in: {result.files_kept_aside}")
-    lines += [f"  ⚠️ {note}" for note in result.notes]
+    lines += [_note(note) for note in result.notes]
     lines.append(f"  Report: {result.report}")
     return "\n".join(lines)
 

@@ -122,6 +122,8 @@ class OffsiteSettings:
     types: frozenset[str] = frozenset(("daily", "weekly", "manual", "emergency"))
     retention: Mapping[str, int] = field(default_factory=dict)
     stale_hours: int = 26
+    # RCLONE_* from the environment and `.env` (rclone's own settings; may hold secrets)
+    rclone_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def encrypted(self) -> bool:
@@ -547,4 +549,5 @@ def _offsite(read: _Reader, retention: Mapping[str, int]) -> OffsiteSettings:
             for kind in BACKUP_TYPES
         },
         stale_hours=read.integer("OFFSITE_STALE_HOURS", 26, 1, 8760),
+        rclone_env={k: v for k, v in read.values.items() if k.upper().startswith("RCLONE_")},
     )

@@ -56,6 +56,7 @@ class RestorePlan:
     live_problem: str | None
     # what the archive's schema changes in the live one (empty: the same, or no live one)
     schema_changes: list[SchemaChange] = field(default_factory=list)
+    live_exists: bool = True  # False: no live database at all (e.g. a brand-new machine)
 
     @property
     def needs_schema_consent(self) -> bool:
@@ -125,7 +126,7 @@ def plan_restore(
         live_counts, live_problem = _live_counts(live)
         _refuse_foreign(live, validation)
         changes = _schema_changes(live, validation) if written_into else []
-    return RestorePlan(validation, live_counts, live_problem, changes)
+    return RestorePlan(validation, live_counts, live_problem, changes, db.exists())
 
 
 def _validate_first(

@@ -70,7 +70,7 @@ def _targets(settings: Settings, only: str | None) -> list[Target]:
             "No off-machine target is set: set OFFSITE_TARGETS=NAME=DESTINATION (an rclone "
             "remote such as r2:pmo-backups/bot1, or a folder such as /mnt/usb/pmo)."
         )
-    return [open_target(t, settings.project_root) for t in chosen]
+    return [open_target(t, settings.project_root, settings.offsite.rclone_env) for t in chosen]
 
 
 def list_copies(settings: Settings, only: str | None = None) -> list[TargetListing]:
@@ -123,6 +123,7 @@ def verify_copies(
         except BackupError as error:
             checks.append(CopyCheck(target.name, "(listing)", [str(error)]))
             continue
+        checks += _missing(settings, target, copies)
         if not check_all:
             newest: dict[str, CopyName] = {}
             for copy in copies:
@@ -133,6 +134,19 @@ def verify_copies(
         for copy in copies:
             checks.append(_check(settings, target, copy, identities))
     return checks
+
+
+def _missing(settings: Settings, target: Target, copies: list[CopyName]) -> list[CopyCheck]:
+    """Copies this machine verified there that the target no longer holds (sent again)."""
+    ledger = Ledger(settings.history_path)
+    present = {copy.name for copy in copies}
+    missing = []
+    for record in ledger.records(target.name, (VERIFIED,)):
+        if record.remote_name and record.remote_name not in present:
+            problem = "it was verified there, and is gone now (the next sync sends it again)"
+            ledger.set_state(target.name, record.archive, INVALID, settings.now(), problem)
+            missing.append(CopyCheck(target.name, record.remote_name, [problem]))
+    return missing
 
 
 def _identities(settings: Settings) -> list[Any] | None:
@@ -161,6 +175,8 @@ def _check(
                 path, digest = fetch(target, copy, work, opening)
                 report = catalog.verify_archive(path, work)
                 check.problems += report.problems
+                if report.ok:
+                    check.notes.append("decrypted; every check of `verify` passed")
         except BackupError as error:
             check.problems.append(str(error))
             digest = None

@@ -19,7 +19,14 @@ from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError
 from src.services import catalog
 from src.services.locking import exclusive_lock
 from src.services.offsite import crypto
-from src.services.offsite.ledger import DROPPED, TO_SEND, VERIFIED, CopyRecord, Ledger
+from src.services.offsite.ledger import (
+    DROPPED,
+    INVALID,
+    TO_SEND,
+    VERIFIED,
+    CopyRecord,
+    Ledger,
+)
 from src.services.offsite.names import parse, remote_name
 from src.services.offsite.targets import HASH_PREFERENCE, Target, open_target
 from src.services.retention import select_expired
@@ -121,7 +128,9 @@ def sync(
     ledger = Ledger(settings.history_path)
     now = now or settings.now()
     names = [t.name for t in settings.offsite.targets if target in (None, t.name)]
+    checked = OffsiteRun()
     if not due_only:
+        names = [n for n in names if _still_there(settings, n, ledger, checked, now)]
         for kind in sorted(settings.offsite.types):
             keep = settings.offsite.retention[kind]
             newest = [b for b in catalog.list_backups(settings, kind) if b.verified][:keep]
@@ -130,9 +139,33 @@ def sync(
                     ledger.queue(
                         name, backup.path, kind, backup.created_at_key, backup.degraded, now
                     )
-    return send_pending(
+    run = send_pending(
         settings, targets=set(names), due_only=due_only, wait=settings.lock_timeout, now=now
     )
+    run.outcomes[:0] = checked.outcomes
+    return run
+
+
+def _still_there(
+    settings: Settings, name: str, ledger: Ledger, run: OffsiteRun, now: datetime
+) -> bool:
+    """List a target: a copy recorded as verified that is gone is sent again. False (with a
+    failed outcome) when the target cannot be listed: it is not tried further this round."""
+    configured = settings.offsite.target(name)
+    assert configured is not None
+    target = open_target(configured, settings.project_root, settings.offsite.rclone_env)
+    try:
+        present = {item.name for item in target.list()}
+    except BackupError as error:
+        ledger.target_failed(name, str(error), now)
+        run.outcomes.append(CopyOutcome(name, "(listing)", False, str(error)))
+        return False
+    for record in ledger.records(name, (VERIFIED,)):
+        if record.remote_name not in present:
+            note = f"{record.remote_name} is no longer on the target: it is sent again"
+            logger.warning("offsite %s: %s", name, note)
+            ledger.set_state(name, record.archive, INVALID, now, note)
+    return True
 
 
 def pending_due(settings: Settings, now: datetime) -> bool:
@@ -160,7 +193,7 @@ def send_pending(
         with exclusive_lock(settings.backup_dir / ".offsite.lock", "off-machine copy", wait):
             for target in settings.offsite.targets:
                 if targets is None or target.name in targets:
-                    opened = open_target(target, settings.project_root)
+                    opened = open_target(target, settings.project_root, settings.offsite.rclone_env)
                     _send_to(settings, opened, run, only, due_only, now or settings.now())
     except LockBusy as busy:
         for target in settings.offsite.targets:

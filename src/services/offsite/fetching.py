@@ -29,7 +29,7 @@ def target_named(settings: Settings, name: str) -> Target:
             f"No off-machine target named {name!r} in OFFSITE_TARGETS (targets: {have}). "
             "Set OFFSITE_TARGETS=NAME=DESTINATION, e.g. cloud=r2:pmo-backups/bot1."
         )
-    return open_target(found, settings.project_root)
+    return open_target(found, settings.project_root, settings.offsite.rclone_env)
 
 
 def copies_on(target: Target) -> list[CopyName]:

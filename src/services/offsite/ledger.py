@@ -200,13 +200,18 @@ class Ledger:
                 "WHERE target = ? AND archive = ?",
                 (attempts, error, retry_at.isoformat(), target, archive),
             )
+        self.target_failed(target, error, now)
+        return retry_at
+
+    def target_failed(self, target: str, error: str, now: datetime) -> None:
+        """Record a target's last error."""
+        with self._write() as conn:
             conn.execute(
                 "INSERT INTO offsite_targets (target, last_error, last_error_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(target) DO UPDATE SET last_error = excluded.last_error, "
                 "last_error_at = excluded.last_error_at",
                 (target, error, now.isoformat()),
             )
-        return retry_at
 
     def verified_copy(
         self,
@@ -243,7 +248,7 @@ class Ledger:
             conn.execute(
                 "INSERT INTO offsite_targets (target, last_ok_at, last_error) VALUES (?, ?, NULL)"
                 " ON CONFLICT(target) DO UPDATE SET last_ok_at = excluded.last_ok_at, "
-                "last_error = NULL",
+                "last_error = NULL, last_error_at = NULL",
                 (target, now.isoformat()),
             )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from src.config.settings import Settings
 from src.services.offsite.copying import why_not_copied
@@ -56,7 +56,9 @@ def offsite_status(settings: Settings, now: datetime) -> OffsiteStatus | None:
         targets.append(
             TargetStatus(
                 name=target.name,
-                where=open_target(target, settings.project_root).describe(),
+                where=open_target(
+                    target, settings.project_root, settings.offsite.rclone_env
+                ).describe(),
                 encrypted=offsite.encrypted,
                 last_verified=newest,
                 last_verified_age=age,
@@ -70,6 +72,16 @@ def offsite_status(settings: Settings, now: datetime) -> OffsiteStatus | None:
     return OffsiteStatus(
         targets, why_not_copied(offsite), offsite.identity_file is not None, offsite.stale_hours
     )
+
+
+def _made_at(record: CopyRecord) -> datetime:
+    """When the archive of a copy was made (its UTC sort key), else when it was verified."""
+    try:
+        return datetime.strptime(record.sort_key[:22], "%Y%m%dT%H%M%S.%f").replace(
+            tzinfo=timezone.utc
+        )
+    except ValueError:
+        return datetime.fromisoformat(record.verified_at or record.queued_at)
 
 
 def stale_targets(settings: Settings, now: datetime) -> dict[str, str]:

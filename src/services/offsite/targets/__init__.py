@@ -63,15 +63,16 @@ def is_rclone_destination(destination: str) -> bool:
     return bool(_RCLONE_REMOTE.match(destination))
 
 
-def open_target(target: OffsiteTarget, root: Path) -> Target:
+def open_target(target: OffsiteTarget, root: Path, rclone_env: Mapping[str, str]) -> Target:
     """Return the target of a configured destination: an rclone remote, else a folder.
 
-    A relative folder is taken from the project folder, like every other path setting.
+    A relative folder is taken from the project folder, like every other path setting;
+    rclone gets the RCLONE_* settings of the environment and `.env`.
     """
     if is_rclone_destination(target.destination):
         from src.services.offsite.targets.rclone import RcloneTarget
 
-        return RcloneTarget(target.name, target.destination)
+        return RcloneTarget(target.name, target.destination, rclone_env)
     from src.services.offsite.targets.folder import FolderTarget
 
     folder = Path(target.destination).expanduser()

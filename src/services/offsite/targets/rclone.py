@@ -19,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,9 +90,8 @@ def rclone_binary() -> str:
     )
 
 
-def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+def secret_values(environ: Mapping[str, str]) -> list[str]:
     """Return the values of RCLONE_CONFIG_*_{KEY,SECRET,PASS,TOKEN} variables (to hide)."""
-    environ = os.environ if environ is None else environ
     return [
         value
         for key, value in environ.items()
@@ -102,9 +102,13 @@ def secret_values(environ: dict[str, str] | os._Environ[str] | None = None) -> l
 class RcloneTarget:
     """Copies on an rclone remote, written and read by the rclone program."""
 
-    def __init__(self, name: str, destination: str) -> None:
+    def __init__(
+        self, name: str, destination: str, rclone_env: Mapping[str, str] | None = None
+    ) -> None:
         self.name = name
         self.destination = destination
+        # the environment, with the RCLONE_* settings of `.env` (the environment wins)
+        self.env = {**(rclone_env or {}), **os.environ}
         self._hashes: tuple[str, ...] | None = None
 
     # --- how we talk to rclone ----------------------------------------------------------
@@ -123,16 +127,17 @@ class RcloneTarget:
         flags = [
             part
             for variable, pair in _DEFAULT_FLAGS.items()
-            if variable not in os.environ
+            if variable not in self.env
             for part in pair
         ]
         return [rclone_binary(), "--log-level", "NOTICE", *flags, *args]
 
     def _clean(self, text: str) -> str:
         """Remove the destination's options and the remotes' secrets from rclone's words."""
-        if self.destination.startswith(":"):
-            text = text.replace(self.destination, _shown(self.destination))
-        for secret in secret_values():
+        text = text.replace(self.destination, _shown(self.destination))
+        for secret in sorted(
+            {*secret_values(self.env), *_option_values(self.destination)}, key=len, reverse=True
+        ):
             text = text.replace(secret, "***")
         lines = [
             re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+", "", line)
@@ -156,6 +161,7 @@ class RcloneTarget:
         try:
             done = subprocess.run(
                 self._command(*args),
+                env=self.env,
                 capture_output=True,
                 text=True,
                 check=False,
@@ -187,6 +193,7 @@ class RcloneTarget:
             try:
                 process = subprocess.Popen(
                     self._command("rcat", self._path(name)),
+                    env=self.env,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,
                     stderr=errors,
@@ -258,6 +265,7 @@ class RcloneTarget:
             try:
                 process = subprocess.Popen(
                     self._command("cat", self._path(name)),
+                    env=self.env,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=errors,
@@ -284,8 +292,26 @@ class RcloneTarget:
 
 
 def _shown(destination: str) -> str:
-    """`:s3,key=secret:bucket` -> `:s3,…:bucket`: options of a connection string can be secret."""
-    return re.sub(r"^(:[A-Za-z0-9_.-]+),[^:]*:", r"\1,…:", destination)
+    """`:s3,key=secret:bucket` -> `:s3,…:bucket`: options of a connection string can be secret
+    (quoted values with ':' in them too)."""
+    root = _remote_root(destination)
+    if "," not in root:
+        return destination
+    return root.split(",", 1)[0] + ",…:" + destination[len(root) :]
+
+
+def _option_values(destination: str) -> list[str]:
+    """The values of a connection string's options (each hidden from messages on its own)."""
+    root = _remote_root(destination)
+    if "," not in root:
+        return []
+    values = []
+    for part in re.findall(r"""(?:[^,"']|"[^"]*"|'[^']*')+""", root[:-1].split(",", 1)[1]):
+        key, _, value = part.partition("=")
+        value = value.strip().strip("\"'")
+        if re.search(r"key|secret|pass|token|auth|user|account", key, re.I) and len(value) >= 4:
+            values.append(value)
+    return values
 
 
 def _remote_root(destination: str) -> str:
