@@ -17,6 +17,7 @@ from src.config.settings import Settings
 from src.database.schema import create_database
 from src.errors import ConfigError, LockBusy
 from src.services.backup_scheduler import BackupScheduler
+from src.services.notifiers import notifier_for
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ async def _post_init(app: BotApplication) -> None:
     notifier = TelegramNotifier(
         app.bot, asyncio.get_running_loop(), backup_handlers.admin_ids(settings)
     )
-    runner = BackupScheduler(settings, notifier=notifier)
+    runner = BackupScheduler(settings, notifier=notifier_for(settings, notifier))
     try:
         await asyncio.to_thread(runner.start)
     except LockBusy as error:

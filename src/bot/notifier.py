@@ -12,17 +12,9 @@ from typing import Any
 from telegram import Bot
 from telegram.constants import ParseMode
 
-logger = logging.getLogger(__name__)
+from src.services.notifiers import TITLES
 
-TITLES = {
-    "backup_failed": "⚠️ Backup failed",
-    "backup_gave_up": "❌ Backup failed, no more retries",
-    "drill_failed": "❌ Restore drill failed",
-    "stale": "⏰ Backups are late",
-    "offsite_failed": "⚠️ Off-machine copy failed",
-    "offsite_stale": "⏰ Off-machine copies are late",
-    "offsite_drill_failed": "❌ Off-machine restore drill failed",
-}
+logger = logging.getLogger(__name__)
 
 
 class TelegramNotifier:

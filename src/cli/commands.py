@@ -29,11 +29,13 @@ from src.services import (
     demo_service,
     diagnose_service,
     export_service,
+    health,
     repair_service,
     restore_service,
     status_service,
 )
 from src.services.file_modes import restrict_new_files
+from src.services.notifiers import notifier_for
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +63,21 @@ def cli(ctx: click.Context) -> None:
 def backup(settings: Settings, backup_type: str) -> None:
     """Create a verified backup archive of the database."""
     output.emit(f"⏳ Creating {backup_type} backup of {settings.database_path} ...")
-    result = backup_service.create_backup(settings, backup_type, trigger="cli")
+    try:
+        result = backup_service.create_backup(settings, backup_type, trigger="cli")
+    except BackupError as error:
+        notifier_for(settings, log=False).notify(
+            "backup_failed", f"The {backup_type} backup failed: {error}"
+        )
+        raise
     output.emit(output.backup_created(result))
+    failed = [o for o in result.offsite.outcomes if not o.ok and not o.busy]
+    if failed:
+        notifier_for(settings, log=False).notify(
+            "offsite_failed",
+            "; ".join(f"{o.target}: {o.detail}" for o in failed)
+            + ". The local backup is fine; the copies stay pending and are retried.",
+        )
 
 
 @cli.command(name="list")
@@ -80,10 +95,21 @@ def list_command(settings: Settings, backup_type: str | None, as_json: bool) -> 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="For monitoring: one line, exit 0 healthy, 1 warning (late backup, pending "
+    "off-machine copy, paused scheduler), 2 critical (database missing or damaged, no "
+    "verified backup).",
+)
 @click.pass_obj
-def status(settings: Settings, as_json: bool) -> None:
-    """Show the database, the backups and the scheduler."""
+def status(settings: Settings, as_json: bool, check: bool) -> None:
+    """Show the database, the backups, the scheduler and the off-machine copies."""
     state = status_service.get_status(settings)
+    if check:
+        verdict = health.judge(settings, state, settings.now())
+        output.emit(verdict.line())
+        raise click.exceptions.Exit(verdict.level)
     output.emit(output.to_json(output.status_json(state)) if as_json else output.status_text(state))
 
 

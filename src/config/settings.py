@@ -58,6 +58,8 @@ SETTING_NAMES = (
     "OFFSITE_RETENTION_MANUAL",
     "OFFSITE_RETENTION_EMERGENCY",
     "OFFSITE_STALE_HOURS",
+    "NOTIFY_URLS",
+    "HEALTHCHECK_URL",
 )
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _ENV_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -170,6 +172,8 @@ class Settings:
     bot_run_scheduler: bool = True
     bot_upload_limit_mb: int = 50
     offsite: OffsiteSettings = field(default_factory=OffsiteSettings)
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)  # may hold tokens
+    healthcheck_url: str | None = field(default=None, repr=False)
 
     def type_dir(self, backup_type: str) -> Path:
         """Return the folder of one backup type."""
@@ -395,6 +399,13 @@ class _Reader:
             raise ConfigError(f"{name}={raw!r} must be an http(s) URL")
         return raw
 
+    def secret_url(self, name: str) -> str | None:
+        """An optional http(s) URL that may be a secret (never echoed)."""
+        raw = self.text(name, "")
+        if raw and not re.match(r"^https?://[^/\s]+\S*$", raw):
+            raise ConfigError(f"{name} must be an http(s) URL, e.g. https://hc-ping.com/<uuid>")
+        return raw.rstrip("/") or None
+
     def boolean(self, name: str, default: bool) -> bool:
         raw = self.text(name, "true" if default else "false").lower()
         if raw in ("1", "true", "yes", "on"):
@@ -463,6 +474,21 @@ class _Reader:
                 f"{', '.join(BACKUP_TYPES)}"
             )
         return chosen
+
+    def apprise_urls(self, name: str) -> tuple[str, ...]:
+        """Apprise URLs separated by commas (or spaces); each must be one Apprise knows."""
+        urls = tuple(part for part in re.split(r"[,\s]+", self.text(name, "")) if part)
+        if urls:
+            import apprise
+
+            for number, url in enumerate(urls, start=1):
+                if not apprise.Apprise().add(url):  # never echo it: it may hold a token
+                    raise ConfigError(
+                        f"{name}: entry {number} is not an Apprise URL it knows (e.g. "
+                        "ntfys://ntfy.sh/topic, mailtos://user:pass@host, json://host/path); "
+                        "see https://github.com/caronc/apprise/wiki"
+                    )
+        return urls
 
     def token(self, name: str) -> str | None:
         raw = self.text(name, "")
@@ -533,6 +559,8 @@ def load_settings(
             2000,
         ),
         offsite=_offsite(read, retention),
+        notify_urls=read.apprise_urls("NOTIFY_URLS"),
+        healthcheck_url=read.secret_url("HEALTHCHECK_URL"),
     )
 
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import schedule
 
@@ -25,6 +25,8 @@ from src.services import catalog
 from src.services.backup_service import create_backup
 from src.services.drill import DrillResult, restore_drill
 from src.services.locking import HeldLock, holder, try_hold
+from src.services.notifiers import Notifier, notifier_for
+from src.services.notifiers.healthcheck import ping
 from src.services.offsite import copying
 from src.services.offsite.copying import OffsiteRun
 from src.services.offsite.drill import offsite_drills
@@ -41,22 +43,6 @@ from src.services.scheduler_state import (
 logger = logging.getLogger(__name__)
 
 TRIGGER = "scheduler"
-
-
-class Notifier(Protocol):
-    """Where the scheduler reports what needs a person (the bot sends it to its admins)."""
-
-    def notify(self, event: str, message: str) -> None:
-        """Report one event: backup_failed, backup_gave_up, drill_failed, stale,
-        offsite_failed, offsite_stale or offsite_drill_failed."""
-
-
-class LogNotifier:
-    """The default notifier: a warning in the log (and so on the console)."""
-
-    def notify(self, event: str, message: str) -> None:
-        """Log the event."""
-        logger.warning("scheduler %s: %s", event, message)
 
 
 BackupFunction = Callable[[Settings, str, str], Any]  # (settings, type, trigger) -> result.path
@@ -84,7 +70,7 @@ class BackupScheduler:
         beat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.settings = settings
-        self.notifier = notifier or LogNotifier()
+        self.notifier = notifier or notifier_for(settings)
         self.clock = clock or settings.now
         self._backup = backup
         self._drill = drill
@@ -242,18 +228,23 @@ class BackupScheduler:
         with self._job_lock:
             started = self.clock()
             self.last_error = None
+            check = self.settings.healthcheck_url
+            ping(check, "start", f"{backup_type} backup started")
             try:
                 result = self._backup(self.settings, backup_type, TRIGGER)
             except BackupError as error:  # expected: the message says it all
                 logger.error("scheduled %s backup failed: %s", backup_type, error)  # noqa: TRY400
                 self.last_error = error
+                ping(check, "fail", f"{backup_type} backup failed: {error}")
                 self._failed(backup_type, str(error), started, retry=retry)
                 return False
             except Exception as error:
                 logger.exception("scheduled %s backup failed", backup_type)
                 self.last_error = error
+                ping(check, "fail", f"{backup_type} backup failed: {error!r}")
                 self._failed(backup_type, str(error) or type(error).__name__, started, retry=retry)
                 return False
+            ping(check, "success", f"{backup_type} backup made: {Path(result.path).name}")
             self._succeeded(backup_type, Path(result.path), started)
             offsite = getattr(result, "offsite", None)
             if isinstance(offsite, OffsiteRun):
