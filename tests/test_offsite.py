@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import pyrage
 import pytest
 
 from src.config.settings import SETTING_NAMES
@@ -587,3 +588,107 @@ def test_a_target_that_cannot_be_listed_fails_sync(run_cli, sample_db, tmp_path,
     done = run_cli("offsite", "sync", db=sample_db, **env)
     assert done.returncode == ExitStatus.OFFSITE
     assert "no remote of that name" in done.stdout + done.stderr
+
+
+def test_a_restores_safety_backup_is_queued_not_uploaded(settings_for, sample_db, tmp_path, keys):
+    from src.services.backup_service import create_backup
+    from src.services.offsite.ledger import Ledger
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    settings = settings_for(sample_db, OFFSITE_TARGETS=f"usb={usb}", OFFSITE_ENCRYPT_TO=keys.public)
+    result = create_backup(settings, "emergency", trigger="restore", send_offsite=False)
+    assert result.offsite.not_copied and result.offsite.not_copied.startswith("queued")
+    assert not list(usb.iterdir())
+    (record,) = Ledger(settings.history_path).records("usb")
+    assert record.state == "pending" and record.archive == result.path.name
+
+
+def test_latest_from_a_target_passes_by_safety_backups_and_plain_copies(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", "--type", "daily", db=sample_db, **env).returncode == 0
+    (daily,) = usb.glob("*.age")
+    done = run_cli("restore", "latest", "--confirm", db=sample_db, **env)  # makes a safety backup
+    assert done.returncode == 0, done.stderr
+    assert run_cli("offsite", "sync", db=sample_db, **env).returncode == 0
+    assert len(list(usb.glob("*emergency*.age"))) == 1
+    planted = usb / "pmo_recovery_backup_daily_20991231_000000.zip"  # plain: anyone's
+    shutil.copyfile(only_archive(tmp_path, "daily"), planted)
+    preview = run_cli("restore", "latest", "--from", "usb", db=sample_db, **env)
+    assert preview.returncode == ExitStatus.NOT_CONFIRMED, preview.stderr
+    assert f"fetched {daily.name}" in preview.stdout
+    assert "safety backup of an earlier restore" in preview.stdout
+    assert f"ignored the plain copy {planted.name}" in preview.stdout
+
+
+def test_a_killed_process_leaves_no_copy_under_our_name_and_the_next_sync_cleans_up(
+    run_cli, sample_db, tmp_path, keys, s3
+):
+    import signal
+
+    grow_journal(sample_db, rows=400, blob_bytes=40_000, blob_every=1, seed=9)
+    env = offsite(keys, "cloud=s3test:bucket/pmo", s3) | {"RCLONE_BWLIMIT": "4M"}
+    process = popen_cli(tmp_path, sample_db, "backup", **env)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "backups" / "manual").glob("*.zip")):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGKILL)  # rclone sees its input end as if it were complete
+    process.wait(30)
+    deadline = time.monotonic() + 60
+    while _rclone_uploading("s3test:bucket/pmo"):  # the orphan finishes the cut stream
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    bucket = s3.folder / "bucket" / "pmo"
+    assert not list(bucket.glob("*.zip.age")), "a cut upload must never carry our name"
+    done = run_cli("offsite", "sync", db=sample_db, **(env | {"RCLONE_BWLIMIT": "0"}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [p.name for p in bucket.iterdir()] == [f"{only_archive(tmp_path).name}.age"]
+
+
+def test_verify_with_the_wrong_key_does_not_mark_a_good_copy_for_sending_again(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    other = make_age_keys(tmp_path / "keys", "other.txt")
+    wrong = run_cli(
+        "offsite", "verify", db=sample_db, **(env | {"AGE_IDENTITY_FILE": str(other.identity_file)})
+    )
+    assert wrong.returncode == ExitStatus.CONFIG or wrong.returncode == ExitStatus.INTEGRITY
+    assert "does not open" in wrong.stdout + wrong.stderr
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert (state["copies"], state["pending"]) == (1, 0)
+
+
+def test_a_copy_longer_than_listed_is_refused_before_it_fills_the_disk():
+    import io
+
+    from src.errors import OffsiteCopyInvalid
+    from src.services.offsite import crypto
+
+    with pytest.raises(OffsiteCopyInvalid, match="longer than the 1000 bytes"):
+        crypto.receive(io.BytesIO(b"x" * 5000), io.BytesIO(), None, "copy", limit=1000)
+    identity = pyrage.x25519.Identity.generate()
+    encrypted = io.BytesIO(pyrage.encrypt(b"y" * 200_000, [identity.to_public()]))
+    with pytest.raises(OffsiteCopyInvalid, match="longer than"):
+        crypto.receive(encrypted, io.BytesIO(), [identity], "copy.age", limit=100_000)
+
+
+def _rclone_uploading(destination: str) -> bool:
+    """Tell whether an `rclone rcat` into `destination` still runs (Linux /proc)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"rcat" in words and any(w.startswith(destination.encode()) for w in words):
+            return True
+    return False

@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 NAME_PREFIX = "pmo_recovery_backup"
 ARCHIVE_NAME = re.compile(
-    rf"^{NAME_PREFIX}_(?P<type>{'|'.join(BACKUP_TYPES)})_(?P<stamp>\d{{8}}_\d{{6}})(?:_(?P<n>\d+))?\.zip$"
+    rf"^{NAME_PREFIX}_(?P<type>{'|'.join(BACKUP_TYPES)})_(?P<stamp>\d{{8}}_\d{{6}})"
+    r"(?:_(?P<n>\d{1,6}))?\.zip$"  # a sequence number of sane length (names are untrusted)
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from src.config.settings import Settings
-from src.errors import BackupError, ConfigError
+from src.errors import BackupError, ConfigError, OffsiteCopyInvalid
 from src.services import catalog
 from src.services.naming import clean_stale, work_prefix
 from src.services.offsite import crypto
@@ -80,7 +80,6 @@ def list_copies(settings: Settings, only: str | None = None) -> list[TargetListi
     for target in _targets(settings, only):
         listing = TargetListing(target.name, target.describe())
         try:
-            found = {o.name: o.size for o in target.list()}
             copies = copies_on(target)
         except BackupError as error:
             listing.error = str(error)
@@ -95,7 +94,7 @@ def list_copies(settings: Settings, only: str | None = None) -> list[TargetListi
                     copy.name,
                     copy.backup_type,
                     copy.stamp,
-                    found.get(copy.name, -1),
+                    copy.size,
                     copy.encrypted,
                     record.state if known and record else "unknown",
                     record.verified_at if known and record else None,
@@ -163,6 +162,7 @@ def _check(
     record = ledger.record(target.name, copy.archive)
     known = record if record is not None and record.remote_name == copy.name else None
     opening = identities if copy.encrypted else []
+    damaged = False  # the copy itself is wrong (sent again); not a key or network problem
     with tempfile.TemporaryDirectory(
         dir=settings.recovery_dir, prefix=work_prefix("offsite-verify")
     ) as tmp:
@@ -172,22 +172,25 @@ def _check(
                 digest = _hash_only(target, copy)
                 check.notes.append("contents not checked: set AGE_IDENTITY_FILE to decrypt")
             else:
-                path, digest = fetch(target, copy, work, opening)
+                path, digest = fetch(target, copy, work, opening, settings.min_free_mb * 2**20)
                 report = catalog.verify_archive(path, work)
                 check.problems += report.problems
+                damaged = not report.ok
                 if report.ok:
                     check.notes.append("decrypted; every check of `verify` passed")
-        except BackupError as error:
+        except OffsiteCopyInvalid as error:
+            check.problems.append(str(error))
+            digest, damaged = None, True
+        except BackupError as error:  # a key, the network, our disk: the copy may be fine
             check.problems.append(str(error))
             digest = None
         if digest is not None and known is not None and known.sha256:
             if digest.hashes["sha256"] != known.sha256:
                 check.problems.append("its SHA-256 differs from the one recorded when it was sent")
-            elif known.size_bytes is not None and digest.size != known.size_bytes:
-                check.problems.append("its size differs from the one recorded when it was sent")
+                damaged = True
         elif digest is not None:
             check.notes.append("not sent from this machine's history: no recorded hash to compare")
-    if known is not None:
+    if known is not None and (check.ok or damaged):
         state = VERIFIED if check.ok else INVALID
         ledger.set_state(
             target.name, copy.archive, state, settings.now(), "; ".join(check.problems) or None
@@ -201,5 +204,8 @@ def _check(
 
 def _hash_only(target: Target, copy: CopyName) -> crypto.Digest:
     digests: list[crypto.Digest] = []
-    target.download(copy.name, lambda s: digests.append(crypto.receive(s, None, None, copy.name)))
+    limit = copy.size if copy.size >= 0 else None
+    target.download(
+        copy.name, lambda s: digests.append(crypto.receive(s, None, None, copy.name, limit))
+    )
     return digests[0]

@@ -27,7 +27,7 @@ from src.services.offsite.ledger import (
     CopyRecord,
     Ledger,
 )
-from src.services.offsite.names import parse, remote_name
+from src.services.offsite.names import is_temp, parse, remote_name, temp_name
 from src.services.offsite.targets import HASH_PREFERENCE, Target, open_target
 from src.services.retention import select_expired
 
@@ -105,6 +105,8 @@ def _after_backup(settings: Settings, archive: Path, backup_type: str, send: boo
         ledger.queue(
             target.name, archive, backup_type, info.created_at_key, info.degraded, settings.now()
         )
+    if not send:
+        return OffsiteRun(not_copied="queued: the scheduler or `offsite sync` copies it")
     return send_pending(settings, only={archive.name}, wait=5.0)
 
 
@@ -225,11 +227,13 @@ def _send_to(
         and not (due_only and r.next_try and datetime.fromisoformat(r.next_try) > now)
     ]
     recipients = crypto.recipients_of(settings.offsite.recipients)
+    if records:
+        _clean_temporaries(target)
     sent = False
     for record in records:
         outcome = _send_one(settings, target, record, recipients, ledger, now)
         run.outcomes.append(outcome)
-        sent = sent or outcome.ok
+        sent = sent or outcome.detail.startswith("verified")
         if not outcome.ok and outcome.retry_at is not None and _unreachable(outcome.detail):
             _postpone_rest(ledger, target.name, records, record, outcome.detail, run, now)
             break
@@ -288,30 +292,27 @@ def _copy(
     recipients: list[Any],
     ledger: Ledger,
 ) -> str:
-    """Upload, then prove the copy: size and a hash reported by the target, or a download."""
+    """Upload under a temporary name, prove it there, then give it its name.
+
+    The proof is the size and a hash the target reports (or a download); a cut upload
+    (even one of a killed process, which the remote end may complete) never carries a
+    name of ours, so it is never listed, restored or counted.
+    """
     kinds = target.hash_types()
     name = remote_name(record.archive, encrypted=bool(recipients))
+    temporary = temp_name(name)
     digests: list[crypto.Digest] = []
-    target.upload(name, lambda out: digests.append(crypto.send(archive, out, recipients, kinds)))
+    target.upload(
+        temporary, lambda out: digests.append(crypto.send(archive, out, recipients, kinds))
+    )
     sent = digests[0]
+    kind, theirs, how = _proof(target, temporary, sent)
+    target.move(temporary, name)
     found = target.stat(name)
-    if found is None:
-        raise OffsiteError(f"target {target.name}: the upload ended but {name} is not there")
-    if found.size != sent.size:
-        raise OffsiteCopyInvalid(
-            f"target {target.name}: {name} holds {found.size} bytes, {sent.size} were sent"
-        )
-    kind = next((k for k in HASH_PREFERENCE if k in found.hashes and k in sent.hashes), None)
-    if kind is not None:
-        theirs, how = found.hashes[kind].lower(), kind
-    else:  # the target reports no hash of what it stored: read it back
-        got: list[crypto.Digest] = []
-        target.download(name, lambda stream: got.append(crypto.receive(stream, None, None, name)))
-        kind, theirs, how = "sha256", got[0].hashes["sha256"], "sha256 of a download"
-    if theirs != sent.hashes[kind]:
-        raise OffsiteCopyInvalid(
-            f"target {target.name}: {name} differs from what was sent ({kind} mismatch)"
-        )
+    if found is None or found.size != sent.size:
+        raise OffsiteCopyInvalid(f"target {target.name}: {name} is not whole after its rename")
+    if kind in found.hashes and found.hashes[kind].lower() != theirs:
+        raise OffsiteCopyInvalid(f"target {target.name}: {name} changed in its rename")
     ledger.verified_copy(
         target.name,
         record.archive,
@@ -324,6 +325,42 @@ def _copy(
         settings.now(),
     )
     return f"verified ({how}, {sent.size} bytes{', encrypted' if recipients else ', PLAIN'})"
+
+
+def _proof(target: Target, name: str, sent: crypto.Digest) -> tuple[str, str, str]:
+    """Compare what the target holds under `name` with what was sent: (kind, hash, how)."""
+    found = target.stat(name)
+    if found is None:
+        raise OffsiteError(f"target {target.name}: the upload ended but {name} is not there")
+    if found.size != sent.size:
+        raise OffsiteCopyInvalid(
+            f"target {target.name}: {name} holds {found.size} bytes, {sent.size} were sent"
+        )
+    kind = next((k for k in HASH_PREFERENCE if k in found.hashes and k in sent.hashes), None)
+    if kind is not None:
+        theirs, how = found.hashes[kind].lower(), kind
+    else:  # the target reports no hash of what it stored: read it back
+        got: list[crypto.Digest] = []
+        target.download(
+            name, lambda stream: got.append(crypto.receive(stream, None, None, name, sent.size))
+        )
+        kind, theirs, how = "sha256", got[0].hashes["sha256"], "sha256 of a download"
+    if theirs != sent.hashes[kind]:
+        raise OffsiteCopyInvalid(
+            f"target {target.name}: {name} differs from what was sent ({kind} mismatch)"
+        )
+    return kind, theirs, how
+
+
+def _clean_temporaries(target: Target) -> None:
+    """Delete uploads a killed run left under a temporary name (we hold the copy lock)."""
+    try:
+        stale = [item.name for item in target.list() if is_temp(item.name)]
+        for name in stale:
+            target.delete(name)
+            logger.info("offsite %s: removed an unfinished upload %s", target.name, name)
+    except BackupError as error:  # the upload that follows will say what is wrong
+        logger.warning("offsite %s: cannot clean unfinished uploads: %s", target.name, error)
 
 
 def _unreachable(detail: str) -> bool:

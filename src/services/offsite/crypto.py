@@ -33,14 +33,16 @@ class Digest:
 class _Hashing(io.RawIOBase):
     """Pass bytes to or from `inner`, hashing them (sha256 always, plus the asked ones)."""
 
-    def __init__(self, inner: IO[bytes], kinds: Iterable[str]) -> None:
+    def __init__(self, inner: IO[bytes], kinds: Iterable[str], limit: int | None = None) -> None:
         super().__init__()
         self.inner = inner
         self.hashers = {kind: hashlib.new(kind) for kind in {"sha256", *kinds}}
         self.size = 0
+        self.limit = limit
 
     def _see(self, data: bytes | memoryview) -> None:
         self.size += len(data)
+        self.check_limit()
         for hasher in self.hashers.values():
             hasher.update(data)
 
@@ -62,6 +64,13 @@ class _Hashing(io.RawIOBase):
         view[: len(data)] = data
         self._see(data)
         return len(data)
+
+    def check_limit(self) -> None:
+        """Raise the refusal of a copy longer than its limit."""
+        if self.limit is not None and self.size > self.limit:
+            raise OffsiteCopyInvalid(
+                f"the copy is longer than the {self.limit} bytes its target listed: refused"
+            )
 
     def digest(self) -> Digest:
         return Digest(self.size, {kind: h.hexdigest() for kind, h in self.hashers.items()})
@@ -102,16 +111,21 @@ def send(archive: Path, out: IO[bytes], recipients: list[Any], kinds: Iterable[s
 
 
 def receive(
-    stream: IO[bytes], out: IO[bytes] | None, identities: list[Any] | None, name: str
+    stream: IO[bytes],
+    out: IO[bytes] | None,
+    identities: list[Any] | None,
+    name: str,
+    limit: int | None = None,
 ) -> Digest:
     """Read a copy from `stream`, decrypting into `out` (None: only hash it; no identities:
     a plain copy, written as it is).
 
     Raises:
         ConfigError: the identity is not one the copy was encrypted to.
-        OffsiteCopyInvalid: the copy is damaged, cut short or not an age file.
+        OffsiteCopyInvalid: the copy is damaged, cut short, not an age file, or longer
+            than `limit` (what the target listed: a hostile one cannot fill the disk).
     """
-    source = _Hashing(stream, ())
+    source = _Hashing(stream, (), limit)
     if out is None or identities is None:
         while chunk := source.read(_CHUNK):
             if out is not None:
@@ -119,7 +133,12 @@ def receive(
         return source.digest()
     try:
         pyrage.decrypt_io(io.BufferedReader(source, _CHUNK), out, identities)
-    except pyrage.DecryptError as error:
+    except OffsiteCopyInvalid:
+        raise
+    except (pyrage.DecryptError, OSError) as error:
+        source.check_limit()  # the reader's own refusal, however age passed it on
+        if isinstance(error, OSError):
+            _raise_read_error(name, error)
         words = str(error)
         if "matching" in words.lower() or "no identity" in words.lower():
             raise ConfigError(
@@ -129,13 +148,15 @@ def receive(
         raise OffsiteCopyInvalid(
             f"{name} does not decrypt ({words}): the copy is damaged or was changed there"
         ) from None
-    except OSError as error:
-        if error.errno is not None:  # our own disk (full, or refusing writes)
-            raise
-        raise OffsiteCopyInvalid(
-            f"{name} does not decrypt ({error}): the copy is damaged, cut short or was "
-            "changed there"
-        ) from None
     while source.read(_CHUNK):  # hash to the end even if age stopped before padding
         pass
     return source.digest()
+
+
+def _raise_read_error(name: str, error: OSError) -> None:
+    """Our own disk's error (it has an errno) as it is; age's 'decryption error' as damage."""
+    if error.errno is not None:
+        raise error
+    raise OffsiteCopyInvalid(
+        f"{name} does not decrypt ({error}): the copy is damaged, cut short or was changed there"
+    ) from None

@@ -35,14 +35,15 @@ def offsite_drills(settings: Settings) -> dict[str, DrillResult]:
             dir=settings.recovery_dir, prefix=work_prefix("offsite-drill")
         ) as tmp:
             try:
-                copies = copies_on(target)
+                copies = [c for c in copies_on(target) if c.encrypted or not offsite.encrypted]
                 if not copies:
                     results[target.name] = DrillResult(Path(target.name), False, "no copy there")
                     continue
                 identities = (
                     crypto.identities_of(offsite.identity_file) if copies[0].encrypted else None
                 )
-                path, _ = fetch(target, copies[0], Path(tmp), identities)
+                reserve = settings.min_free_mb * 2**20
+                path, _ = fetch(target, copies[0], Path(tmp), identities, reserve)
                 result = restore_drill(settings, path)
             except BackupError as error:
                 result = DrillResult(Path(target.name), False, str(error))

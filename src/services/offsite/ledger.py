@@ -230,6 +230,7 @@ class Ledger:
             conn.execute(
                 "UPDATE offsite_copies SET state = 'verified', remote_name = ?, encrypted = ?, "
                 "size_bytes = ?, hash_type = ?, hash_value = ?, sha256 = ?, last_error = NULL, "
+                "attempts = 0, "
                 "next_try = NULL, verified_at = ?, checked_at = ? "
                 "WHERE target = ? AND archive = ?",
                 (

@@ -22,6 +22,7 @@ class CopyName:
     stamp: str
     sequence: int
     encrypted: bool
+    size: int = -1  # as the target listed it (-1: not listed)
 
     @property
     def sort_key(self) -> str:
@@ -32,6 +33,16 @@ class CopyName:
 def remote_name(archive: str, encrypted: bool) -> str:
     """Return the name a copy of `archive` has on a target."""
     return archive + AGE_SUFFIX if encrypted else archive
+
+
+def temp_name(name: str) -> str:
+    """The name a copy is uploaded under until it was verified (never one of ours)."""
+    return f".{name}.upload"
+
+
+def is_temp(name: str) -> bool:
+    """Tell an unfinished upload of ours (a temporary name) from anything else."""
+    return name.startswith(".") and name.endswith(".upload") and parse(name[1:-7]) is not None
 
 
 def parse(name: str) -> CopyName | None:

@@ -82,7 +82,7 @@ class FolderTarget:
             return [
                 RemoteObject(entry.name, entry.stat().st_size)
                 for entry in os.scandir(self.folder)
-                if entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
+                if entry.is_file(follow_symlinks=False) and not entry.name.endswith(".partial")
             ]
         except OSError as error:
             raise self._fail("list", error) from error
@@ -96,6 +96,14 @@ class FolderTarget:
             raise OffsiteError(f"target {self.name}: {name} is not there") from None
         except OSError as error:
             raise self._fail("read", error) from error
+
+    def move(self, source: str, name: str) -> None:
+        """Rename within the folder (atomic), then sync the folder."""
+        try:
+            self._path(source).replace(self._path(name))
+            _sync_folder(self.folder)
+        except OSError as error:
+            raise self._fail("rename", error) from error
 
     def delete(self, name: str) -> None:
         """Delete one file."""

@@ -33,7 +33,9 @@ _DEFAULT_FLAGS = {
     "RCLONE_RETRIES": ("--retries", "1"),
     "RCLONE_LOW_LEVEL_RETRIES": ("--low-level-retries", "2"),
     "RCLONE_CONTIMEOUT": ("--contimeout", "15s"),
+    "RCLONE_TIMEOUT": ("--timeout", "60s"),  # a server that stops answering mid-transfer
 }
+_COMMAND_SECONDS = 900  # a listing, a look or a delete that takes longer has hung
 _SECRET_VARIABLE = re.compile(r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH)\w*)$")
 _PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?(NOTICE|ERROR|CRITICAL)\s*:\s*")
 # rclone's notices that say nothing about the failure
@@ -167,7 +169,13 @@ class RcloneTarget:
                 check=False,
                 encoding="utf-8",
                 errors="replace",
+                timeout=_COMMAND_SECONDS,
             )
+        except subprocess.TimeoutExpired:  # its text holds the command line: never shown
+            raise OffsiteError(
+                f"target {self.name}: cannot {action}: no answer in {_COMMAND_SECONDS} s; "
+                "the server cannot be reached"
+            ) from None
         except OSError as error:
             raise OffsiteError(f"target {self.name}: cannot run rclone ({error})") from error
         if done.returncode not in ok_codes:
@@ -239,11 +247,16 @@ class RcloneTarget:
         )
         if not out.strip():
             return None
-        entry: dict[str, Any] = json.loads(out)
-        if entry.get("IsDir") or int(entry.get("Size", -1)) < 0:
-            return None
-        hashes = {str(k).lower(): str(v) for k, v in (entry.get("Hashes") or {}).items() if v}
-        return RemoteObject(name, int(entry["Size"]), hashes)
+        try:
+            entry: dict[str, Any] = json.loads(out)
+            if entry.get("IsDir") or int(entry.get("Size", -1)) < 0:
+                return None
+            hashes = {str(k).lower(): str(v) for k, v in (entry.get("Hashes") or {}).items() if v}
+            return RemoteObject(name, int(entry["Size"]), hashes)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise OffsiteError(
+                f"target {self.name}: rclone's answer about {name} is not what it should be"
+            ) from None
 
     def list(self) -> list[RemoteObject]:
         """List the files at the destination (not below it)."""
@@ -256,8 +269,13 @@ class RcloneTarget:
             self.destination,
             ok_codes=(0, 3),
         )
-        entries: list[dict[str, Any]] = json.loads(out) if out.strip() else []
-        return [RemoteObject(str(e["Name"]), int(e.get("Size", -1))) for e in entries]
+        try:
+            entries: list[dict[str, Any]] = json.loads(out) if out.strip() else []
+            return [RemoteObject(str(e["Name"]), int(e.get("Size", -1))) for e in entries]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise OffsiteError(
+                f"target {self.name}: its listing is not what rclone should answer"
+            ) from None
 
     def download(self, name: str, consume: Consumer) -> None:
         """Stream `rclone cat` into `consume`."""
@@ -289,6 +307,10 @@ class RcloneTarget:
     def delete(self, name: str) -> None:
         """Delete one object."""
         self._run(f"delete {name}", "deletefile", self._path(name))
+
+    def move(self, source: str, name: str) -> None:
+        """Rename on the remote (server-side where the backend can)."""
+        self._run(f"rename {source}", "moveto", self._path(source), self._path(name))
 
 
 def _shown(destination: str) -> str:
