@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from src.errors import ExitStatus
 from tests.conftest import corrupt, popen_cli
 
@@ -119,7 +121,10 @@ def test_a_stuck_scheduler_is_shown_as_not_responding_and_sighup_stops_it(
         view = scheduler_state.scheduler_view(settings, later)
         assert view.hanging and not view.running and view.pid == proc.pid
         proc.send_signal(signal.SIGCONT)
-        proc.send_signal(signal.SIGHUP)  # the terminal closed
+        proc.send_signal(signal.SIGHUP)  # the terminal closed: it goes on
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+        proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
         proc.kill()

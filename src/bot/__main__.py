@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from telegram import Update
@@ -30,6 +31,11 @@ def main() -> int:
         return int(exit_status_for(error))
     logger = logging.getLogger(__name__)
     logger.info("bot starting (Bot API at %s)", settings.telegram_api_url)
+    if hasattr(signal, "SIGHUP"):  # a closed SSH session must not end the bot: SIGTERM does
+        signal.signal(
+            signal.SIGHUP,
+            lambda *_: logger.warning("SIGHUP ignored: the bot keeps running; SIGTERM stops it"),
+        )
     try:
         app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:  # its message would show the token: say it in our words

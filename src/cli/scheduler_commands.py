@@ -16,6 +16,8 @@ from src.logging_setup import configure_logging
 from src.services import scheduler_state
 from src.services.backup_scheduler import BackupScheduler
 
+logger = logging.getLogger(__name__)
+
 
 @click.group(invoke_without_command=True)
 @click.pass_context
@@ -48,9 +50,18 @@ def run_foreground(settings: Settings) -> None:
         )
         runner.stopping.set()
 
-    # a closed terminal (SIGHUP) stops it as gracefully as Ctrl-C or SIGTERM
-    stops = [signal.SIGTERM, signal.SIGINT, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
-    previous = {sig: signal.signal(sig, ask_to_stop) for sig in stops}
+    def keep_running(signum: int, _frame: FrameType | None) -> None:
+        logger.warning(
+            "signal %s (SIGHUP: a closed terminal, or a reload) ignored: the scheduler keeps "
+            "running; SIGTERM or Ctrl-C stops it",
+            signum,
+        )
+
+    # SIGTERM (systemd, kill) and Ctrl-C stop it after the backup in progress; SIGHUP (a
+    # closed SSH session, `systemctl reload`) must not end the backups
+    previous = {sig: signal.signal(sig, ask_to_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if hasattr(signal, "SIGHUP"):
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, keep_running)
     try:
         runner.start()
         output.emit(
