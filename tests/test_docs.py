@@ -44,3 +44,14 @@ def test_every_command_is_in_the_readme_and_has_help():
 def test_every_exit_code_is_in_the_table():
     for status in ExitStatus:
         assert re.search(rf"^\| {int(status)} \|", README, flags=re.MULTILINE), status
+
+
+def test_help_names_the_configuration_and_works_with_an_invalid_setting(run_cli, tmp_path):
+    top = run_cli("--help", db=tmp_path / "x.db", RETENTION_DAILY="zero")
+    assert top.returncode == 0, top.stderr
+    assert ".env" in top.stdout and "Exit codes" in top.stdout and "10 off-machine" in top.stdout
+    for command in (("backup", "--help"), ("offsite", "sync", "-h"), ("restore", "--help")):
+        done = run_cli(*command, db=tmp_path / "x.db", RETENTION_DAILY="zero")
+        assert done.returncode == 0 and "Usage:" in done.stdout, (command, done.stderr)
+    refused = run_cli("status", db=tmp_path / "x.db", RETENTION_DAILY="zero")
+    assert refused.returncode == ExitStatus.CONFIG and "RETENTION_DAILY" in refused.stderr

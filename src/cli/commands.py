@@ -40,11 +40,34 @@ from src.services.notifiers import notifier_for
 logger = logging.getLogger(__name__)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EPILOG = """\b
+Configuration: the environment, or .env in the project folder (KEY=VALUE lines), e.g.
+  DATABASE_PATH=data/pmo_recovery.db  BACKUP_DIR=backups  BACKUP_TIMEZONE=Asia/Jakarta
+  OFFSITE_TARGETS=cloud=r2:bucket/bot1  OFFSITE_ENCRYPT_TO=age1...  NOTIFY_URLS=ntfys://...
+  (README: Configuration lists every setting)
+\b
+Exit codes: 0 ok, 1 failed, 2 usage, 3 invalid setting, 4 no database, 5 integrity,
+  6 busy, 7 disk full or not writable, 8 restore not confirmed, 10 off-machine target,
+  130 interrupted; `status --check`: 0 OK, 1 WARNING, 2 CRITICAL.
+"""
+
+
+class _Cli(click.Group):
+    """The group: notes whether help was asked for before the settings are read."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Remember a -h/--help anywhere on the command line."""
+        ctx.meta["help_asked"] = bool({"-h", "--help"} & set(args))
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(version=__version__, prog_name="backup_manager.py")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Backup and recovery for the PMO Recovery Bot's SQLite database."""
+    if ctx.meta.get("help_asked"):
+        return  # a command's help works even while a setting is invalid
     settings = load_settings()
     configure_logging(settings.log_dir, settings.bot_token)
     ctx.obj = settings
