@@ -89,3 +89,28 @@ def test_a_corrupted_archive_does_not_count_toward_retention(chinook, settings_f
     # the damaged one failed verification: it is neither counted nor deleted
     assert {b.path for b in list_backups(settings, "manual")} == {second.path, third.path}
     assert [b.verified for b in list_backups(settings, "manual")] == [True, False]
+
+
+def test_daily_retention_keeps_the_newest_of_each_of_the_last_n_days():
+    day = lambda b: b.created_at_key[:8]  # noqa: E731 - the period: the date part
+    afternoon = [Fake(Path(f"d{h}.zip"), f"20261105_{h:02d}0000") for h in range(12, 19)]
+    week = [Fake(Path(f"w{d}.zip"), f"2026110{d}_030000") for d in range(1, 5)]
+    items = week + afternoon  # seven runs on the 5th, one a day on the 1st to the 4th
+    expired = names(select_expired(items, 3, day))
+    kept = {b.path.name for b in items} - set(expired)
+    assert kept == {"d18.zip", "w4.zip", "w3.zip"}  # the newest of the 5th, 4th and 3rd
+    assert "w1.zip" in expired and "d12.zip" in expired
+    assert names(select_expired(items, 7, day)) == [f"d{h}.zip" for h in range(12, 18)]
+
+
+def test_prune_dry_run_shows_and_prune_deletes(run_cli, chinook, tmp_path):
+    for _ in range(3):
+        assert run_cli("backup", "--type", "manual", db=chinook).returncode == 0
+    plan = run_cli("prune", "--dry-run", db=chinook, RETENTION_MANUAL="1")
+    assert plan.returncode == 0 and "Would delete 2 backup(s)" in plan.stdout
+    assert len(list((tmp_path / "backups" / "manual").glob("*.zip"))) == 3
+    done = run_cli("prune", db=chinook, RETENTION_MANUAL="1")
+    assert done.returncode == 0 and "Deleted 2" in done.stdout
+    assert len(list((tmp_path / "backups" / "manual").glob("*.zip"))) == 1
+    again = run_cli("prune", db=chinook, RETENTION_MANUAL="1")
+    assert "keeps every backup" in again.stdout

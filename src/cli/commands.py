@@ -103,6 +103,25 @@ def backup(settings: Settings, backup_type: str) -> None:
         )
 
 
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Only show what retention would delete.")
+@click.option("--type", "backup_type", type=click.Choice(BACKUP_TYPES), help="Only this type.")
+@click.pass_obj
+def prune(settings: Settings, dry_run: bool, backup_type: str | None) -> None:
+    """Apply retention now: daily per day, weekly per week, manual and emergency by count."""
+    kinds = [backup_type] if backup_type else list(BACKUP_TYPES)
+    expired = [b for kind in kinds for b in backup_service.plan_retention(settings, kind)]
+    if not expired:
+        output.emit("✅ Retention keeps every backup there is.")
+        return
+    verb = "Would delete" if dry_run else "Deleting"
+    output.emit(f"{verb} {len(expired)} backup(s):")
+    output.emit("\n".join(f"  {b.backup_type:<9} {b.path}" for b in expired))
+    if not dry_run:
+        deleted = backup_service.delete_expired(settings, expired)
+        output.emit(f"✅ Deleted {len(deleted)}.")
+
+
 @cli.command(name="list")
 @click.option("--type", "backup_type", type=click.Choice(BACKUP_TYPES), help="Only this type.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -9,11 +9,11 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +153,49 @@ def create_backup(
     return result
 
 
+def plan_retention(
+    settings: Settings, backup_type: str, protect: set[Path] | None = None
+) -> list[catalog.BackupInfo]:
+    """Return the backups of one type that retention no longer keeps (never `protect`).
+
+    Daily backups are kept per day and weekly ones per week (in BACKUP_TIMEZONE), as the
+    specification's "7 days" and "4 weeks" say; manual and emergency ones by count.
+    """
+    backups = catalog.list_backups(settings, backup_type)
+    period = {"daily": _day, "weekly": _week}.get(backup_type)
+    zone = settings.timezone
+    expired = retention.select_expired(
+        backups,
+        settings.retention[backup_type],
+        (lambda b: period(b.created_at, zone)) if period else None,
+    )
+    return [b for b in expired if b.path not in (protect or set())]
+
+
 def apply_retention(
     settings: Settings, backup_type: str, protect: set[Path] | None = None
 ) -> list[Path]:
     """Delete the backups of one type that retention no longer keeps (never `protect`)."""
-    backups = catalog.list_backups(settings, backup_type)
-    expired = retention.select_expired(backups, settings.retention[backup_type])
-    expired = [b for b in expired if b.path not in (protect or set())]
-    return retention.prune(expired)
+    return retention.prune(plan_retention(settings, backup_type, protect))
+
+
+def delete_expired(settings: Settings, expired: list[catalog.BackupInfo]) -> list[Path]:
+    """Delete what `plan_retention` chose, under the backup lock (no backup or restore runs)."""
+    with exclusive_lock(settings.backup_dir / ".lock", "retention", settings.lock_timeout):
+        return retention.prune(expired)
+
+
+def _moment(created_at: str, zone: tzinfo) -> datetime:
+    moment = datetime.fromisoformat(created_at)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(zone)
+
+
+def _day(created_at: str, zone: tzinfo) -> Hashable:
+    return _moment(created_at, zone).date()
+
+
+def _week(created_at: str, zone: tzinfo) -> Hashable:
+    return _moment(created_at, zone).isocalendar()[:2]
 
 
 def _prepare_folder(folder: Path) -> Path:

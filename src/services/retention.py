@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -37,21 +37,43 @@ class Retainable(Ranked, Protocol):
 T = TypeVar("T", bound=Ranked)
 
 
-def select_expired(backups: Sequence[T], keep: int) -> list[T]:
+def select_expired(
+    backups: Sequence[T], keep: int, period: Callable[[T], Hashable] | None = None
+) -> list[T]:
     """Return the backups of one type that retention deletes, oldest first.
 
-    The newest `keep` verified backups stay. Archives that failed verification, or were
-    never verified here (copied in by hand), never count toward `keep` and are never
-    deleted here (an operator looks at them). Degraded emergency archives are kept
-    apart: the newest `keep` of them stay.
+    Without `period` the newest `keep` verified backups stay. With it (the day of a daily
+    backup, the week of a weekly one), the newest verified backup of each of the last
+    `keep` periods that have one stays: seven runs in one afternoon never evict a week.
+    Archives that failed verification, or were never verified here (copied in by hand),
+    never count and are never deleted here (an operator looks at them). Degraded
+    emergency archives are kept apart: the newest `keep` of them stay.
     """
     if keep < 1:
         raise ValueError("keep must be at least 1: the newest verified backup always stays")
     newest_first = sorted(backups, key=lambda b: b.created_at_key, reverse=True)
     good = [b for b in newest_first if b.verified is True and not b.degraded]
     degraded = [b for b in newest_first if b.verified is True and b.degraded]
-    expired = good[keep:] + degraded[keep:]
+    kept = good[:keep] if period is None else _newest_per_period(good, keep, period)
+    expired = [b for b in good if b not in kept] + degraded[keep:]
     return sorted(expired, key=lambda b: b.created_at_key)
+
+
+def _newest_per_period(
+    newest_first: list[T], keep: int, period: Callable[[T], Hashable]
+) -> list[T]:
+    """The newest backup of each of the `keep` latest periods that have one."""
+    kept: list[T] = []
+    seen: set[Hashable] = set()
+    for backup in newest_first:
+        key = period(backup)
+        if key in seen:
+            continue
+        if len(seen) == keep:
+            break
+        seen.add(key)
+        kept.append(backup)
+    return kept
 
 
 def prune(expired: Sequence[Retainable]) -> list[Path]:

@@ -36,7 +36,9 @@ _DEFAULT_FLAGS = {
     "RCLONE_TIMEOUT": ("--timeout", "60s"),  # a server that stops answering mid-transfer
 }
 _COMMAND_SECONDS = 900  # a listing, a look or a delete that takes longer has hung
-_SECRET_VARIABLE = re.compile(r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH)\w*)$")
+_SECRET_VARIABLE = re.compile(
+    r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH|CREDENTIALS|SAS)\w*)$"
+)
 _PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?(NOTICE|ERROR|CRITICAL)\s*:\s*")
 # rclone's notices that say nothing about the failure
 _NOISE = re.compile(
