@@ -18,6 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
 
 
+def project_copy(folder: Path) -> Path:
+    """The files git would commit from this project (tracked, or new and not ignored), as a
+    fresh clone holds them: no database, no backups, no .venv."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    return folder
+
+
 def make_env(tmp_path: Path, db: Path, **extra: str) -> dict[str, str]:
     """Return the environment variables that point the tool at tmp_path."""
     env = {

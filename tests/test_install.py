@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, project_copy
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -26,20 +25,6 @@ def _usable(python: Path) -> bool:
     return done.returncode == 0
 
 
-def _fresh_copy(folder: Path) -> Path:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, folder / name)
-    return folder
-
-
 def _clean_env(tmp_path: Path) -> dict[str, str]:
     """Only Debian's /usr/bin (its python3, no `python`), a home of its own, no settings."""
     return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8"}
@@ -52,7 +37,7 @@ def test_the_readmes_first_command_works_with_debians_externally_managed_python(
     assert first is not None
     command = first[1].strip()
     assert command.startswith("python3 -m venv .venv && ")
-    project = _fresh_copy(tmp_path / "clone")
+    project = project_copy(tmp_path / "clone")
     done = subprocess.run(
         ["bash", "-c", command],
         cwd=project,

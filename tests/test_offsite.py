@@ -21,7 +21,7 @@ import pytest
 
 from src.config.settings import SETTING_NAMES
 from src.errors import ExitStatus
-from tests.conftest import ROOT, grow_journal, popen_cli, table_rows
+from tests.conftest import grow_journal, popen_cli, project_copy, table_rows
 from tests.offsite_servers import (
     S3_SECRET,
     SFTP_PASSWORD,
@@ -187,22 +187,6 @@ def test_a_copy_age_made_by_hand_restores_on_a_brand_new_machine(
         assert table_rows(restored) == table_rows(old)
 
 
-def _project_copy(folder: Path) -> Path:
-    """The tracked files of this project, as a fresh clone holds them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, folder / name)
-    return folder
-
-
 def _run_in(project: Path, env: dict, *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES} | env
     return subprocess.run(
@@ -222,7 +206,7 @@ def test_the_server_is_lost_and_a_fresh_clone_restores_every_row_from_s3(
     tmp_path, sample_template, keys, s3
 ):
     """The spec's Complete Data Loss: only the settings and the key survive the server."""
-    server = _project_copy(tmp_path / "server")
+    server = project_copy(tmp_path / "server")
     db = server / "data" / "pmo_recovery.db"
     with closing(sqlite3.connect(sample_template)) as src, closing(sqlite3.connect(db)) as dst:
         src.backup(dst)
@@ -234,7 +218,7 @@ def test_the_server_is_lost_and_a_fresh_clone_restores_every_row_from_s3(
         before = table_rows(conn)
     shutil.rmtree(server)  # the server, its database and every local backup: gone
 
-    fresh = _project_copy(tmp_path / "fresh")
+    fresh = project_copy(tmp_path / "fresh")
     assert not (fresh / "backups").exists() and not (fresh / "data" / "pmo_recovery.db").exists()
     done = _run_in(fresh, env, "restore", "latest", "--from", "cloud", "--confirm")
     assert done.returncode == 0, done.stdout + done.stderr

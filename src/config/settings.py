@@ -284,21 +284,26 @@ def split_targets(raw: str) -> list[tuple[str, str]]:
     return [(label, dest) for label, dest in pairs if label or dest]
 
 
+def rclone_colon(text: str, start: int = 0) -> int:
+    """Return the index of the first ':' at or after `start` outside quotes (an rclone
+    remote's options, `name,opt="a:b":path`, end there), or len(text) when there is none."""
+    index, quote = start, ""
+    while index < len(text):
+        char = text[index]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == ":":
+            return index
+        index += 1
+    return len(text)
+
+
 def _destination_end(raw: str, start: int) -> int:
     """Return where a destination starting at `start` ends (the comma after it, or the end)."""
     head = re.match(r"\s*(?::[\w.-]+|[\w.-][\w.\- ]*),", raw[start:])
-    index = start
-    if head:  # an rclone string with options: they end at the next unquoted ':'
-        index, quote = start + 1, ""
-        while index < len(raw):
-            char = raw[index]
-            if quote:
-                quote = "" if char == quote else quote
-            elif char in "\"'":
-                quote = char
-            elif char == ":":
-                break
-            index += 1
+    index = rclone_colon(raw, start + 1) if head else start
     comma = raw.find(",", index)
     return len(raw) if comma < 0 else comma
 

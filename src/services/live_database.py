@@ -214,7 +214,7 @@ def _replace_file(settings: Settings, candidate: Path, db: Path) -> list[Path]:
     for suffix in SIDECARS:  # kept aside above; a stale -wal must not meet the new file
         db.with_name(db.name + suffix).unlink(missing_ok=True)
     staging.replace(db)
-    _sync_folder(db.parent)
+    sync_folder(db.parent)
     if kept:
         logger.warning("the unusable database files were kept in %s", kept[0].parent)
     return kept
@@ -267,7 +267,7 @@ def _keep_aside(settings: Settings, db: Path) -> list[Path]:
     return kept
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Sync a folder so a rename in it survives a power cut (POSIX only)."""
     if os.name == "nt":  # pragma: no cover - Windows has no directory fsync
         return

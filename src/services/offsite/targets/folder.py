@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from src.errors import OffsiteError
+from src.services.live_database import sync_folder as _sync_folder
 from src.services.offsite.targets import Consumer, Producer, RemoteObject
 
 _CHUNK = 1 << 20
@@ -111,14 +112,3 @@ class FolderTarget:
             self._path(name).unlink(missing_ok=True)
         except OSError as error:
             raise self._fail("delete", error) from error
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename durable (POSIX); Windows has no folder handles to sync."""
-    if os.name == "nt":  # pragma: no cover - Windows
-        return
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

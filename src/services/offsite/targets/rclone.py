@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from src.config.settings import rclone_colon
 from src.errors import OffsiteError
 from src.services.offsite.targets import HASH_PREFERENCE, Consumer, Producer, RemoteObject
 
@@ -340,17 +341,8 @@ def _option_values(destination: str) -> list[str]:
 
 def _remote_root(destination: str) -> str:
     """`r2:bucket/x` -> `r2:`; `:s3,opt="a:b":bucket` -> `:s3,opt="a:b":` (quotes kept)."""
-    index, quote = (1 if destination.startswith(":") else 0), ""
-    while index < len(destination):
-        char = destination[index]
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char == ":":
-            return destination[: index + 1]
-        index += 1
-    return destination
+    colon = rclone_colon(destination, 1 if destination.startswith(":") else 0)
+    return destination[: colon + 1]
 
 
 def _broken_pipe(error: BaseException) -> bool:
