@@ -82,10 +82,12 @@ def cli(ctx: click.Context) -> None:
     show_default=True,
     help="Which kind of backup (and which retention) this is.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def backup(settings: Settings, backup_type: str) -> None:
+def backup(settings: Settings, backup_type: str, as_json: bool) -> None:
     """Create a verified backup archive of the database."""
-    output.emit(f"⏳ Creating {backup_type} backup of {settings.database_path} ...")
+    if not as_json:
+        output.emit(f"⏳ Creating {backup_type} backup of {settings.database_path} ...")
     try:
         result = backup_service.create_backup(settings, backup_type, trigger="cli")
     except BackupError as error:
@@ -93,7 +95,11 @@ def backup(settings: Settings, backup_type: str) -> None:
             "backup_failed", f"The {backup_type} backup failed: {error}"
         )
         raise
-    output.emit(output.backup_created(result))
+    output.emit(
+        output.result_json(result, ok=True, offsite_ok=result.offsite.ok)
+        if as_json
+        else output.backup_created(result)
+    )
     failed = [o for o in result.offsite.outcomes if not o.ok and not o.busy]
     if failed:
         notifier_for(settings, log=False).notify(
@@ -158,17 +164,24 @@ def status(settings: Settings, as_json: bool, check: bool) -> None:
 @cli.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--all", "check_all", is_flag=True, help="Verify every backup.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
+def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool) -> None:
     """Re-run every check on a backup archive (or on all of them)."""
     if bool(path) == check_all:
         raise click.UsageError("Give one archive PATH, or --all (not both).")
     paths = [b.path for b in catalog.list_backups(settings)] if check_all else [path]
     if not paths:
-        output.emit("📋 No backups to verify.")
+        output.emit("[]" if as_json else "📋 No backups to verify.")
         return
     reports = catalog.verify_backups(settings, [p for p in paths if p is not None])
-    for report in reports:
+    if as_json:
+        output.emit(
+            output.to_json(
+                [{"path": str(r.path), "ok": r.ok, "problems": r.problems} for r in reports]
+            )
+        )
+    for report in reports if not as_json else []:
         output.emit(output.verify_text(report))
     failed = [r for r in reports if not r.ok]
     if failed:
@@ -194,6 +207,7 @@ def verify(settings: Settings, path: Path | None, check_all: bool) -> None:
     help="Take the archive from the off-machine target NAME (downloaded and decrypted with "
     "AGE_IDENTITY_FILE); ARCHIVE is then `latest` or a copy's name there.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
 def restore(
     settings: Settings,
@@ -202,18 +216,26 @@ def restore(
     include_files: bool,
     allow_schema_change: bool,
     from_target: str | None,
+    as_json: bool,
 ) -> None:
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
     if not confirm:
         plan = restore_service.check_only(settings, archive, from_target)
-        output.emit(output.restore_plan_text(plan))
+        output.emit(
+            output.result_json(
+                plan, confirmed=False, needs_schema_consent=plan.needs_schema_consent
+            )
+            if as_json
+            else output.restore_plan_text(plan)
+        )
         flags = " --allow-schema-change" if plan.needs_schema_consent else ""
         raise NotConfirmed(
             f"Nothing was changed. To restore, run the same command with --confirm{flags} "
             "(an emergency backup of the current database is made first)."
         )
     source = f"{archive} on {from_target}" if from_target else archive
-    output.emit(f"⏳ Restoring {settings.database_path} from {source} ...")
+    if not as_json:
+        output.emit(f"⏳ Restoring {settings.database_path} from {source} ...")
     result = restore_service.restore(
         settings,
         archive,
@@ -221,17 +243,27 @@ def restore(
         allow_schema_change=allow_schema_change,
         from_target=from_target,
     )
-    output.emit(output.restore_result_text(result))
+    ok = result.integrity == "ok" and result.counts == result.expected
+    output.emit(
+        output.result_json(result, confirmed=True, ok=ok)
+        if as_json
+        else output.restore_result_text(result)
+    )
     if result.integrity != "ok" or result.counts != result.expected:
         raise IntegrityFailure("The restored database does not match the backup; see the report.")
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def diagnose(settings: Settings) -> None:
+def diagnose(settings: Settings, as_json: bool) -> None:
     """Check the database (read-only); exit 0 when healthy, 1 otherwise."""
     result = diagnose_service.diagnose(settings)
-    output.emit(output.diagnosis_text(result))
+    output.emit(
+        output.result_json(result, verdict=result.verdict)
+        if as_json
+        else output.diagnosis_text(result)
+    )
     if result.verdict != diagnose_service.HEALTHY:
         raise click.exceptions.Exit(int(ExitStatus.ERROR))
 
@@ -243,13 +275,18 @@ def diagnose(settings: Settings) -> None:
     type=click.Path(path_type=Path),
     help="A new folder for the files (default: recovery/data_export_<time>).",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def export_command(settings: Settings, folder: Path | None) -> None:
+def export_command(settings: Settings, folder: Path | None, as_json: bool) -> None:
     """Export every table of the database as readable JSON files."""
     if folder is not None and folder.exists():
         raise click.UsageError(f"{folder} exists already; name a new folder with --out.")
     result = export_service.export_database(settings, folder)
-    output.emit(output.export_text(result))
+    output.emit(
+        output.result_json(result, complete=result.complete)
+        if as_json
+        else output.export_text(result)
+    )
     if not result.complete:
         raise IntegrityFailure("Some tables could not be read to the end; see the summary.")
 
@@ -261,11 +298,12 @@ def export_command(settings: Settings, folder: Path | None) -> None:
     help="Also put the recovered database in place of the live one (the damaged files "
     "are kept in the recovery folder first). Stop the bot before using it.",
 )
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def repair(settings: Settings, apply: bool) -> None:
+def repair(settings: Settings, apply: bool, as_json: bool) -> None:
     """Build recovery/recovered_<time>.db from every row the damaged file still holds."""
     result = repair_service.repair(settings, apply=apply)
-    output.emit(output.repair_text(result))
+    output.emit(output.result_json(result) if as_json else output.repair_text(result))
     if result.integrity != "ok":
         raise IntegrityFailure("The recovered database fails integrity_check; see the report.")
 

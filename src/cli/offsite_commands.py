@@ -34,11 +34,27 @@ def list_command(settings: Settings, target: str | None, as_json: bool) -> None:
 @offsite.command()
 @click.option("--target", "target", help="Only this target.")
 @click.option("--all", "check_all", is_flag=True, help="Every copy, not the newest of each type.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def verify(settings: Settings, target: str | None, check_all: bool) -> None:
+def verify(settings: Settings, target: str | None, check_all: bool, as_json: bool) -> None:
     """Download copies and check them (with AGE_IDENTITY_FILE: every check of `verify`)."""
     checks = checking.verify_copies(settings, target, check_all=check_all)
-    for check in checks:
+    if as_json:
+        output.emit(
+            output.to_json(
+                [
+                    {
+                        "target": c.target,
+                        "name": c.name,
+                        "ok": c.ok,
+                        "problems": c.problems,
+                        "notes": c.notes,
+                    }
+                    for c in checks
+                ]
+            )
+        )
+    for check in checks if not as_json else []:
         output.emit(offsite_output.check_text(check))
     failed = [c for c in checks if not c.ok]
     if failed:
@@ -50,14 +66,18 @@ def verify(settings: Settings, target: str | None, check_all: bool) -> None:
 
 @offsite.command()
 @click.option("--target", "target", help="Only this target.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def sync(settings: Settings, target: str | None) -> None:
+def sync(settings: Settings, target: str | None, as_json: bool) -> None:
     """Copy now everything pending, or missing on a target (the newest it keeps)."""
     if target is not None and settings.offsite.target(target) is None:
         raise click.UsageError(f"No target named {target!r} in OFFSITE_TARGETS.")
     run = copying.sync(settings, target)
     lines = offsite_output.run_lines(run)
-    output.emit("\n".join(lines) if lines else "✅ Off-machine: everything is copied already.")
+    if as_json:
+        output.emit(output.result_json(run, ok=run.ok))
+    else:
+        output.emit("\n".join(lines) if lines else "✅ Off-machine: everything is copied already.")
     if run.not_copied:
         raise OffsiteError(run.not_copied)
     if not run.ok:

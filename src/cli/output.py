@@ -452,3 +452,21 @@ def scheduler_json(view: SchedulerView) -> dict[str, Any]:
 def to_json(data: Any) -> str:
     """Serialise for --json output."""
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+
+
+def _plain(value: Any) -> Any:
+    """What orjson cannot write itself: paths, sets, and anything else as text."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def result_json(result: Any, **extra: Any) -> str:
+    """A service's result (a dataclass, or a list of them) as one JSON document: its fields,
+    and `extra` (the verdicts that are properties, such as ok)."""
+    data = orjson.loads(orjson.dumps(result, default=_plain))
+    if isinstance(data, dict):
+        data.update(extra)
+    return to_json(data)

@@ -102,8 +102,9 @@ def resume(settings: Settings) -> None:
 
 @scheduler.command("run-now")
 @click.argument("backup_type", type=click.Choice(scheduler_state.SCHEDULED))
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.pass_obj
-def run_now(settings: Settings, backup_type: str) -> None:
+def run_now(settings: Settings, backup_type: str, as_json: bool) -> None:
     """Make a daily or weekly backup now (a weekly one is followed by its restore drill)."""
     runner = BackupScheduler(settings)
     done = runner.run(backup_type, retry=False)
@@ -113,6 +114,14 @@ def run_now(settings: Settings, backup_type: str) -> None:
             raise runner.last_error  # its own exit code (5 for a failed check, ...)
         raise BackupError(f"The {backup_type} backup failed: {runner.last_error}")
     archive = view.last_success.get(backup_type, {}).get("archive")
+    if as_json:
+        drill = view.last_drill if backup_type == "weekly" else None
+        output.emit(
+            output.to_json(
+                {"ok": True, "backup_type": backup_type, "archive": archive, "drill": drill}
+            )
+        )
+        return
     output.emit(f"✅ {backup_type.capitalize()} backup made: {archive}")
     if backup_type == "weekly" and view.last_drill:
         mark = "✅" if view.last_drill.get("ok") else "❌"
