@@ -24,6 +24,14 @@ def offsite_settings(settings_for, db: Path, tmp_path: Path, folder: Path, **ext
     )
 
 
+def daily_copy(settings):
+    """The one daily copy (a weekly backup may fall due while the test's clock moves)."""
+    (record,) = [
+        r for r in Ledger(settings.history_path).records("usb") if r.backup_type == "daily"
+    ]
+    return record
+
+
 def start(settings, clock, notes) -> BackupScheduler:
     runner = BackupScheduler(settings, clock=clock, notifier=notes, catch_up=False)
     runner.start(thread=False)
@@ -40,18 +48,18 @@ def test_a_failed_copy_is_retried_with_backoff_and_alarms_once(settings_for, sam
         assert runner.run("daily")  # the local backup counts, the copy waits
         failed = notes.of("offsite_failed")
         assert len(failed) == 1 and "usb" in failed[0] and "local backup is fine" in failed[0]
-        (record,) = Ledger(settings.history_path).records("usb")
+        record = daily_copy(settings)
         assert record.state == "pending" and record.attempts == 1
         runner.tick()  # the first beat sends all there is: fails again, no second alarm
         assert len(notes.of("offsite_failed")) == 1
-        attempts = Ledger(settings.history_path).records("usb")[0].attempts
+        attempts = daily_copy(settings).attempts
         clock.at(clock.now + timedelta(minutes=2))
         runner.tick()  # not due yet: not tried
-        assert Ledger(settings.history_path).records("usb")[0].attempts == attempts
+        assert daily_copy(settings).attempts == attempts
         usb.mkdir()  # the disk is back
         clock.at(clock.now + timedelta(minutes=30))
         runner.tick()
-        (record,) = Ledger(settings.history_path).records("usb")
+        record = daily_copy(settings)
         assert record.state == "verified" and (usb / f"{record.archive}.age").is_file()
         assert scheduler_state.SchedulerState(settings).read()["offsite_failing"] == {}
         usb.rename(tmp_path / "gone")  # a new incident alarms again

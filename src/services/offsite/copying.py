@@ -27,7 +27,7 @@ from src.services.offsite.ledger import (
     CopyRecord,
     Ledger,
 )
-from src.services.offsite.names import is_temp, parse, remote_name, temp_name
+from src.services.offsite.names import parse, remote_name
 from src.services.offsite.targets import HASH_PREFERENCE, Target, open_target
 from src.services.retention import select_expired
 
@@ -227,8 +227,6 @@ def _send_to(
         and not (due_only and r.next_try and datetime.fromisoformat(r.next_try) > now)
     ]
     recipients = crypto.recipients_of(settings.offsite.recipients)
-    if records:
-        _clean_temporaries(target)
     sent = False
     for record in records:
         outcome = _send_one(settings, target, record, recipients, ledger, now)
@@ -292,27 +290,18 @@ def _copy(
     recipients: list[Any],
     ledger: Ledger,
 ) -> str:
-    """Upload under a temporary name, prove it there, then give it its name.
+    """Upload, then prove the copy: the size and a hash the target reports, or a download.
 
-    The proof is the size and a hash the target reports (or a download); a cut upload
-    (even one of a killed process, which the remote end may complete) never carries a
-    name of ours, so it is never listed, restored or counted.
+    A cut upload never becomes a copy: rclone is told the exact size up front (`rcat
+    --size`) and stores nothing when fewer bytes come, even from a killed process; a
+    folder target writes a partial file and renames it only when it is whole.
     """
     kinds = target.hash_types()
     name = remote_name(record.archive, encrypted=bool(recipients))
-    temporary = temp_name(name)
     digests: list[crypto.Digest] = []
-    target.upload(
-        temporary, lambda out: digests.append(crypto.send(archive, out, recipients, kinds))
-    )
+    target.upload(name, lambda out: digests.append(crypto.send(archive, out, recipients, kinds)))
     sent = digests[0]
-    kind, theirs, how = _proof(target, temporary, sent)
-    target.move(temporary, name)
-    found = target.stat(name)
-    if found is None or found.size != sent.size:
-        raise OffsiteCopyInvalid(f"target {target.name}: {name} is not whole after its rename")
-    if kind in found.hashes and found.hashes[kind].lower() != theirs:
-        raise OffsiteCopyInvalid(f"target {target.name}: {name} changed in its rename")
+    kind, theirs, how = _proof(target, name, sent)
     ledger.verified_copy(
         target.name,
         record.archive,
@@ -350,17 +339,6 @@ def _proof(target: Target, name: str, sent: crypto.Digest) -> tuple[str, str, st
             f"target {target.name}: {name} differs from what was sent ({kind} mismatch)"
         )
     return kind, theirs, how
-
-
-def _clean_temporaries(target: Target) -> None:
-    """Delete uploads a killed run left under a temporary name (we hold the copy lock)."""
-    try:
-        stale = [item.name for item in target.list() if is_temp(item.name)]
-        for name in stale:
-            target.delete(name)
-            logger.info("offsite %s: removed an unfinished upload %s", target.name, name)
-    except BackupError as error:  # the upload that follows will say what is wrong
-        logger.warning("offsite %s: cannot clean unfinished uploads: %s", target.name, error)
 
 
 def _unreachable(detail: str) -> bool:

@@ -99,15 +99,60 @@ def identities_of(path: Path | None) -> list[Any]:
 
 
 def send(archive: Path, out: IO[bytes], recipients: list[Any], kinds: Iterable[str]) -> Digest:
-    """Write the archive into `out`, encrypted to `recipients` (or as it is when there are none)."""
+    """Write the archive into `out`, encrypted to `recipients` (or as it is when there are none).
+
+    A stream with `announce_size` (rclone's input) is told the exact size of what comes as
+    soon as it is known: for an age file once its header is written (the rest follows from
+    the archive's size), so a stream cut short is never taken for a whole one.
+    """
     sink = _Hashing(out, kinds)
+    announce = getattr(out, "announce_size", None)
+    length = archive.stat().st_size
     with archive.open("rb") as source:
         if recipients:
-            pyrage.encrypt_io(source, sink, recipients)
+            watched = _HeaderWatch(sink, length, announce) if announce else sink
+            pyrage.encrypt_io(source, watched, recipients)
         else:
+            if announce:
+                announce(length)
             while chunk := source.read(_CHUNK):
                 sink.write(chunk)
     return sink.digest()
+
+
+def age_size(header: int, plaintext: int) -> int:
+    """The size of an age file: its header, a 16-byte nonce, 64 KiB chunks with 16-byte tags
+    (one chunk at least), as the age format defines it."""
+    return header + 16 + plaintext + 16 * max(1, -(-plaintext // _AGE_CHUNK))
+
+
+_AGE_CHUNK = 64 * 1024
+
+
+class _HeaderWatch(io.RawIOBase):
+    """Pass an age file's bytes on; once its header ended (`--- <mac>` line), announce the size."""
+
+    def __init__(self, inner: io.RawIOBase, plaintext: int, announce: Any) -> None:
+        super().__init__()
+        self.inner = inner
+        self.plaintext = plaintext
+        self.announce = announce
+        self.head = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self.announce is not None:
+            self.head += view
+            mac = self.head.find(b"\n--- ")
+            end = self.head.find(b"\n", mac + 1) if mac >= 0 else -1
+            if end >= 0:
+                self.announce(age_size(end + 1, self.plaintext))
+                self.announce, self.head = None, bytearray()
+        self.inner.write(view)
+        return len(view)
 
 
 def receive(

@@ -35,16 +35,6 @@ def remote_name(archive: str, encrypted: bool) -> str:
     return archive + AGE_SUFFIX if encrypted else archive
 
 
-def temp_name(name: str) -> str:
-    """The name a copy is uploaded under until it was verified (never one of ours)."""
-    return f".{name}.upload"
-
-
-def is_temp(name: str) -> bool:
-    """Tell an unfinished upload of ours (a temporary name) from anything else."""
-    return name.startswith(".") and name.endswith(".upload") and parse(name[1:-7]) is not None
-
-
 def parse(name: str) -> CopyName | None:
     """Return what a target's file name says, or None when it is not one of our copies."""
     encrypted = name.endswith(AGE_SUFFIX)

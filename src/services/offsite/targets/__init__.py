@@ -52,9 +52,6 @@ class Target(Protocol):
     def delete(self, name: str) -> None:
         """Delete one file."""
 
-    def move(self, source: str, name: str) -> None:
-        """Give the file `source` the name `name` (replacing a file of that name)."""
-
 
 _RCLONE_REMOTE = re.compile(
     r"^(?::[A-Za-z0-9_.-]+|[A-Za-z0-9_][A-Za-z0-9_ .+@-]*)(?:,(?:[^:'\"]|'[^']*'|\"[^\"]*\")*)?:"

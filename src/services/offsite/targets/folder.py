@@ -83,7 +83,7 @@ class FolderTarget:
             return [
                 RemoteObject(entry.name, entry.stat().st_size)
                 for entry in os.scandir(self.folder)
-                if entry.is_file(follow_symlinks=False) and not entry.name.endswith(".partial")
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
             ]
         except OSError as error:
             raise self._fail("list", error) from error
@@ -97,14 +97,6 @@ class FolderTarget:
             raise OffsiteError(f"target {self.name}: {name} is not there") from None
         except OSError as error:
             raise self._fail("read", error) from error
-
-    def move(self, source: str, name: str) -> None:
-        """Rename within the folder (atomic), then sync the folder."""
-        try:
-            self._path(source).replace(self._path(name))
-            _sync_folder(self.folder)
-        except OSError as error:
-            raise self._fail("rename", error) from error
 
     def delete(self, name: str) -> None:
         """Delete one file."""

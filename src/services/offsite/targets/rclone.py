@@ -10,6 +10,7 @@ values of those variables before anyone sees it.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -19,9 +20,9 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from src.config.settings import rclone_colon
 from src.errors import OffsiteError
@@ -199,42 +200,60 @@ class RcloneTarget:
         return self._hashes
 
     def upload(self, name: str, produce: Producer) -> None:
-        """Stream into `rclone rcat`: the object appears only when the upload completed."""
+        """Stream into `rclone rcat --size N`: the object appears only when all N bytes came;
+        a stream cut short (even by a killed process) makes rclone fail and store nothing."""
         with tempfile.TemporaryFile() as errors:
+            started: list[subprocess.Popen[bytes]] = []
+
+            def start(size: int | None) -> IO[bytes]:
+                sized = ["--size", str(size)] if size is not None else []
+                try:
+                    process = subprocess.Popen(
+                        self._command("rcat", *sized, self._path(name)),
+                        env=self.env,
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=errors,
+                    )
+                except OSError as error:
+                    raise OffsiteError(
+                        f"target {self.name}: cannot run rclone ({error})"
+                    ) from error
+                started.append(process)
+                assert process.stdin is not None
+                return process.stdin
+
+            pipe = _SizedPipe(start)
             try:
-                process = subprocess.Popen(
-                    self._command("rcat", self._path(name)),
-                    env=self.env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
-                    stderr=errors,
-                )
-            except OSError as error:
-                raise OffsiteError(f"target {self.name}: cannot run rclone ({error})") from error
-            assert process.stdin is not None
-            try:
-                produce(process.stdin)
-                process.stdin.close()  # the end of the stream: rclone completes the object
+                produce(cast(IO[bytes], pipe))
+                pipe.finish()  # the end of the stream: rclone completes the object
             except BaseException as error:
-                if not _broken_pipe(error):
-                    # our side failed: kill rclone before its input ends, or it would
-                    # complete the upload of a cut stream
-                    process.kill()
-                    process.wait()
-                    _close(process.stdin)
+                if not started:
                     raise
-                _close(process.stdin)
-                code = _exit_code(process)  # rclone gave up: its code and words say why
-                if code in (None, 0):
-                    process.kill()
-                    process.wait()
-                    raise
-                errors.seek(0)
-                raise self._error(f"upload {name}", _text(errors), code) from error
-            code = process.wait()
+                self._upload_failed(started[0], error, errors, name)
+            code = started[0].wait()
             if code != 0:
                 errors.seek(0)
                 raise self._error(f"upload {name}", _text(errors), code)
+
+    def _upload_failed(
+        self, process: subprocess.Popen[bytes], error: BaseException, errors: IO[bytes], name: str
+    ) -> None:
+        """Raise the reason an upload failed: rclone's own words when it gave up."""
+        assert process.stdin is not None
+        if not _broken_pipe(error):
+            process.kill()  # our side failed: rclone must not take the end of its input
+            process.wait()
+            _close(process.stdin)
+            raise error
+        _close(process.stdin)
+        code = _exit_code(process)  # rclone gave up: its code and words say why
+        if code in (None, 0):
+            process.kill()
+            process.wait()
+            raise error
+        errors.seek(0)
+        raise self._error(f"upload {name}", _text(errors), code) from error
 
     def stat(self, name: str) -> RemoteObject | None:
         """Return the object with the hashes the remote reports (None: not there)."""
@@ -311,10 +330,6 @@ class RcloneTarget:
         """Delete one object."""
         self._run(f"delete {name}", "deletefile", self._path(name))
 
-    def move(self, source: str, name: str) -> None:
-        """Rename on the remote (server-side where the backend can)."""
-        self._run(f"rename {source}", "moveto", self._path(source), self._path(name))
-
 
 def _shown(destination: str) -> str:
     """`:s3,key=secret:bucket` -> `:s3,…:bucket`: options of a connection string can be secret
@@ -343,6 +358,49 @@ def _remote_root(destination: str) -> str:
     """`r2:bucket/x` -> `r2:`; `:s3,opt="a:b":bucket` -> `:s3,opt="a:b":` (quotes kept)."""
     colon = rclone_colon(destination, 1 if destination.startswith(":") else 0)
     return destination[: colon + 1]
+
+
+_UNSIZED_LIMIT = 4 << 20  # bytes held back for the size; past this, stream without one
+
+
+class _SizedPipe(io.RawIOBase):
+    """rclone's input, started once the size of what comes is announced (`rcat --size`)."""
+
+    def __init__(self, start: Callable[[int | None], IO[bytes]]) -> None:
+        super().__init__()
+        self._start = start
+        self._pipe: IO[bytes] | None = None
+        self._held = bytearray()
+
+    def announce_size(self, size: int) -> None:
+        """Start rclone with the exact size and send what was held back."""
+        if self._pipe is None:
+            self._open(size)
+
+    def _open(self, size: int | None) -> None:
+        self._pipe = self._start(size)
+        self._pipe.write(self._held)
+        self._held = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        if self._pipe is None:
+            self._held += view
+            if len(self._held) > _UNSIZED_LIMIT:  # a producer that never says: unsized
+                self._open(None)
+        else:
+            self._pipe.write(view)
+        return len(view)
+
+    def finish(self) -> None:
+        """End the stream (a short one that never announced its size: its size is known now)."""
+        if self._pipe is None:
+            self._open(len(self._held))
+        assert self._pipe is not None
+        self._pipe.close()
 
 
 def _broken_pipe(error: BaseException) -> bool:
