@@ -28,7 +28,6 @@ What it does (see benchmarks/README.md):
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import os
@@ -57,6 +56,7 @@ from benchmarks.bench_backup import (  # noqa: E402
     verdict,
     warm_cache,
 )
+from benchmarks.bench_restore import Spans  # noqa: E402
 
 UTC = timezone.utc
 TARGET_RATIO = 1.3  # ours (encrypt + upload + verify) / `rclone copyto` of the plain archive
@@ -192,29 +192,6 @@ def run_ours(
         }
     )
     return child
-
-
-class Spans:
-    """Wall time of wrapped calls, in call order, with their nesting depth."""
-
-    def __init__(self) -> None:
-        self.rows: list[list[Any]] = []  # [depth, label, seconds]
-        self.depth = 0
-
-    def wrap(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            row = [self.depth, label, None]
-            self.rows.append(row)
-            self.depth += 1
-            started = time.monotonic()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.depth -= 1
-                row[2] = round(time.monotonic() - started, 3)
-
-        return timed
 
 
 def child_sync() -> int:
