@@ -596,6 +596,7 @@ def test_latest_from_a_target_passes_by_safety_backups_and_plain_copies(
     env = offsite(keys, f"usb={usb}")
     assert run_cli("backup", "--type", "daily", db=sample_db, **env).returncode == 0
     (daily,) = usb.glob("*.age")
+    time.sleep(1.1)  # names carry the second: the safety backup must be the newer one
     done = run_cli("restore", "latest", "--confirm", db=sample_db, **env)  # makes a safety backup
     assert done.returncode == 0, done.stderr
     assert run_cli("offsite", "sync", db=sample_db, **env).returncode == 0
