@@ -7,7 +7,11 @@ rem  goes to backup_manager.py unchanged and its exit code is returned:
 rem      backup_manager.bat backup --type daily
 rem      backup_manager.bat restore "D:\backups\daily\backup.zip" --confirm
 rem
-rem  Exit codes: those of backup_manager.py; 9 = no usable Python 3 found.
+rem  The first run creates the Python environment .venv in this folder and
+rem  installs requirements.txt into it; every run then uses .venv's Python.
+rem
+rem  Exit codes: those of backup_manager.py; 9 = no usable Python 3 found, or
+rem  .venv could not be set up (the message says which).
 rem  Keep this file ASCII-only with CRLF line endings: cmd.exe misreads
 rem  labels and GOTOs in files with bare LF endings.
 rem ==========================================================================
@@ -40,8 +44,18 @@ if errorlevel 1 goto :no_home
 set "BM_PUSHED=1"
 if not exist "backup_manager.py" goto :no_script
 
+rem Everything runs in the project's own Python environment, .venv, made on
+rem the first run from the Python found on this computer.
+call :use_venv
+if defined BM_PY goto :ready
 call :find_python
 if not defined BM_PY goto :no_python
+call :make_venv
+if errorlevel 1 goto :no_venv
+set "BM_PY=.venv\Scripts\python.exe"
+set "BM_CALL="
+
+:ready
 if defined BM_INTERACTIVE goto :menu
 
 %BM_CALL% %BM_PY% backup_manager.py %*
@@ -186,6 +200,52 @@ exit /b %BM_RC%
 
 
 rem --------------------------------------------------------------------------
+rem  :use_venv - set BM_PY to the interpreter of .venv when it is installed
+rem  (the marker file is written only after pip succeeded) and starts. A .venv
+rem  whose Python no longer starts (Python reinstalled or moved) is rebuilt.
+:use_venv
+set "BM_PY="
+set "BM_CALL="
+set "BM_REBUILD="
+if not exist ".venv\Scripts\python.exe" exit /b 0
+if not exist ".venv\backup-manager-installed.txt" exit /b 0
+.venv\Scripts\python.exe -c "import sys; sys.exit(sys.version_info < (3, 10))" >nul 2>&1
+if errorlevel 1 goto :use_venv_broken
+set "BM_PY=.venv\Scripts\python.exe"
+exit /b 0
+:use_venv_broken
+echo The Python environment in .venv does not start - was Python reinstalled or moved? It is made again now. >&2
+set "BM_REBUILD=1"
+exit /b 0
+
+
+rem --------------------------------------------------------------------------
+rem  :make_venv - create .venv with BM_PY (unless it exists and works) and
+rem  install requirements.txt into it. Messages and pip's output go to stderr,
+rem  so that stdout carries only what backup_manager.py prints (--json).
+rem  Exit code 0 when done, 1 when it failed (the output says why).
+:make_venv
+if not exist "requirements.txt" (
+    echo requirements.txt is missing from this folder. >&2
+    exit /b 1
+)
+if defined BM_REBUILD goto :make_venv_create
+if exist ".venv\Scripts\python.exe" goto :make_venv_install
+:make_venv_create
+echo First run: creating the Python environment .venv in this folder... >&2
+%BM_CALL% %BM_PY% -m venv --clear .venv 1>&2
+if errorlevel 1 exit /b 1
+if not exist ".venv\Scripts\python.exe" exit /b 1
+:make_venv_install
+echo Installing the packages of requirements.txt into .venv - this needs the internet once and takes a minute or two... >&2
+.venv\Scripts\python.exe -m pip install --disable-pip-version-check -r requirements.txt 1>&2
+if errorlevel 1 exit /b 1
+> ".venv\backup-manager-installed.txt" echo backup_manager.bat installed requirements.txt here. Delete this file to install it again on the next start.
+echo Ready: backup_manager.bat now uses .venv\Scripts\python.exe. >&2
+exit /b 0
+
+
+rem --------------------------------------------------------------------------
 rem  :find_python - set BM_PY to "py -3" or "python" if it runs Python 3.10+,
 rem  and BM_CALL to the prefix that runs it. "python" may be a .bat shim, as
 rem  pyenv-win's is, and a batch file run without CALL never returns here, so
@@ -211,6 +271,23 @@ exit /b 1
 
 
 rem --------------------------------------------------------------------------
+:no_venv
+(
+    echo.
+    echo ERROR: could not set up the Python environment .venv in this folder.
+    echo.
+    echo   The lines above say why. Often pip cannot reach the internet - a proxy
+    echo   or a firewall - or this Python was installed without venv and pip.
+    echo   Fix that and start backup_manager.bat again: it goes on from where it
+    echo   stopped. To start afresh, delete the .venv folder first. By hand:
+    echo       py -3 -m venv .venv
+    echo       .venv\Scripts\python -m pip install -r requirements.txt
+    echo.
+) >&2
+set "BM_RC=9"
+if defined BM_INTERACTIVE pause
+goto :finish
+
 :no_python
 (
     echo.

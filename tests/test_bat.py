@@ -211,19 +211,24 @@ class Sandbox:
     elsewhere: Path = field(init=False)
     shims: Path = field(init=False)
     log: Path = field(init=False)
+    venv_stand_in: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.project = self.root / "Some One" / "R&D bot"
         self.elsewhere = self.root / "elsewhere"
         self.shims = self.root / "shims"
         self.log = self.root / "calls.log"
-        for folder in (self.project, self.elsewhere, self.shims):
+        self.venv_stand_in = self.root / "stand-ins" / "python.exe"  # not on the PATH
+        for folder in (self.project, self.elsewhere, self.shims, self.venv_stand_in.parent):
             folder.mkdir(parents=True)
         shutil.copyfile(BAT, self.project / "backup_manager.bat")
         (self.project / "backup_manager.py").write_text("# run by the stand-in, never read\n")
+        (self.project / "requirements.txt").write_text("# read by the stand-in pip, never\n")
+        self.set_venv_python()
 
-    def _fake_bat(self, name: str, rc: int, probe_rc: int) -> str:
+    def _fake_bat(self, name: str, rc: int, probe_rc: int, pip_rc: int = 0) -> str:
         log = winpath(self.log)
+        venv_python = winpath(self.venv_stand_in)
         lines = [
             "@echo off",
             # The interpreter probe: `-c` is argument 1, 2 or 3 depending on
@@ -232,25 +237,59 @@ class Sandbox:
             f'>>"{log}" echo ARGS %*',
             f'>>"{log}" echo CWD "%CD%"',
             f'>>"{log}" echo ENV %PYTHONUTF8% %PYTHONIOENCODING%',
+            *(f'if "%~{i}"=="-m" if "%~{i + 1}"=="venv" goto :venv' for i in (1, 2, 3)),
+            *(f'if "%~{i}"=="-m" if "%~{i + 1}"=="pip" goto :pip' for i in (1, 2)),
             f"echo fake {name} ran",
             f"exit /b {rc}",
+            # `python -m venv`: the environment's interpreter is another stand-in.
+            ":venv",
+            "mkdir .venv\\Scripts 2>nul",
+            f'copy /y "{venv_python}" .venv\\Scripts\\python.exe >nul',
+            "echo fake venv made",
+            "exit /b 0",
+            ":pip",
+            "echo fake pip ran",
+            f"exit /b {pip_rc}",
             "",
         ]
         return "\r\n".join(lines)
 
-    def add_exe(self, name: str, rc: int = 0, probe_rc: int = 0) -> None:
-        """Put a stand-in NAME.exe on the PATH that exits with rc."""
-        impl = self.shims / f"{name}-impl.bat"
-        impl.write_bytes(self._fake_bat(name, rc, probe_rc).encode("ascii"))
+    def _exe(self, path: Path, impl_text: str, impl: Path | None = None) -> None:
+        impl = impl or path.with_name(path.stem + "-impl.bat")
+        impl.write_bytes(impl_text.encode("ascii"))
         shebang = f"#!C:\\windows\\system32\\cmd.exe /c {winpath(impl)}\r\n".encode("ascii")
         payload = io.BytesIO()
         with zipfile.ZipFile(payload, "w") as archive:
             archive.writestr("__main__.py", "raise SystemExit('a stand-in, not Python')\n")
-        (self.shims / f"{name}.exe").write_bytes(self.launcher + shebang + payload.getvalue())
+        path.write_bytes(self.launcher + shebang + payload.getvalue())
+
+    def add_exe(self, name: str, rc: int = 0, probe_rc: int = 0) -> None:
+        """Put a stand-in NAME.exe on the PATH that exits with rc."""
+        self._exe(self.shims / f"{name}.exe", self._fake_bat(name, rc, probe_rc))
 
     def add_bat(self, name: str, rc: int = 0, probe_rc: int = 0) -> None:
         """Put a stand-in NAME.bat on the PATH, as pyenv-win's shims are."""
         (self.shims / f"{name}.bat").write_bytes(self._fake_bat(name, rc, probe_rc).encode())
+
+    def set_venv_python(self, rc: int = 0, probe_rc: int = 0, pip_rc: int = 0) -> None:
+        """Choose how the interpreter of a .venv made from now on behaves."""
+        self._exe(self.venv_stand_in, self._fake_bat("venv python", rc, probe_rc, pip_rc))
+
+    def install_venv(self, rc: int = 0, probe_rc: int = 0) -> None:
+        """Make the project's .venv as a finished first run leaves it."""
+        scripts = self.project / ".venv" / "Scripts"
+        scripts.mkdir(parents=True, exist_ok=True)
+        impl = self.venv_stand_in.with_name("installed-impl.bat")  # a path without "&"
+        self._exe(scripts / "python.exe", self._fake_bat("venv python", rc, probe_rc), impl)
+        self.stamp.write_text("installed\r\n")
+
+    @property
+    def venv_python(self) -> str:
+        return winpath(self.project / ".venv" / "Scripts" / "python.exe")
+
+    @property
+    def stamp(self) -> Path:
+        return self.project / ".venv" / "backup-manager-installed.txt"
 
     def _command(self, args: str) -> list[str]:
         # `cmd /c "C:\a b\x.bat" "y"` loses its outer quotes, so the launcher is
@@ -329,41 +368,127 @@ def sandbox(tmp_path: Path, wine_env: dict[str, str], launcher_exe: bytes) -> Sa
     return Sandbox(tmp_path, wine_env, launcher_exe)
 
 
+FIRST_RUN = "First run: creating the Python environment .venv"
+VENV_ARGS = "-m venv --clear .venv"
+PIP_ARGS = "-m pip install --disable-pip-version-check -r requirements.txt"
+
+
+@pytest.mark.slow
+def test_bat_first_run_makes_the_venv_installs_requirements_then_uses_it(sandbox):
+    sandbox.add_exe("py", rc=7)  # the system Python only makes the environment
+    sandbox.set_venv_python(rc=0)
+    first = sandbox.run("status --json")
+    assert first.returncode == 0, first.output
+    assert FIRST_RUN in first.output
+    make, pip, run = first.calls
+    py = winpath(sandbox.shims / "py.exe")
+    assert make["ARGS"] == f'"{py}" -3 {VENV_ARGS}'
+    assert pip["ARGS"] == f'"{sandbox.venv_python}" {PIP_ARGS}'
+    assert run["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py status --json'
+    assert {c["CWD"] for c in first.calls} == {f'"{winpath(sandbox.project)}"'}
+    assert sandbox.stamp.is_file()
+
+    sandbox.log.unlink()
+    again = sandbox.run("list")
+    assert again.returncode == 0, again.output
+    assert FIRST_RUN not in again.output
+    [call] = again.calls
+    assert call["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py list'
+
+
+@pytest.mark.slow
+def test_bat_first_run_messages_stay_off_stdout(sandbox, tmp_path):
+    # --json through the launcher: stdout must hold only what the program prints.
+    sandbox.add_exe("py")
+    out = tmp_path / "stdout.txt"
+    driver = sandbox.root / "redirect.bat"
+    bat = winpath(sandbox.project / "backup_manager.bat")
+    driver.write_bytes(f'@echo off\r\n"{bat}" status --json >"{winpath(out)}"\r\n'.encode())
+    env = dict(sandbox.env, WINEPATH=winpath(sandbox.shims))
+    done = subprocess.run(
+        ["wine", "cmd", "/c", winpath(driver)],
+        env=env,
+        capture_output=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert FIRST_RUN in done.stdout.decode() + done.stderr.decode()
+    assert out.read_text().strip() == "fake venv python ran"
+
+
+@pytest.mark.slow
+def test_bat_retries_a_failed_install_on_the_next_start(sandbox):
+    sandbox.add_exe("py")
+    sandbox.set_venv_python(pip_rc=1)
+    failed = sandbox.run("status")
+    assert failed.returncode == 9, failed.output
+    assert "could not set up the Python environment .venv" in failed.output
+    assert "py -3 -m venv .venv" in failed.output
+    make, pip = failed.calls
+    assert make["ARGS"].endswith(f'py.exe" -3 {VENV_ARGS}')
+    assert pip["ARGS"] == f'"{sandbox.venv_python}" {PIP_ARGS}'
+    assert not sandbox.stamp.exists()
+
+    sandbox.log.unlink()
+    sandbox.set_venv_python(pip_rc=0)
+    shutil.copyfile(sandbox.venv_stand_in, sandbox.project / ".venv" / "Scripts" / "python.exe")
+    done = sandbox.run("status")
+    assert done.returncode == 0, done.output
+    pip, run = done.calls  # the environment is kept; only the install is run again
+    assert pip["ARGS"] == f'"{sandbox.venv_python}" {PIP_ARGS}'
+    assert run["ARGS"].endswith("backup_manager.py status")
+    assert sandbox.stamp.is_file()
+
+
+@pytest.mark.slow
+def test_bat_remakes_a_venv_whose_python_no_longer_starts(sandbox):
+    sandbox.add_exe("py")
+    sandbox.install_venv(probe_rc=1)  # as after Python was uninstalled
+    sandbox.set_venv_python(rc=0)
+    result = sandbox.run("status")
+    assert result.returncode == 0, result.output
+    assert "does not start" in result.output
+    make, pip, run = result.calls
+    assert make["ARGS"].endswith(VENV_ARGS)
+    assert run["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py status'
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("code", [0, 3])
 def test_bat_passes_arguments_and_exit_code_through_from_another_folder(sandbox, code):
-    sandbox.add_exe("py", rc=code)
+    sandbox.install_venv(rc=code)  # no system Python needed once .venv is there
     result = sandbox.run(r'restore "C:\backups\a b&c.zip" --confirm')
     assert result.returncode == code, result.output
     [call] = result.calls
-    py = winpath(sandbox.shims / "py.exe")
-    assert call["ARGS"] == rf'"{py}" -3 backup_manager.py restore "C:\backups\a b&c.zip" --confirm'
+    assert call["ARGS"] == (
+        rf'"{sandbox.venv_python}" backup_manager.py restore "C:\backups\a b&c.zip" --confirm'
+    )
     assert call["CWD"] == f'"{winpath(sandbox.project)}"'
     assert call["ENV"] == "1 utf-8"
-    assert "fake py ran" in result.output
+    assert "fake venv python ran" in result.output
     assert PAUSE_PROMPT not in result.output
 
 
 @pytest.mark.slow
 def test_bat_falls_back_to_python_when_there_is_no_py_launcher(sandbox):
-    sandbox.add_exe("python", rc=5)
+    sandbox.add_exe("python")
     result = sandbox.run("backup --type daily")
-    [call] = result.calls
+    assert result.returncode == 0, result.output
+    make, _pip, run = result.calls
     python = winpath(sandbox.shims / "python.exe")
-    assert call["ARGS"] == f'"{python}" backup_manager.py backup --type daily'
-    assert call["CWD"] == f'"{winpath(sandbox.project)}"'
-    # Windows returns 5 here; Wine 8's CALL reports every failure as 1.
-    assert result.returncode != 0
+    assert make["ARGS"] == f'"{python}" {VENV_ARGS}'
+    assert run["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py backup --type daily'
 
 
 @pytest.mark.slow
 def test_bat_skips_a_py_launcher_that_has_no_python_3_10(sandbox):
-    sandbox.add_exe("py", rc=0, probe_rc=1)
-    sandbox.add_exe("python", rc=0)
+    sandbox.add_exe("py", probe_rc=1)
+    sandbox.add_exe("python")
     result = sandbox.run("status")
     assert result.returncode == 0, result.output
-    [call] = result.calls
-    assert call["ARGS"].endswith('python.exe" backup_manager.py status')
+    make, _pip, _run = result.calls
+    assert make["ARGS"].endswith(f'python.exe" {VENV_ARGS}')
 
 
 @pytest.mark.slow
@@ -374,6 +499,7 @@ def test_bat_without_python_explains_the_install_and_exits_9(sandbox):
     assert 'tick "Add python.exe to PATH"' in result.output
     assert PAUSE_PROMPT not in result.output
     assert result.calls == []
+    assert not (sandbox.project / ".venv").exists()
 
 
 @pytest.mark.slow
@@ -385,14 +511,14 @@ def test_bat_without_python_pauses_before_a_double_clicked_window_closes(sandbox
 
 @pytest.mark.slow
 def test_bat_menu_runs_the_choice_shows_its_exit_code_and_pauses(sandbox):
-    sandbox.add_exe("py", rc=3)
+    sandbox.install_venv(rc=3)
     result = sandbox.run_menu([(MENU_PROMPT, "4\r\n"), (PAUSE_PROMPT, "x"), (MENU_PROMPT, "9\r\n")])
     assert result.returncode == 0, result.output
     for entry in ("1. Manual backup", "5. Verify all backups", "9. Quit"):
         assert entry in result.output
     assert "FAILED - exit code 3." in result.output
     [call] = result.calls
-    assert call["ARGS"].endswith("-3 backup_manager.py status")
+    assert call["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py status'
     assert call["CWD"] == f'"{winpath(sandbox.project)}"'
 
 
@@ -409,19 +535,19 @@ def test_bat_menu_runs_the_choice_shows_its_exit_code_and_pauses(sandbox):
     ],
 )
 def test_bat_menu_maps_each_choice_to_its_command(sandbox, choice, expected):
-    sandbox.add_exe("py", rc=0)
+    sandbox.install_venv()
     result = sandbox.run_menu(
         [(MENU_PROMPT, f"{choice}\r\n"), (PAUSE_PROMPT, "x"), (MENU_PROMPT, "q\r\n")]
     )
     assert result.returncode == 0, result.output
     assert "Done - exit code 0." in result.output
     [call] = result.calls
-    assert call["ARGS"].endswith(f"-3 backup_manager.py {expected}")
+    assert call["ARGS"].endswith(f" backup_manager.py {expected}")
 
 
 @pytest.mark.slow
 def test_bat_menu_restore_previews_then_restores_after_yes(sandbox):
-    sandbox.add_exe("py", rc=0)
+    sandbox.install_venv()
     result = sandbox.run_menu(
         [
             (MENU_PROMPT, "7\r\n"),
@@ -434,16 +560,16 @@ def test_bat_menu_restore_previews_then_restores_after_yes(sandbox):
     )
     assert result.returncode == 0, result.output
     preview, restore = result.calls
-    assert preview["ARGS"].endswith(r'-3 backup_manager.py restore "C:\My Backups\b 1.zip"')
+    assert preview["ARGS"].endswith(r' backup_manager.py restore "C:\My Backups\b 1.zip"')
     assert restore["ARGS"].endswith(
-        r'-3 backup_manager.py restore "C:\My Backups\b 1.zip" --confirm'
+        r' backup_manager.py restore "C:\My Backups\b 1.zip" --confirm'
     )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("answer", ["n", "", "maybe"])
 def test_bat_menu_restore_changes_nothing_without_yes(sandbox, answer):
-    sandbox.add_exe("py", rc=0)
+    sandbox.install_venv()
     result = sandbox.run_menu(
         [
             (MENU_PROMPT, "7\r\n"),
@@ -456,12 +582,12 @@ def test_bat_menu_restore_changes_nothing_without_yes(sandbox, answer):
     assert result.returncode == 0, result.output
     assert "Restore cancelled" in result.output
     [preview] = result.calls
-    assert preview["ARGS"].endswith(r'-3 backup_manager.py restore "C:\b.zip"')
+    assert preview["ARGS"].endswith(r' backup_manager.py restore "C:\b.zip"')
 
 
 @pytest.mark.slow
 def test_bat_menu_rejects_an_unknown_choice_and_asks_again(sandbox):
-    sandbox.add_exe("py", rc=0)
+    sandbox.install_venv()
     result = sandbox.run_menu([(MENU_PROMPT, 'x"&\r\n'), (MENU_PROMPT, "Q\r\n")])
     assert result.returncode == 0, result.output
     assert "Unknown choice" in result.output
@@ -470,7 +596,7 @@ def test_bat_menu_rejects_an_unknown_choice_and_asks_again(sandbox):
 
 @pytest.mark.slow
 def test_bat_menu_stops_when_its_input_ends(sandbox):
-    sandbox.add_exe("py", rc=0)
+    sandbox.install_venv()
     result = sandbox.run("")
     assert result.returncode == 0, result.output
     assert MENU_PROMPT in result.output
@@ -478,12 +604,14 @@ def test_bat_menu_stops_when_its_input_ends(sandbox):
 
 
 @pytest.mark.slow
-def test_bat_menu_comes_back_after_a_batch_file_python(sandbox):
-    # pyenv-win's `python` is a .bat; without CALL the menu would never return.
-    sandbox.add_bat("python", rc=4)
+def test_bat_menu_comes_back_after_a_batch_file_python_made_the_venv(sandbox):
+    # pyenv-win's `python` is a .bat; without CALL the launcher would never return.
+    sandbox.add_bat("python")
+    sandbox.set_venv_python(rc=4)
     result = sandbox.run_menu([(MENU_PROMPT, "3\r\n"), (PAUSE_PROMPT, "x"), (MENU_PROMPT, "9\r\n")])
     assert result.returncode == 0, result.output
-    assert "fake python ran" in result.output
-    assert "FAILED - exit code" in result.output
-    [call] = result.calls
-    assert call["ARGS"] == "backup_manager.py list"
+    assert "fake venv made" in result.output
+    assert "FAILED - exit code 4." in result.output
+    make, _pip, run = result.calls
+    assert make["ARGS"] == VENV_ARGS
+    assert run["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py list'
