@@ -7,6 +7,8 @@ import logging.handlers
 import re
 from pathlib import Path
 
+from src.services import progress
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [pid %(process)d]: %(message)s"
 
 
@@ -36,6 +38,20 @@ class RedactToken(logging.Filter):
         return self.pattern.sub("<token>", cleaned) if self.pattern else cleaned
 
 
+class _Console(logging.StreamHandler):
+    """stderr; while a progress line is shown, the message goes above it instead."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record, as a line of its own above any progress line."""
+        try:
+            if progress.note(self.format(record)):
+                return
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+            return
+        super().emit(record)
+
+
 def configure_logging(
     log_dir: Path,
     token: str | None = None,
@@ -55,7 +71,7 @@ def configure_logging(
     root.setLevel(logging.INFO)
     redact = RedactToken(token)
     formatter = logging.Formatter(LOG_FORMAT)
-    console = logging.StreamHandler()
+    console = _Console()
     console.setLevel(console_level)
     # errors reach the person once, as the CLI's own message; the files keep the details
     if not console_errors:

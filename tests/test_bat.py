@@ -450,6 +450,7 @@ def test_bat_remakes_a_venv_whose_python_no_longer_starts(sandbox):
     assert result.returncode == 0, result.output
     assert "does not start" in result.output
     make, pip, run = result.calls
+    assert pip["ARGS"].endswith(PIP_ARGS)
     assert make["ARGS"].endswith(VENV_ARGS)
     assert run["ARGS"] == f'"{sandbox.venv_python}" backup_manager.py status'
 
@@ -561,9 +562,7 @@ def test_bat_menu_restore_previews_then_restores_after_yes(sandbox):
     assert result.returncode == 0, result.output
     preview, restore = result.calls
     assert preview["ARGS"].endswith(r' backup_manager.py restore "C:\My Backups\b 1.zip"')
-    assert restore["ARGS"].endswith(
-        r' backup_manager.py restore "C:\My Backups\b 1.zip" --confirm'
-    )
+    assert restore["ARGS"].endswith(r' backup_manager.py restore "C:\My Backups\b 1.zip" --confirm')
 
 
 @pytest.mark.slow

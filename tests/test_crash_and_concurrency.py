@@ -93,7 +93,7 @@ def _wait_for_lock_holder(
 ) -> float:
     """Wait until `proc` holds the backup lock (its note is in the lock file); return when."""
     lock = settings.backup_dir / ".lock"
-    note = f"(pid {proc.pid})"
+    note = f"by pid {proc.pid}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -113,7 +113,7 @@ def _wait_for_lock_holder(
 def _wait_for_lock_release(settings: Settings, proc: subprocess.Popen[str]) -> float:
     """Wait until `proc` no longer holds the lock (its note is cleared); return when."""
     lock = settings.backup_dir / ".lock"
-    note = f"(pid {proc.pid})"
+    note = f"by pid {proc.pid}"
     while note in lock.read_text(encoding="utf-8", errors="replace"):
         if proc.poll() is not None:
             break
@@ -287,7 +287,10 @@ def test_two_concurrent_backups_both_succeed_with_distinct_names(
         assert proc.returncode == 0, (out, err)
 
     assert most_work_folders == 1
-    assert sorted(holders) == sorted(f"manual backup (pid {proc.pid})" for proc in procs)
+    pattern = r"manual backup started at \S+ \S+ by pid (\d+)"
+    assert sorted(int(re.fullmatch(pattern, h)[1]) for h in holders) == sorted(  # type: ignore[index]
+        proc.pid for proc in procs
+    )
     archives = [_archive_from_output(out) for out, _ in outputs]
     assert len(set(archives)) == 2, archives
     assert len({a.name for a in archives}) == 2

@@ -779,7 +779,8 @@ def _reset(db: Path, state_file: Path) -> None:
 def _holds_lock(tmp_path: Path, pid: int) -> bool:
     lock = tmp_path / "backups" / ".lock"
     try:
-        return f"restore (pid {pid})" in lock.read_text("utf-8", errors="replace")
+        note = lock.read_text("utf-8", errors="replace")
+        return note.startswith("restore started at") and note.endswith(f" by pid {pid}")
     except FileNotFoundError:
         return False
 

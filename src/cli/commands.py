@@ -11,6 +11,7 @@ import click
 from src import __version__
 from src.cli import output
 from src.cli.offsite_commands import offsite
+from src.cli.progress_display import shows_progress
 from src.cli.scheduler_commands import scheduler
 from src.config.settings import BACKUP_TYPES, Settings, load_settings
 from src.errors import (
@@ -83,6 +84,7 @@ def cli(ctx: click.Context) -> None:
     help="Which kind of backup (and which retention) this is.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("backup")
 @click.pass_obj
 def backup(settings: Settings, backup_type: str, as_json: bool) -> None:
     """Create a verified backup archive of the database."""
@@ -165,6 +167,7 @@ def status(settings: Settings, as_json: bool, check: bool) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--all", "check_all", is_flag=True, help="Verify every backup.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("verify")
 @click.pass_obj
 def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool) -> None:
     """Re-run every check on a backup archive (or on all of them)."""
@@ -208,6 +211,7 @@ def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool
     "AGE_IDENTITY_FILE); ARCHIVE is then `latest` or a copy's name there.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("restore")
 @click.pass_obj
 def restore(
     settings: Settings,
@@ -276,6 +280,7 @@ def diagnose(settings: Settings, as_json: bool) -> None:
     help="A new folder for the files (default: recovery/data_export_<time>).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("export")
 @click.pass_obj
 def export_command(settings: Settings, folder: Path | None, as_json: bool) -> None:
     """Export every table of the database as readable JSON files."""
@@ -299,6 +304,7 @@ def export_command(settings: Settings, folder: Path | None, as_json: bool) -> No
     "are kept in the recovery folder first). Stop the bot before using it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("repair")
 @click.pass_obj
 def repair(settings: Settings, apply: bool, as_json: bool) -> None:
     """Build recovery/recovered_<time>.db from every row the damaged file still holds."""
@@ -316,6 +322,7 @@ def repair(settings: Settings, apply: bool, as_json: bool) -> None:
     type=click.IntRange(1, 1_000_000),
     help="How many sample users to create.",
 )
+@shows_progress("demo")
 @click.pass_obj
 def demo(settings: Settings, users: int) -> None:
     """Create a sample bot database (only where none exists), back it up, show the status."""

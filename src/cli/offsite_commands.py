@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from src.cli import offsite_output, output
+from src.cli.progress_display import shows_progress
 from src.config.settings import Settings
 from src.errors import OffsiteCopyInvalid, OffsiteError
 from src.services.offsite import checking, copying
@@ -35,6 +36,7 @@ def list_command(settings: Settings, target: str | None, as_json: bool) -> None:
 @click.option("--target", "target", help="Only this target.")
 @click.option("--all", "check_all", is_flag=True, help="Every copy, not the newest of each type.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("offsite verify")
 @click.pass_obj
 def verify(settings: Settings, target: str | None, check_all: bool, as_json: bool) -> None:
     """Download copies and check them (with AGE_IDENTITY_FILE: every check of `verify`)."""
@@ -67,6 +69,7 @@ def verify(settings: Settings, target: str | None, check_all: bool, as_json: boo
 @offsite.command()
 @click.option("--target", "target", help="Only this target.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("offsite sync")
 @click.pass_obj
 def sync(settings: Settings, target: str | None, as_json: bool) -> None:
     """Copy now everything pending, or missing on a target (the newest it keeps)."""

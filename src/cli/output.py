@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import orjson
 
 from src.cli import offsite_output
+from src.services import progress
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo, VerifyReport
 from src.services.demo_service import DemoResult
@@ -46,6 +47,7 @@ PLAIN = {
 def emit(text: str, stream: TextIO | None = None) -> None:
     """Print text, replacing emoji when the console's encoding cannot show them."""
     stream = stream or sys.stdout
+    progress.clear()  # a progress line on the terminal goes; the next phase draws it again
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)

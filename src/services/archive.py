@@ -20,6 +20,7 @@ from typing import IO, Any, cast
 import orjson
 
 from src.errors import ArchiveInvalid
+from src.services import progress
 from src.services.member_names import METADATA_NAME, check_infos
 from src.services.zip_structure import check_structure, open_zip
 
@@ -52,6 +53,9 @@ READ_CHUNK = 1 << 20
 SYNC_BYTES = 64 << 20
 ZIP64_FROM = 1 << 31  # members this big (or of unknown size) get ZIP64 fields
 QUEUED_CHUNKS = 8  # chunks of about 1 MB waiting to be compressed, per member
+
+
+PROGRESS_FROM = 4 << 20  # bytes: a file this big gets a progress phase of its own
 
 
 @dataclass(frozen=True)
@@ -268,9 +272,14 @@ class ArchiveWriter:
     def add_file(self, name: str, path: Path, role: str, source: str | None = None) -> None:
         """Copy a file into the archive."""
         size = path.stat().st_size
+        shown = size >= PROGRESS_FROM  # small files are done before a line could show them
+        if shown:
+            progress.phase(f"compressing {path.name}", size)
         with path.open("rb") as handle, self.stream(name, role, source, size) as writer:
             while chunk := handle.read(READ_CHUNK):
                 writer.write(chunk)
+                if shown:
+                    progress.advance(len(chunk))
 
     def note_original(self, name: str, original: str) -> None:
         """Record the own name of a file stored as member `name` under a cleaned one."""
@@ -330,16 +339,22 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 def check_members(
-    path: Path, metadata: dict[str, Any], skip: frozenset[str] = frozenset()
+    path: Path,
+    metadata: dict[str, Any],
+    skip: frozenset[str] = frozenset(),
+    phase: str | None = "checking every member",
 ) -> list[str]:
     """Check an archive as `restore` would: names, layout, then every member's bytes.
 
     The names follow the one policy restore applies (member_names); the local headers
     must agree with the central directory (zip_structure); each member's CRC and
     SHA-256 must match the metadata. Members in `skip` must be there but are not read
-    (the caller checks them as it extracts them). Linear in the member count.
+    (the caller checks them as it extracts them). Linear in the member count. Progress
+    is reported as `phase` (None: the caller has begun a phase that counts these bytes).
     """
     expected = {m["path"]: m for m in metadata.get("members", [])}
+    if phase is not None:
+        progress.phase(phase, member_bytes(metadata, skip))
     try:
         with open_zip(path) as archive:
             infos = archive.infolist()
@@ -369,6 +384,15 @@ def check_members(
     return problems
 
 
+def member_bytes(metadata: dict[str, Any], skip: frozenset[str] = frozenset()) -> int:
+    """Return the size the metadata gives its members (but `skip`), 0 when it is odd."""
+    members = metadata.get("members")
+    if not isinstance(members, list):
+        return 0
+    sizes = [m.get("size") for m in members if isinstance(m, dict) and m.get("path") not in skip]
+    return sum(s for s in sizes if isinstance(s, int) and s > 0)
+
+
 def _open_member(archive: zipfile.ZipFile, name: str) -> IO[bytes]:
     """Open a member for reading, inflating with ISA-L when it is there (about 3x zlib)."""
     handle = archive.open(name)
@@ -386,6 +410,7 @@ def _check_member(archive: zipfile.ZipFile, name: str, expected: dict[str, Any])
             while chunk := handle.read(READ_CHUNK):
                 sha.update(chunk)
                 size += len(chunk)
+                progress.advance(len(chunk))
     except READ_ERRORS as error:
         return [f"{name}: {error}"]
     return _compare(name, size, sha.hexdigest(), expected)
@@ -420,4 +445,5 @@ def extract_member(
             sha.update(chunk)
             size += len(chunk)
             dst.write(chunk)
+            progress.advance(len(chunk))
     return [] if expected is None else _compare(name, size, sha.hexdigest(), expected)

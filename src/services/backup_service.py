@@ -26,7 +26,7 @@ from src.errors import (
     IntegrityFailure,
     disk_error,
 )
-from src.services import catalog, retention
+from src.services import catalog, progress, retention
 from src.services.archive import ArchiveWriter, DeflatedFile, check_members
 from src.services.contents import add_files, build_metadata
 from src.services.exporters import write_json_export, write_sql_dump
@@ -369,8 +369,10 @@ def _write_parts(
             sidecar = snapshot.with_name(snapshot.name + suffix)
             if sidecar.exists():
                 writer.add_file(f"database/{safe_part(sidecar.name)}", sidecar, "database-sidecar")
+        progress.phase("checking the live database")
         before = checking_live.result()
         _refuse_damaged(db, backup_type, before)
+        progress.phase("finishing the SQL and JSON exports")
         exported = {}
         for label, role, _write in _EXPORTS:
             deflated, counts, error = exports[role].result()

@@ -12,6 +12,7 @@ from typing import Any
 
 from src import __version__
 from src.config.settings import Settings
+from src.services import progress
 from src.services.archive import ArchiveWriter, deflate_engine
 from src.services.catalog import FORMAT_VERSION
 from src.services.integrity import DatabaseFacts
@@ -34,6 +35,7 @@ def add_files(settings: Settings, writer: ArchiveWriter) -> dict[str, list[str]]
     included, missing = [], []
     root = settings.project_root
     taken: set[str] = set()
+    progress.phase("adding the config, data and log files")
     for role, names in (("config", settings.config_files), ("data", settings.data_files)):
         for name in names:
             path = (root / name).resolve()

@@ -16,6 +16,7 @@ import orjson
 
 from src.config.settings import Settings
 from src.errors import IntegrityFailure, disk_errors_in
+from src.services import progress
 from src.services.exporters import exact_row, json_default
 from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
 from src.services.live_database import readable_copy
@@ -108,11 +109,16 @@ def export_tables(
         folder.mkdir(parents=True, exist_ok=False)
         result = ExportResult(folder)
         used: set[str] = {"summary.json"}
-        for table in tables:
-            if not table.readable or table.shadow or table.name.lower().startswith("sqlite_stat"):
-                continue
+        wanted = [
+            t
+            for t in tables
+            if t.readable and not t.shadow and not t.name.lower().startswith("sqlite_stat")
+        ]
+        progress.phase("exporting the tables", len(wanted))
+        for table in wanted:
             result.files[table.name] = _file_name(table.name, used)
             _export_table(conn, table, folder / result.files[table.name], result)
+            progress.advance(1)
     summary = {
         "database": str(source or db),
         "exported_at": exported_at,

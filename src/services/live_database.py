@@ -25,6 +25,7 @@ from pathlib import Path
 
 from src.config.settings import Settings
 from src.errors import BackupError, LockBusy, NotADatabase, RestoreAborted, disk_error
+from src.services import progress
 from src.services.integrity import check_header, open_readonly
 from src.services.naming import clean_stale, unique_path, work_prefix
 
@@ -138,8 +139,10 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
         # damaged one read-write would checkpoint into it: replace them all as files
         return _replace_file(settings, candidate, db)
     started = time.monotonic()
+    progress.phase(f"writing into {db.name}")
 
-    def give_up_when_busy(status: int, _remaining: int, _total: int) -> None:
+    def give_up_when_busy(status: int, remaining: int, total: int) -> None:
+        progress.update(total - remaining, total)
         # sqlite3's backup() retries a locked destination for ever: bound the wait
         if status in (_SQLITE_BUSY, _SQLITE_LOCKED) and time.monotonic() - started > busy_seconds:
             raise LockBusy(

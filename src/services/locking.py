@@ -8,10 +8,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from src.errors import LockBusy
+from src.services import progress
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,12 @@ def _read_owner(path: Path) -> str:
     return text or "unknown"
 
 
+def owner_note(purpose: str) -> str:
+    """Return what a holder writes into the lock file: what it does, since when, which pid."""
+    started = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{purpose} started at {started} by pid {os.getpid()}"
+
+
 @contextmanager
 def exclusive_lock(path: Path, purpose: str, timeout: float) -> Iterator[None]:
     """Hold the lock at `path`, waiting up to `timeout` seconds for another holder.
@@ -68,16 +76,24 @@ def exclusive_lock(path: Path, purpose: str, timeout: float) -> Iterator[None]:
     handle = path.open("a+b")
     try:
         deadline = time.monotonic() + timeout
+        waited = False
         while not _try_lock(handle):
             if time.monotonic() >= deadline:
                 raise LockBusy(
                     f"Another process is busy: {_read_owner(path)}. Waited {timeout:.0f} s. "
                     "Try again when it has finished (BACKUP_LOCK_TIMEOUT sets the wait)."
                 )
+            if not waited:
+                waited = True
+                message = f"waiting for the {_read_owner(path)} (up to {timeout:.0f} s)"
+                logger.info("%s: %s", purpose, message)
+                progress.note(f"⏳ {message[0].upper()}{message[1:]} ...")
             time.sleep(0.2)
+        if waited:
+            progress.note(f"🔓 The lock is free: the {purpose} goes on.")
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{purpose} (pid {os.getpid()})".encode())
+        handle.write(owner_note(purpose).encode())
         handle.flush()
         try:
             yield

@@ -22,7 +22,7 @@ from src.errors import (
     NotADatabase,
     disk_errors_in,
 )
-from src.services import catalog, live_database
+from src.services import catalog, live_database, progress
 from src.services.archive import extract_member
 from src.services.integrity import count_rows, list_tables, open_readonly, run_check
 from src.services.locking import exclusive_lock
@@ -358,7 +358,9 @@ def _salvage(
             reader.mark_tree(row.rootpage)
     if header is not None:
         reader.mark_freelist(header.freelist_trunk)
+    progress.phase("looking for rows on pages no table reaches")
     _place_orphans(reader, layouts, target, counts)
+    progress.phase("writing the recovered database")
     for lost in reader.lost:
         target.lose(lost)
     for row in schema:
@@ -377,7 +379,9 @@ def _read_trees(
 ) -> dict[str, list[tuple[int | None, list[Any]]]]:
     """Copy the rows each table's tree reaches; return the rows of FTS content tables."""
     shadow_rows: dict[str, list[tuple[int | None, list[Any]]]] = {}
+    progress.phase("reading every table's pages", len(layouts))
     for layout in layouts:
+        progress.advance(1)
         rows = reader.index_rows(layout) if layout.without_rowid else reader.table_rows(layout)
         if layout.name == "sqlite_sequence":
             target.sequences(list(rows))

@@ -8,6 +8,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from src.services import progress
 from src.services.integrity import open_readonly, read_transaction
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def take_snapshot(source: Path, target: Path, pages_per_step: int = PAGES_PER_ST
     Raises:
         sqlite3.DatabaseError: the source cannot be read.
     """
+    progress.phase("taking the snapshot")
     with closing(open_readonly(source)) as src, closing(sqlite3.connect(target)) as dst:
         dst.execute("PRAGMA journal_mode=OFF")
         dst.execute("PRAGMA synchronous=OFF")
@@ -42,6 +44,7 @@ def take_snapshot(source: Path, target: Path, pages_per_step: int = PAGES_PER_ST
             def sync_step(_status: int, remaining: int, total: int) -> None:
                 os.fsync(fd)
                 logger.debug("snapshot: %d of %d pages copied", total - remaining, total)
+                progress.update(total - remaining, total)
 
             with read_transaction(src):
                 src.backup(dst, pages=pages_per_step, progress=sync_step)

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from src.errors import ArchiveInvalid, InsufficientSpace, RestoreAborted, disk_error
+from src.services import progress
 from src.services.archive import (
     READ_ERRORS,
     check_members,
     extract_member,
+    member_bytes,
     read_metadata,
 )
 from src.services.catalog import check_metadata
@@ -119,8 +121,9 @@ def validate_archive(archive: Path, work: Path, space_in: Path | None = None) ->
     # the other members are read back on the second core while the database is
     # extracted (and hashed on the way) on this one
     extracted = work / "candidate_database.db"
+    progress.phase("checking and unpacking the archive", member_bytes(metadata))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        others = pool.submit(check_members, archive, metadata, frozenset({database["path"]}))
+        others = pool.submit(check_members, archive, metadata, frozenset({database["path"]}), None)
         try:
             problems = extract_member(archive, database["path"], extracted, database)
         except READ_ERRORS as error:  # OSError is one of them
@@ -172,6 +175,7 @@ def _choose_database(
             notes.append(f"no {source} copy in the archive")
             continue
         candidate = work / f"candidate_{source}.db"
+        progress.phase(f"checking the archive's {_COPY_NAMES[source]}")
         try:
             build(candidate)
             problem, counts = _check_candidate(candidate, expected, source)
@@ -192,6 +196,8 @@ def _choose_database(
         "Use another backup (`list` shows them)."
     )
 
+
+_COPY_NAMES = {"database": "database", "sql": "SQL dump", "json": "JSON export"}
 
 # what a crafted or damaged copy can raise while it is rebuilt and checked (READ_ERRORS
 # has OSError and zipfile's errors); anything else is a bug of ours and is not hidden

@@ -16,7 +16,7 @@ from typing import Any
 
 from src.config.settings import BACKUP_TYPES, OffsiteSettings, Settings
 from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError
-from src.services import catalog
+from src.services import catalog, progress
 from src.services.locking import exclusive_lock
 from src.services.offsite import crypto
 from src.services.offsite.ledger import (
@@ -299,6 +299,7 @@ def _copy(
     kinds = target.hash_types()
     name = remote_name(record.archive, encrypted=bool(recipients))
     digests: list[crypto.Digest] = []
+    progress.phase(f"copying {archive.name} to {target.name}", archive.stat().st_size)
     target.upload(name, lambda out: digests.append(crypto.send(archive, out, recipients, kinds)))
     sent = digests[0]
     kind, theirs, how = _proof(target, name, sent)

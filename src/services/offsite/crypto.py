@@ -18,6 +18,7 @@ import pyrage
 
 from src.config.age_keys import load_identities, parse_recipient
 from src.errors import ConfigError, OffsiteCopyInvalid
+from src.services import progress
 
 _CHUNK = 1 << 20
 
@@ -43,6 +44,7 @@ class _Hashing(io.RawIOBase):
     def _see(self, data: bytes | memoryview) -> None:
         self.size += len(data)
         self.check_limit()
+        progress.advance(len(data))
         for hasher in self.hashers.values():
             hasher.update(data)
 

@@ -17,6 +17,7 @@ from src.errors import (
     OffsiteCopyInvalid,
     RestoreAborted,
 )
+from src.services import progress
 from src.services.archive import read_metadata
 from src.services.offsite import crypto
 from src.services.offsite.ledger import Ledger
@@ -82,6 +83,7 @@ def fetch(
         )
     path = folder / copy.archive
     digests: list[crypto.Digest] = []
+    progress.phase(f"fetching {copy.name} from {target.name}", max(copy.size, 0))
     try:
         with path.open("wb") as out:
             target.download(
