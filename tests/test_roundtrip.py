@@ -63,10 +63,9 @@ def source_rows_for_json(db: Path) -> dict[str, list[tuple[object, ...]]]:
     for name, _sql in conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type='table' AND sql IS NOT NULL"
     ):
+        # SQLite's own answer (its modules' xShadowName), not a rule about names
         shadow = conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%' "
-            "AND ? LIKE name || '\\_%' ESCAPE '\\'",
-            (name,),
+            "SELECT count(*) FROM pragma_table_list WHERE name = ? AND type = 'shadow'", (name,)
         ).fetchone()[0]
         if shadow or name.startswith("sqlite_stat"):
             continue

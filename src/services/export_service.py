@@ -17,7 +17,7 @@ import orjson
 from src.config.settings import Settings
 from src.errors import IntegrityFailure, disk_errors_in
 from src.services import progress
-from src.services.exporters import exact_row, json_default
+from src.services.exporters import exact_row, json_default, json_exportable
 from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
 from src.services.live_database import readable_copy
 from src.services.naming import unique_path
@@ -109,11 +109,7 @@ def export_tables(
         folder.mkdir(parents=True, exist_ok=False)
         result = ExportResult(folder)
         used: set[str] = {"summary.json"}
-        wanted = [
-            t
-            for t in tables
-            if t.readable and not t.shadow and not t.name.lower().startswith("sqlite_stat")
-        ]
+        wanted = json_exportable(tables)
         progress.phase("exporting the tables", len(wanted))
         for table in wanted:
             result.files[table.name] = _file_name(table.name, used)

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
+from src.services import table_kinds
 from src.services.integrity import TableInfo, list_tables, quote_identifier, rowid_name
 
 JSON_FORMAT = "pmo-json-export/1"
@@ -94,7 +95,7 @@ def write_sql_dump(conn: sqlite3.Connection, out: Writable | BinaryIO) -> dict[s
     writable_schema = False
     for table in tables:
         lower = table.name.lower()
-        if lower.startswith("sqlite_stat"):
+        if table_kinds.is_statistics(table.name):
             buffer.add(b"ANALYZE sqlite_master;\n")
             continue
         if lower == "sqlite_sequence":
@@ -182,9 +183,7 @@ def _dump_rows(rows: list[tuple[Any, ...]]) -> bytes:
 def json_exportable(tables: list[TableInfo]) -> list[TableInfo]:
     """Return the tables the JSON export holds: no shadow or internal statistics tables."""
     return [
-        t
-        for t in tables
-        if t.readable and not t.shadow and not t.name.lower().startswith("sqlite_stat")
+        t for t in tables if t.readable and not t.shadow and not table_kinds.is_statistics(t.name)
     ]
 
 

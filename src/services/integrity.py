@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.errors import DatabaseNotFound, NotADatabase
+from src.services import table_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -127,14 +128,12 @@ def list_tables(conn: sqlite3.Connection) -> list[TableInfo]:
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL "
         "ORDER BY rowid"
     ).fetchall()
-    virtual = {name for name, sql in rows if sql.upper().startswith("CREATE VIRTUAL TABLE")}
+    shadow_of = table_kinds.shadow_tables(table_kinds.Entry("table", n, s) for n, s in rows)
     kinds = _table_kinds(conn)
     tables = []
     for name, sql in rows:
-        is_virtual = name in virtual
-        shadow = kinds.get(name) == "shadow" or (
-            not kinds and any(name.startswith(v + "_") for v in virtual)
-        )
+        is_virtual = table_kinds.is_virtual(sql)
+        shadow = name in shadow_of
         try:
             columns, alias, has_rowid = _columns(conn, name, sql, is_virtual, kinds)
         except sqlite3.OperationalError:

@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.services import table_kinds
 from src.services.integrity import quote_identifier
 from src.services.sandbox import check_schema_sql, guard
 from src.services.sqlite_file import (
@@ -75,21 +76,6 @@ class Lost:
     values: list[Any]
 
 
-_SHADOW_SUFFIXES = [
-    "_data",
-    "_idx",
-    "_content",
-    "_docsize",
-    "_config",
-    "_segments",
-    "_segdir",
-    "_stat",
-    "_node",
-    "_rowid",
-    "_parent",
-]
-
-
 def read_schema(reader: TreeReader) -> tuple[list[SchemaRow], bool]:
     """Read sqlite_master from page 1's tree; return its rows and whether all of it was read."""
     rows = []
@@ -113,13 +99,15 @@ def read_schema(reader: TreeReader) -> tuple[list[SchemaRow], bool]:
 
 def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
     """Work out each table's record layout by creating its schema in memory."""
-    virtual = [r.name for r in schema if r.type == "table" and _is_virtual(r.sql)]
+    shadow_of = table_kinds.shadow_tables(table_kinds.Entry(r.type, r.name, r.sql) for r in schema)
     layouts = []
     with closing(guard(sqlite3.connect(":memory:"))) as conn:  # the schema may be crafted
         for row in schema:
-            if row.type != "table" or not row.sql or _is_virtual(row.sql) or row.rootpage < 2:
+            if row.type != "table" or not row.sql or table_kinds.is_virtual(row.sql):
                 continue
-            shadow = any(row.name == v + s for v in virtual for s in _SHADOW_SUFFIXES)
+            if row.rootpage < 2:
+                continue
+            shadow = row.name in shadow_of
             if row.name == "sqlite_sequence":
                 layouts.append(
                     Layout(
@@ -143,10 +131,6 @@ def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
             except sqlite3.DatabaseError:
                 continue  # a schema entry SQLite itself cannot parse
     return layouts
-
-
-def _is_virtual(sql: str | None) -> bool:
-    return bool(sql) and str(sql).lstrip().upper().startswith("CREATE VIRTUAL")
 
 
 def _layout(conn: sqlite3.Connection, row: SchemaRow, shadow: bool) -> Layout:

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from src.services import table_kinds
 from src.services.exporters import JSON_FORMAT
 from src.services.integrity import quote_identifier
 from src.services.sandbox import check_schema_sql, run_dump_statement, scratch_database
@@ -98,16 +99,30 @@ def _checked_schema(schema: Any) -> list[dict[str, Any]]:
 
 
 def _create_tables(conn: sqlite3.Connection, schema: list[dict[str, Any]]) -> None:
-    """Create the tables; virtual tables make their own internal tables."""
-    virtual = [e["name"] for e in schema if (e["sql"] or "").upper().startswith("CREATE VIRTUAL")]
-    for entry in schema:
-        name, sql = entry["name"], entry["sql"]
-        if entry["type"] != "table" or not sql or name.lower().startswith("sqlite_"):
+    """Create the virtual tables first, then every table that does not exist yet.
+
+    A virtual table makes its shadow tables itself, so whatever exists after the first
+    pass is left alone; no rule about names decides it (an ordinary `notes_archive` next
+    to FTS5 `notes` is created like any other table).
+    """
+    tables = [
+        e
+        for e in schema
+        if e["type"] == "table" and e["sql"] and not table_kinds.is_internal(e["name"])
+    ]
+    virtual = [e for e in tables if table_kinds.is_virtual(e["sql"])]
+    for entry in (*virtual, *(e for e in tables if e not in virtual)):
+        if _exists(conn, entry["name"]):
             continue
-        if any(name.startswith(v + "_") for v in virtual):
-            continue  # a shadow table: made by its virtual table
-        check_schema_sql("table", sql)
-        conn.execute(sql)
+        check_schema_sql("table", entry["sql"])
+        conn.execute(entry["sql"])
+
+
+def _exists(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=? COLLATE NOCASE", (name,)
+    )
+    return found.fetchone() is not None
 
 
 def _load_rows(conn: sqlite3.Connection, lines: Iterator[bytes]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from src.errors import disk_error
+from src.services import table_kinds
 from src.services.integrity import quote_identifier
 from src.services.page_salvage import Layout, Lost, Row, SchemaRow
 from src.services.sandbox import check_schema_sql, guard
@@ -40,7 +41,7 @@ class RecoveredDatabase:
     def create_tables(self, layouts: list[Layout]) -> None:
         """Create the ordinary tables (shadow tables come with their virtual table)."""
         for layout in layouts:
-            if not layout.shadow and not layout.name.startswith("sqlite_"):
+            if not layout.shadow and not table_kinds.is_internal(layout.name):
                 check_schema_sql("table", layout.sql)
                 self.conn.execute(layout.sql)
 

@@ -22,7 +22,7 @@ from src.errors import (
     NotADatabase,
     disk_errors_in,
 )
-from src.services import catalog, live_database, progress
+from src.services import catalog, live_database, progress, table_kinds
 from src.services.archive import extract_member
 from src.services.integrity import count_rows, list_tables, open_readonly, run_check
 from src.services.locking import exclusive_lock
@@ -256,12 +256,12 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
     with closing(open_readonly(recovered, immutable=True)) as conn:
         integrity = run_check(conn, "integrity_check")
         orphans = len(conn.execute("PRAGMA foreign_key_check").fetchall())
-        virtual = [t.name for t in list_tables(conn) if t.virtual]
+        tables = list_tables(conn)
+        virtual = [t.name for t in tables if t.virtual]
+        shadow = {t.name for t in tables if t.shadow}
         # a rebuilt FTS index has other segments than the original: not comparable rows
         rows = {
-            k: v
-            for k, v in count_rows(conn).items()
-            if k != "lost_and_found" and not any(k.startswith(f"{v_}_") for v_ in virtual)
+            k: v for k, v in count_rows(conn).items() if k != "lost_and_found" and k not in shadow
         }
     newest = backup or _newest_backup(settings, extract=False)
     return RepairResult(
@@ -354,7 +354,7 @@ def _salvage(
     by_name = {layout.name: layout for layout in layouts}
     shadow_rows = _read_trees(reader, layouts, target, counts)
     for row in schema:
-        if row.rootpage > 1 and (row.type == "index" or row.name.startswith("sqlite_stat")):
+        if row.rootpage > 1 and (row.type == "index" or table_kinds.is_statistics(row.name)):
             reader.mark_tree(row.rootpage)
     if header is not None:
         reader.mark_freelist(header.freelist_trunk)

@@ -10,13 +10,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from src.services.integrity import list_tables
+from src.services import table_kinds
 
 _KINDS = ("table", "view", "trigger", "index")
-# the only objects named sqlite_* that SQLite makes itself (AUTOINCREMENT, ANALYZE); the
-# automatic indexes (sqlite_autoindex_*) have no SQL. Any other such name was planted
-# (PRAGMA writable_schema): SQLite refuses to create it otherwise.
-_INTERNAL_TABLES = frozenset({"sqlite_sequence", *(f"sqlite_stat{n}" for n in range(1, 5))})
 
 
 @dataclass(frozen=True)
@@ -62,7 +58,7 @@ def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN "
         "('table', 'view', 'trigger', 'index')"
     ).fetchall()
-    shadow = _shadow_tables(conn, rows)
+    shadow = _shadow_tables(rows)
     return {
         (kind, name): " ".join(str(sql).split())
         for kind, name, sql in rows
@@ -70,28 +66,19 @@ def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     }
 
 
-def _shadow_tables(conn: sqlite3.Connection, rows: list[tuple[str, str, str]]) -> set[str]:
-    """Name the shadow tables of virtual tables (FTS5 data ...)."""
-    try:
-        return {t.name for t in list_tables(conn) if t.shadow}
-    except sqlite3.DatabaseError:  # a damaged live database: its virtual tables may not open
-        virtual = {
-            name
-            for kind, name, sql in rows
-            if kind == "table" and str(sql).upper().startswith("CREATE VIRTUAL TABLE")
-        }
-        return {
-            name
-            for kind, name, _sql in rows
-            if kind == "table" and any(name.startswith(v + "_") for v in virtual)
-        }
+def _shadow_tables(rows: list[tuple[str, str, str]]) -> set[str]:
+    """Name the shadow tables of virtual tables (FTS5 data ...), from the schema alone.
+
+    No virtual table is opened: a damaged live database's may not open.
+    """
+    return set(table_kinds.shadow_tables(table_kinds.Entry(*row) for row in rows))
 
 
 def _internal(kind: str, name: str, sql: str | None) -> bool:
     """Tell whether a schema object is one SQLite makes itself."""
     lower = str(name).lower()
     if kind == "table":
-        return lower in _INTERNAL_TABLES
+        return lower in table_kinds.SQLITE_OWN_TABLES
     return kind == "index" and sql is None and lower.startswith("sqlite_autoindex_")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from src.errors import ArchiveInvalid, InsufficientSpace, RestoreAborted, disk_error
-from src.services import progress
+from src.services import progress, table_kinds
 from src.services.archive import (
     READ_ERRORS,
     check_members,
@@ -236,7 +236,7 @@ def _check_candidate(
         # internal tables of virtual tables (FTS5 ...) are rebuilt, not copied
         skip = set()
         if source != "database":
-            skip = {n for n in (*counts, *expected) if n.startswith("sqlite_stat")}
+            skip = {n for n in (*counts, *expected) if table_kinds.is_statistics(n)}
         if source == "json":
             skip |= {t.name for t in list_tables(conn) if t.shadow}
     wanted = {k: v for k, v in expected.items() if k not in skip}
