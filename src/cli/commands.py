@@ -210,6 +210,20 @@ def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool
     help="Take the archive from the off-machine target NAME (downloaded and decrypted with "
     "AGE_IDENTITY_FILE); ARCHIVE is then `latest` or a copy's name there.",
 )
+@click.option(
+    "--to",
+    "to_path",
+    type=click.Path(path_type=Path),
+    help="Write the archive's database to this new file instead; the live database is not "
+    "touched (no --confirm needed).",
+)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="NAME",
+    help="Restore only this table (repeatable), in one transaction; the other tables stay.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @shows_progress("restore")
 @click.pass_obj
@@ -220,11 +234,23 @@ def restore(
     include_files: bool,
     allow_schema_change: bool,
     from_target: str | None,
+    to_path: Path | None,
+    tables: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
+    if to_path is not None:
+        if tables or include_files:
+            raise click.UsageError(
+                "--to writes the whole database to a new file: drop --table and --include-files."
+            )
+        copy = restore_service.restore_to(settings, archive, to_path, from_target)
+        output.emit(output.result_json(copy, ok=copy.ok) if as_json else output.copy_text(copy))
+        if not copy.ok:
+            raise IntegrityFailure(f"{copy.path} does not match the backup; see above.")
+        return
     if not confirm:
-        plan = restore_service.check_only(settings, archive, from_target)
+        plan = restore_service.check_only(settings, archive, from_target, list(tables))
         output.emit(
             output.result_json(
                 plan, confirmed=False, needs_schema_consent=plan.needs_schema_consent
@@ -246,14 +272,14 @@ def restore(
         include_files=include_files,
         allow_schema_change=allow_schema_change,
         from_target=from_target,
+        tables=list(tables),
     )
-    ok = result.integrity == "ok" and result.counts == result.expected
     output.emit(
-        output.result_json(result, confirmed=True, ok=ok)
+        output.result_json(result, confirmed=True, ok=result.ok)
         if as_json
         else output.restore_result_text(result)
     )
-    if result.integrity != "ok" or result.counts != result.expected:
+    if not result.ok:
         raise IntegrityFailure("The restored database does not match the backup; see the report.")
 
 

@@ -17,7 +17,7 @@ from src.services.demo_service import DemoResult
 from src.services.diagnose_service import Diagnosis
 from src.services.export_service import ExportResult
 from src.services.repair_service import RepairResult
-from src.services.restore_service import RestorePlan, RestoreResult
+from src.services.restore_service import CopyResult, RestorePlan, RestoreResult
 from src.services.scheduler_state import SchedulerView
 from src.services.status_service import SystemStatus
 
@@ -264,6 +264,13 @@ def restore_plan_text(plan: RestorePlan) -> str:
         lines.append("  No live database yet (a new machine?): the backup becomes it.")
     elif plan.live_problem:
         lines.append(f"  The live database cannot be read: {plan.live_problem}")
+    if plan.tables:
+        lines.append(
+            f"  Restores only the tables {', '.join(plan.tables)}; the others stay as they are."
+        )
+        live = {n: c for n, c in (plan.live_counts or {}).items() if n in plan.tables}
+        lines += ["", *_count_rows(plan.tables, live, check.counts)]
+        return "\n".join(lines)
     if plan.schema_changes:
         lines.append(
             f"  ⚠️ The archive changes the live schema ({len(plan.schema_changes)} change(s)); "
@@ -285,9 +292,10 @@ def _note(note: str) -> str:
 
 def restore_result_text(result: RestoreResult) -> str:
     """Describe a finished restore."""
-    ok = result.integrity == "ok" and result.counts == result.expected
+    what = f"tables {', '.join(result.tables)}" if result.tables else "the database"
     lines = [
-        f"{'✅' if ok else '❌'} Restored from {result.archive.name} ({result.source} copy)",
+        f"{'✅' if result.ok else '❌'} Restored {what} from {result.archive.name} "
+        f"({result.source} copy)",
         f"  Integrity: {result.integrity}",
         f"  Row counts match the backup: {yes_no(result.counts == result.expected)}",
         f"  Safety backup of the previous database: {result.safety_backup or _NO_SAFETY}",
@@ -299,6 +307,19 @@ def restore_result_text(result: RestoreResult) -> str:
         lines.append(f"  Previous files kept in: {result.files_kept_aside}")
     lines += [_note(note) for note in result.notes]
     lines.append(f"  Report: {result.report}")
+    return "\n".join(lines)
+
+
+def copy_text(copy: CopyResult) -> str:
+    """Describe what `restore --to` wrote."""
+    lines = [
+        f"{'✅' if copy.ok else '❌'} Wrote the database of {copy.archive.name} "
+        f"({copy.source} copy) to {copy.path}",
+        f"  Integrity: {copy.integrity}",
+        f"  Row counts match the backup: {yes_no(copy.counts == copy.expected)}",
+        "  The live database was not touched.",
+    ]
+    lines += [_note(note) for note in copy.notes]
     return "\n".join(lines)
 
 

@@ -25,9 +25,17 @@ from pathlib import Path
 
 from src.config.settings import Settings
 from src.errors import BackupError, LockBusy, NotADatabase, RestoreAborted, disk_error
-from src.services import progress
-from src.services.integrity import check_header, open_readonly
+from src.services import progress, table_kinds
+from src.services.integrity import (
+    TableInfo,
+    check_header,
+    list_tables,
+    open_readonly,
+    quote_identifier,
+    rowid_name,
+)
 from src.services.naming import clean_stale, unique_path, work_prefix
+from src.services.sandbox import open_untrusted
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +173,87 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
             "(SQLite rolled the unfinished write back)."
         ) from error
     return []
+
+
+def write_tables(
+    db: Path, candidate: Path, tables: list[str], *, busy_seconds: float = 60
+) -> dict[str, int]:
+    """Replace the rows of `tables` in the live database with the candidate's, at once.
+
+    One IMMEDIATE transaction on the live file: every table is emptied and refilled, or
+    (on any error, a kill included) none is. The candidate is read through its own
+    sandboxed connection and never attached to the live one. The live tables' triggers
+    fire as for any write (a full-text index kept in step by triggers stays in step).
+    Both sides must have the same columns (`restore_service` checks that first).
+
+    Returns:
+        The rows written per table.
+
+    Raises:
+        LockBusy: another process kept the database locked for `busy_seconds`.
+        RestoreAborted: SQLite refused the write (it was rolled back).
+    """
+    written: dict[str, int] = {}
+    try:
+        with (
+            closing(open_untrusted(candidate)) as source,
+            closing(sqlite3.connect(db, timeout=busy_seconds, isolation_level=None)) as live,
+        ):
+            live.execute("BEGIN IMMEDIATE")
+            try:
+                infos = {t.name: t for t in list_tables(source)}
+                progress.phase("writing the tables", len(tables))
+                for name in tables:
+                    written[name] = _refill(live, source, infos[name])
+                    progress.advance(1)
+                live.execute("COMMIT")
+            except BaseException:
+                live.execute("ROLLBACK")
+                raise
+    except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            raise LockBusy(
+                f"{db} stayed locked by another process for {busy_seconds:.0f} s (is the bot "
+                "writing?); nothing was written. Stop the bot and try again."
+            ) from error
+        known = disk_error(error, db.parent)
+        if known is not None:
+            raise known from error
+        raise RestoreAborted(
+            f"Could not write the tables into {db}: {error}. Nothing was changed (SQLite "
+            "rolled the write back)."
+        ) from error
+    return written
+
+
+def _refill(live: sqlite3.Connection, source: sqlite3.Connection, table: TableInfo) -> int:
+    """Empty one live table and copy the candidate's rows into it; return how many.
+
+    A full-text index over another table (FTS `content=`) holds no rows of its own: it
+    is rebuilt from that table as the live database has it.
+    """
+    quoted = quote_identifier(table.name)
+    if table_kinds.external_content(table.sql):
+        live.execute(f"INSERT INTO main.{quoted}({quoted}) VALUES ('rebuild')")
+        return int(live.execute(f"SELECT count(*) FROM main.{quoted}").fetchone()[0])
+    columns = [quote_identifier(c) for c in table.columns]
+    # the rowid travels with the row (other rows may refer to it), unless a column is it
+    keep_rowid = (
+        table.has_rowid
+        and table.rowid_alias is None
+        and table_kinds.virtual_module(table.sql) not in table_kinds.RTREE_MODULES
+    )
+    if keep_rowid:
+        columns.insert(0, rowid_name(table))
+    names = ", ".join(columns)
+    live.execute(f"DELETE FROM main.{quoted}")
+    rows = source.execute(f"SELECT {names} FROM {quoted}")
+    insert = f"INSERT INTO main.{quoted} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    count = 0
+    while batch := rows.fetchmany(1000):
+        live.executemany(insert, batch)
+        count += len(batch)
+    return count
 
 
 def opens(db: Path) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -21,18 +23,28 @@ from src.errors import (
     LockBusy,
     RestoreAborted,
     SchemaChangeRefused,
+    disk_error,
 )
-from src.services import catalog
+from src.services import catalog, progress, table_kinds
 from src.services.backup_service import create_backup
 from src.services.history import History
-from src.services.integrity import check_header, count_rows, open_readonly, run_check
+from src.services.integrity import (
+    check_header,
+    count_rows,
+    list_tables,
+    open_readonly,
+    run_check,
+)
 from src.services.live_database import (
+    SIDECARS,
     match_live,
     opens,
     readable_copy,
     roll_back_hot_journal,
     set_journal_mode,
+    sync_folder,
     write_live,
+    write_tables,
 )
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, unique_path, work_prefix
@@ -57,6 +69,7 @@ class RestorePlan:
     # what the archive's schema changes in the live one (empty: the same, or no live one)
     schema_changes: list[SchemaChange] = field(default_factory=list)
     live_exists: bool = True  # False: no live database at all (e.g. a brand-new machine)
+    tables: list[str] = field(default_factory=list)  # only these tables (empty: all)
 
     @property
     def needs_schema_consent(self) -> bool:
@@ -80,6 +93,30 @@ class RestoreResult:
     report: Path | None = None
     notes: list[str] = field(default_factory=list)
     schema_changes: list[SchemaChange] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # only these were restored (empty: all)
+
+    @property
+    def ok(self) -> bool:
+        """The verdict: the restored data passed integrity_check and has the archive's rows."""
+        return self.integrity == "ok" and self.counts == self.expected
+
+
+@dataclass
+class CopyResult:
+    """What `restore ... --to PATH` wrote: a new database file, the live one untouched."""
+
+    archive: Path
+    source: str
+    path: Path
+    integrity: str
+    counts: dict[str, int]
+    expected: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """The verdict: the new file passed integrity_check and has the archive's rows."""
+        return self.integrity == "ok" and self.counts == self.expected
 
 
 def candidates(settings: Settings, reference: str) -> Iterator[Path]:
@@ -104,6 +141,7 @@ def plan_restore(
     *,
     record: bool = False,
     from_target: str | None = None,
+    tables: list[str] | None = None,
 ) -> RestorePlan:
     """Validate the archive and compare it with the live database; change nothing.
 
@@ -111,6 +149,8 @@ def plan_restore(
         record: remember in the history an archive that `latest` had to skip (not in a
             dry run, which writes nothing outside its work folder).
         from_target: fetch the archive from this off-machine target (into `work`).
+        tables: restore only these tables (each must be an ordinary or virtual table
+            with the same columns in the archive and in the live database).
 
     Raises:
         ArchiveInvalid: the archive failed a check (for `latest`: every one did).
@@ -125,8 +165,52 @@ def plan_restore(
         written_into = opens(live)
         live_counts, live_problem = _live_counts(live)
         _refuse_foreign(live, validation)
-        changes = _schema_changes(live, validation) if written_into else []
-    return RestorePlan(validation, live_counts, live_problem, changes, db.exists())
+        if tables:
+            _check_tables(live, validation, tables, written_into)
+            changes = []  # the other tables are not touched; these have the same columns
+        else:
+            changes = _schema_changes(live, validation) if written_into else []
+    return RestorePlan(validation, live_counts, live_problem, changes, db.exists(), tables or [])
+
+
+def _check_tables(live: Path, validation: Validation, tables: list[str], opens: bool) -> None:
+    """Refuse table names that cannot be restored one by one, saying why.
+
+    Raises:
+        RestoreAborted: no live database to write into, an unknown or internal table, or
+            one whose columns differ between the archive and the live database.
+    """
+    if not opens:
+        raise RestoreAborted(
+            "The live database is missing or cannot be opened, so single tables cannot be "
+            "written into it. Restore the whole database (without --table)."
+        )
+    with (
+        closing(open_readonly(live)) as now,
+        closing(open_untrusted(validation.candidate)) as then,
+    ):
+        live_tables = {t.name: t for t in list_tables(now)}
+        archived = {t.name: t for t in list_tables(then)}
+    choosable = sorted(
+        n for n, t in archived.items() if not t.shadow and not table_kinds.is_internal(n)
+    )
+    for name in tables:
+        table = archived.get(name)
+        if table is None or table.shadow or table_kinds.is_internal(name):
+            what = "is part of a virtual table" if table and table.shadow else "is not there"
+            raise RestoreAborted(
+                f"Table {name!r} {what} in {validation.archive.name}; nothing was restored. "
+                f"Tables you can restore: {', '.join(choosable[:30])}."
+            )
+        now_table = live_tables.get(name)
+        if now_table is None or now_table.columns != table.columns or not table.readable:
+            live_columns = ", ".join(now_table.columns) if now_table else "no such table"
+            raise RestoreAborted(
+                f"Table {name!r} has other columns in {validation.archive.name} "
+                f"({', '.join(table.columns)}) than in the live database ({live_columns}); "
+                "nothing was restored. Restore the whole database, or copy the rows by hand "
+                "from `restore ARCHIVE --to FILE`."
+            )
 
 
 def _validate_first(
@@ -192,12 +276,17 @@ def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
         return [SchemaChange("schema", "comparison", f"failed ({error})")]
 
 
-def check_only(settings: Settings, reference: str, from_target: str | None = None) -> RestorePlan:
+def check_only(
+    settings: Settings,
+    reference: str,
+    from_target: str | None = None,
+    tables: list[str] | None = None,
+) -> RestorePlan:
     """Validate an archive in a work folder that is removed again; change nothing."""
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(settings.recovery_dir, "check")
     with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("check")) as tmp:
-        return plan_restore(settings, reference, Path(tmp), from_target=from_target)
+        return plan_restore(settings, reference, Path(tmp), from_target=from_target, tables=tables)
 
 
 def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
@@ -247,8 +336,9 @@ def restore(
     include_files: bool = False,
     allow_schema_change: bool = False,
     from_target: str | None = None,
+    tables: list[str] | None = None,
 ) -> RestoreResult:
-    """Replace the live database's content with a validated backup's.
+    """Replace the live database's content (or only `tables`) with a validated backup's.
 
     A hot journal that a killed write left is rolled back first. An emergency backup of
     the current database comes next. The data is written through SQLite's backup API
@@ -261,6 +351,8 @@ def restore(
             live one (its tables, views, triggers, indexes or application_id).
         from_target: take the archive from this off-machine target (downloaded and
             decrypted into the work folder first); works with no local backup at all.
+        tables: replace only the rows of these tables, in one transaction (the same
+            validation and safety backup come first).
 
     Raises:
         ArchiveInvalid, RestoreAborted: refused before anything changed.
@@ -274,23 +366,111 @@ def restore(
     with tempfile.TemporaryDirectory(
         dir=settings.recovery_dir, prefix=work_prefix("restore")
     ) as tmp:
-        plan = plan_restore(settings, reference, Path(tmp), record=True, from_target=from_target)
+        plan = plan_restore(
+            settings, reference, Path(tmp), record=True, from_target=from_target, tables=tables
+        )
         if plan.schema_changes and not allow_schema_change:
             raise SchemaChangeRefused(
                 f"{plan.validation.archive.name} would change the database's schema: "
                 f"{describe_changes(plan.schema_changes)}. Nothing was changed. If that is "
                 "intended (e.g. undoing a migration), confirm it with --allow-schema-change."
             )
-        journal_mode = match_live(settings.database_path, plan.validation.candidate)
+        journal_mode = (
+            None if plan.tables else match_live(settings.database_path, plan.validation.candidate)
+        )
         safety = _safety_backup(settings, plan.validation.archive)
         with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
-            moved = write_live(settings, plan.validation.candidate)
-            set_journal_mode(settings.database_path, journal_mode)
+            if plan.tables:
+                write_tables(settings.database_path, plan.validation.candidate, plan.tables)
+                moved = []
+            else:
+                moved = write_live(settings, plan.validation.candidate)
+                set_journal_mode(settings.database_path, journal_mode)
         result = _after(settings, plan, safety, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)
     result.report = _write_report(settings, result)
     return result
+
+
+def restore_to(
+    settings: Settings, reference: str, target: Path, from_target: str | None = None
+) -> CopyResult:
+    """Write the validated archive's database to `target`, a new file; touch nothing else.
+
+    No lock and no safety backup: the live database is neither read nor written. The
+    file is written beside `target` under a temporary name, synced, and only then given
+    its name (owner-only), so a kill leaves no half file under it.
+
+    Raises:
+        RestoreAborted: `target` exists, is the live database, or its folder is missing.
+        ArchiveInvalid: the archive failed a check.
+        InsufficientSpace: no room for it.
+    """
+    target = target.expanduser().absolute()
+    live = settings.database_path.absolute()
+    if target in {live, *(live.with_name(live.name + s) for s in SIDECARS)}:
+        raise RestoreAborted(
+            f"{target} is the live database: `restore ARCHIVE --confirm` replaces it (after a "
+            "safety backup). --to writes a new file only."
+        )
+    if target.exists() or target.is_symlink():
+        raise RestoreAborted(f"{target} exists already; --to writes a new file only: name one.")
+    if not target.parent.is_dir():
+        raise RestoreAborted(f"The folder {target.parent} does not exist; create it first.")
+    settings.recovery_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(settings.recovery_dir, "check")
+    with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("check")) as tmp:
+        validation = _validate_first(settings, reference, Path(tmp), False, from_target)
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        try:
+            progress.phase(f"writing {target.name}", validation.candidate.stat().st_size)
+            with validation.candidate.open("rb") as src, partial.open("xb") as dst:
+                partial.chmod(0o600)
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                    progress.advance(len(chunk))
+                dst.flush()
+                os.fsync(dst.fileno())
+            _publish_new(partial, target)
+        except FileExistsError:
+            raise RestoreAborted(f"{target} appeared meanwhile; nothing was written.") from None
+        except OSError as error:
+            known = disk_error(error, target.parent)
+            if known is not None:
+                raise known from error
+            raise
+        finally:
+            partial.unlink(missing_ok=True)
+        sync_folder(target.parent)
+    with closing(open_readonly(target)) as conn:
+        integrity = run_check(conn, "integrity_check")
+        counts = count_rows(conn)
+    logger.info("restore of %s to %s: %s", validation.archive.name, target, integrity)
+    return CopyResult(
+        validation.archive,
+        validation.source,
+        target,
+        integrity,
+        counts,
+        validation.counts,
+        list(validation.notes),
+    )
+
+
+def _publish_new(partial: Path, target: Path) -> None:
+    """Give `partial` the name `target`, failing (never replacing) when that exists."""
+    try:
+        os.link(partial, target)  # atomic, and fails if `target` appeared meanwhile
+    except OSError as error:
+        if isinstance(error, FileExistsError) or error.errno not in _NO_HARD_LINKS:
+            raise
+        if target.exists():  # a file system without hard links (FAT, some shares)
+            raise FileExistsError(errno.EEXIST, "exists", str(target)) from error
+        partial.rename(target)
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
 
 
 def describe_changes(changes: list[SchemaChange], limit: int = 8) -> str:
@@ -325,7 +505,18 @@ def _after(
     with closing(open_readonly(settings.database_path)) as conn:
         integrity = run_check(conn, "integrity_check")
         counts = count_rows(conn)
+        orphans = _orphans(conn, plan.tables) if plan.tables else 0
     validation = plan.validation
+    expected = validation.counts
+    notes = list(validation.notes)
+    if plan.tables:  # the other tables were not touched: only these are compared
+        counts = {name: counts.get(name, -1) for name in plan.tables}
+        expected = {name: validation.counts.get(name, -1) for name in plan.tables}
+        if orphans:
+            notes.append(
+                f"{orphans} row(s) now refer to rows that are missing (PRAGMA "
+                "foreign_key_check): restore the tables they refer to as well"
+            )
     return RestoreResult(
         archive=validation.archive,
         source=validation.source,
@@ -333,10 +524,21 @@ def _after(
         moved_aside=moved,
         integrity=integrity,
         counts=counts,
-        expected=validation.counts,
-        notes=list(validation.notes),
+        expected=expected,
+        notes=notes,
         schema_changes=list(plan.schema_changes),
+        tables=list(plan.tables),
     )
+
+
+def _orphans(conn: sqlite3.Connection, tables: list[str]) -> int:
+    """Count rows whose foreign keys point nowhere, in or into the restored tables."""
+    try:
+        rows = conn.execute("PRAGMA foreign_key_check").fetchall()
+    except sqlite3.DatabaseError:
+        return 0
+    wanted = {name.lower() for name in tables}
+    return sum(1 for row in rows if str(row[0]).lower() in wanted or str(row[2]).lower() in wanted)
 
 
 def _restore_files(settings: Settings, validation: Validation, result: RestoreResult) -> None:
@@ -387,6 +589,7 @@ def _write_report(settings: Settings, result: RestoreResult) -> Path:
         "row_counts_in_backup": result.expected,
         "counts_match": result.counts == result.expected,
         "schema_changes": [c.describe() for c in result.schema_changes],
+        "tables_restored": result.tables or "all",
         "files_restored": result.files_restored,
         "files_kept_aside": str(result.files_kept_aside) if result.files_kept_aside else None,
         "notes": result.notes,

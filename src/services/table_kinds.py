@@ -35,6 +35,8 @@ SHADOW_SUFFIXES: dict[str, frozenset[str]] = {
 # (PRAGMA writable_schema): SQLite refuses to create it otherwise.
 SQLITE_OWN_TABLES = frozenset({"sqlite_sequence", *(f"sqlite_stat{n}" for n in range(1, 5))})
 
+RTREE_MODULES = frozenset({"rtree", "rtree_i32", "geopoly"})  # their first column is the rowid
+
 _TOKEN = re.compile(
     r"""\s+|--[^\n]*|/\*.*?(?:\*/|$)"""  # space and comments (skipped)
     r"""|(?P<token>"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|'(?:[^']|'')*'|\w+|.)""",
@@ -80,6 +82,17 @@ def virtual_module(sql: str | None) -> str | None:
         if token.upper() == "USING" and at + 1 < len(parts):
             return unquote(parts[at + 1]).lower()
     return None
+
+
+def external_content(sql: str | None) -> bool:
+    """Tell an FTS table whose rows live in another table (`content=...`, not empty)."""
+    if virtual_module(sql) not in {"fts4", "fts5"}:
+        return False
+    parts = tokens(sql or "")
+    for at in range(len(parts) - 2):
+        if parts[at].lower() == "content" and parts[at + 1] == "=":
+            return unquote(parts[at + 2]) != ""
+    return False
 
 
 def is_internal(name: str) -> bool:
