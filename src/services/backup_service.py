@@ -39,7 +39,7 @@ from src.services.integrity import (
     open_readonly,
     run_check,
 )
-from src.services.live_database import roll_back_hot_journal
+from src.services.live_database import copy_with_sidecars, roll_back_hot_journal
 from src.services.locking import exclusive_lock
 from src.services.member_names import safe_part
 from src.services.offsite import copying
@@ -457,11 +457,7 @@ def _snapshot(
         if backup_type != "emergency":
             raise
         snapshot.unlink(missing_ok=True)
-        shutil.copyfile(db, snapshot)
-        for suffix in ("-wal", "-journal"):  # rows may live only there
-            sidecar = db.with_name(db.name + suffix)
-            if sidecar.exists():
-                shutil.copyfile(sidecar, work / sidecar.name)
+        copy_with_sidecars(db, work)  # rows may live only in the -wal or -journal
         problems.append(f"SQLite could not copy the database ({error}); archived the raw files")
     return snapshot
 

@@ -256,6 +256,32 @@ def _refill(live: sqlite3.Connection, source: sqlite3.Connection, table: TableIn
     return count
 
 
+def fingerprint(db: Path) -> tuple[tuple[int, int], ...]:
+    """Size and modification time of the database and its -wal/-journal (-1: none)."""
+    parts = []
+    for suffix in ("", "-wal", "-journal"):
+        path = db.with_name(db.name + suffix)
+        found = path.stat() if path.exists() else None
+        parts.append((found.st_size, found.st_mtime_ns) if found else (-1, -1))
+    return tuple(parts)
+
+
+def copy_with_sidecars(db: Path, folder: Path) -> list[Path]:
+    """Copy the database file and its -wal/-journal (rows may live only there) as files.
+
+    For a file SQLite cannot read; a readable one is copied through the backup API.
+    Returns the copies, the database's first.
+    """
+    kept = []
+    for suffix in ("", "-wal", "-journal"):
+        path = db.with_name(db.name + suffix)
+        if path.exists():
+            target = folder / path.name
+            shutil.copyfile(path, target)
+            kept.append(target)
+    return kept
+
+
 def opens(db: Path) -> bool:
     """Tell whether the live database exists and can be read (probed read-only).
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 import tempfile
 import time
@@ -154,7 +153,7 @@ def _healthy(db: Path) -> bool:
 def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
     """Keep the damaged files, repair from the kept copy, write the result into the live file."""
     db = settings.database_path
-    before = _fingerprint(db)
+    before = live_database.fingerprint(db)
     kept = _keep_damaged(settings, db, stamp)
     result = _build(settings, kept[0], stamp)
     result.kept_damaged = kept
@@ -163,7 +162,7 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
             f"The recovered database fails integrity_check ({result.integrity}); the live "
             "database was not changed. Restore the newest backup instead."
         )
-    if _fingerprint(db) != before:
+    if live_database.fingerprint(db) != before:
         raise LockBusy(
             f"{db} changed while it was being repaired (is the bot running?); it was not "
             "replaced. Stop the bot and run `repair --apply` again."
@@ -180,28 +179,11 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
     return result
 
 
-def _fingerprint(db: Path) -> tuple[tuple[int, int], ...]:
-    """Size and modification time of the database and its -wal/-journal."""
-    parts = []
-    for suffix in ("", "-wal", "-journal"):
-        path = db.with_name(db.name + suffix)
-        stat = path.stat() if path.exists() else None
-        parts.append((stat.st_size, stat.st_mtime_ns) if stat else (-1, -1))
-    return tuple(parts)
-
-
 def _keep_damaged(settings: Settings, db: Path, stamp: str) -> list[Path]:
     """Copy the damaged database with its -wal/-journal into recovery/damaged_<time>/."""
     folder = unique_path(settings.recovery_dir / f"damaged_{stamp}")
     folder.mkdir()
-    kept = []
-    for suffix in ("", "-wal", "-journal"):
-        path = db.with_name(db.name + suffix)
-        if path.exists():
-            target = folder / path.name
-            shutil.copyfile(path, target)
-            kept.append(target)
-    return kept
+    return live_database.copy_with_sidecars(db, folder)
 
 
 def salvage_copy(settings: Settings, source: Path, target: Path) -> RepairResult:
