@@ -81,6 +81,11 @@ class FolderNotWritable(BackupError):
     exit_status = ExitStatus.NO_SPACE
 
 
+class NotABackup(BackupError):
+    """An argument names no backup of this installation: missing, outside BACKUP_DIR, or
+    not named and placed as the tool names and places its archives."""
+
+
 class RestoreAborted(BackupError):
     """A restore was refused before anything changed."""
 

@@ -147,6 +147,7 @@ def backup_page(
             else "❌"
         )
         label = f"{mark} {when(item.created_at)} · {size(item.size_bytes)}"
+        label += " · 📌" if item.kept else ""
         rows.append([menu.button(label, target, backup_id(item))])
     turn = []
     if page > 0:
@@ -169,7 +170,9 @@ def backup_details(menu: Menu, item: BackupInfo, limit_mb: int) -> tuple[str, In
         f"Type: {escape(item.backup_type)}",
         f"Created: {escape(when(item.created_at))}",
         f"Size: {escape(size(item.size_bytes))}",
-        f"State: {verified[item.verified]}" + (" (degraded)" if item.degraded else ""),
+        f"State: {verified[item.verified]}"
+        + (" (degraded)" if item.degraded else "")
+        + (", 📌 kept (retention never deletes it)" if item.kept else ""),
         f"Users: {item.user_count if item.user_count is not None else '-'}",
         f"Tables: {len(tables)}, rows: {sum(tables.values()) if tables else '-'}",
         f"SQLite: {escape(str(database.get('sqlite_version', '-')))}, "

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from src import __version__
 from src.cli import output
@@ -31,6 +32,8 @@ from src.services import (
     diagnose_service,
     export_service,
     health,
+    keep_service,
+    prune_service,
     repair_service,
     restore_service,
     status_service,
@@ -74,7 +77,7 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = settings
 
 
-@cli.command()
+@cli.group(invoke_without_command=True, subcommand_metavar="[keep|unkeep ARCHIVE]")
 @click.option(
     "--type",
     "backup_type",
@@ -85,9 +88,27 @@ def cli(ctx: click.Context) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @shows_progress("backup")
-@click.pass_obj
-def backup(settings: Settings, backup_type: str, as_json: bool) -> None:
-    """Create a verified backup archive of the database."""
+@click.pass_context
+def backup(ctx: click.Context, backup_type: str, as_json: bool) -> None:
+    """Create a verified backup archive of the database (or keep one from retention).
+
+    \b
+    backup [--type TYPE]     make a backup (manual unless --type says otherwise)
+    backup keep ARCHIVE      exempt ARCHIVE from retention (never deleted, not counted)
+    backup unkeep ARCHIVE    give it back to retention
+    ARCHIVE is a path, or an archive's name as `list` shows it.
+    """
+    if ctx.invoked_subcommand is None:
+        _make_backup(ctx.obj, backup_type, as_json)
+    elif ctx.get_parameter_source("backup_type") is not ParameterSource.DEFAULT:
+        raise click.UsageError(
+            f"--type chooses the kind of a new backup; `backup {ctx.invoked_subcommand} "
+            "ARCHIVE` takes none (the archive's name says its type)."
+        )
+
+
+def _make_backup(settings: Settings, backup_type: str, as_json: bool) -> None:
+    """Make the backup, print it, and alarm on a failure (of the backup or of its copies)."""
     if not as_json:
         output.emit(f"⏳ Creating {backup_type} backup of {settings.database_path} ...")
     try:
@@ -111,23 +132,63 @@ def backup(settings: Settings, backup_type: str, as_json: bool) -> None:
         )
 
 
+_ARCHIVE_JSON = click.option(
+    "--json", "as_json", is_flag=True, help="One JSON document on stdout (also: backup --json)."
+)
+
+
+@backup.command(name="keep")
+@click.argument("archive")
+@_ARCHIVE_JSON
+@click.pass_context
+def keep_command(ctx: click.Context, archive: str, as_json: bool) -> None:
+    """Exempt ARCHIVE from retention.
+
+    A kept archive is never deleted by retention, here or on an off-machine target, and
+    takes no day, week or place from the newer ones. ARCHIVE is a path, or a name `list`
+    shows (it marks the kept ones).
+    """
+    result = keep_service.keep_archive(ctx.obj, archive)
+    _emit_keep(ctx, result, as_json)
+
+
+@backup.command(name="unkeep")
+@click.argument("archive")
+@_ARCHIVE_JSON
+@click.pass_context
+def unkeep_command(ctx: click.Context, archive: str, as_json: bool) -> None:
+    """Give a kept ARCHIVE back to retention.
+
+    The next backup of its type, or `prune`, may then delete it. ARCHIVE is a path, or a
+    name `list` shows (also of a kept archive deleted by hand since).
+    """
+    result = keep_service.unkeep_archive(ctx.obj, archive)
+    _emit_keep(ctx, result, as_json)
+
+
+def _emit_keep(ctx: click.Context, result: keep_service.KeepResult, as_json: bool) -> None:
+    """Print what keep/unkeep did; `backup --json keep X` asks for JSON as well."""
+    parent = ctx.parent.params if ctx.parent else {}
+    json_wanted = as_json or bool(parent.get("as_json"))
+    output.emit(output.result_json(result) if json_wanted else output.keep_text(result))
+
+
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Only show what retention would delete.")
-@click.option("--type", "backup_type", type=click.Choice(BACKUP_TYPES), help="Only this type.")
+@click.option(
+    "--type",
+    "backup_type",
+    type=click.Choice(BACKUP_TYPES),
+    help="Only this type's backups (the recovery folder is then left alone).",
+)
 @click.pass_obj
 def prune(settings: Settings, dry_run: bool, backup_type: str | None) -> None:
-    """Apply retention now: daily per day, weekly per week, manual and emergency by count."""
-    kinds = [backup_type] if backup_type else list(BACKUP_TYPES)
-    expired = [b for kind in kinds for b in backup_service.plan_retention(settings, kind)]
-    if not expired:
-        output.emit("✅ Retention keeps every backup there is.")
-        return
-    verb = "Would delete" if dry_run else "Deleting"
-    output.emit(f"{verb} {len(expired)} backup(s):")
-    output.emit("\n".join(f"  {b.backup_type:<9} {b.path}" for b in expired))
-    if not dry_run:
-        deleted = backup_service.delete_expired(settings, expired)
-        output.emit(f"✅ Deleted {len(deleted)}.")
+    """Apply retention now: daily per day, weekly per week, manual and emergency by count,
+    and reports and exports in the recovery folder older than RECOVERY_RETENTION_DAYS."""
+    plan = prune_service.plan_prune(settings, backup_type)
+    output.emit(output.prune_plan_text(plan, dry_run=dry_run))
+    if not dry_run and not plan.empty:
+        output.emit(output.prune_done_text(prune_service.apply_prune(settings, plan)))
 
 
 @cli.command(name="list")
@@ -170,14 +231,18 @@ def status(settings: Settings, as_json: bool, check: bool) -> None:
 @shows_progress("verify")
 @click.pass_obj
 def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool) -> None:
-    """Re-run every check on a backup archive (or on all of them)."""
+    """Re-run every check on a backup archive PATH (or a name `list` shows), or on all."""
     if bool(path) == check_all:
         raise click.UsageError("Give one archive PATH, or --all (not both).")
-    paths = [b.path for b in catalog.list_backups(settings)] if check_all else [path]
+    paths = (
+        [b.path for b in catalog.list_backups(settings)]
+        if check_all
+        else [catalog.resolve_archive(settings, str(path))]
+    )
     if not paths:
         output.emit("[]" if as_json else "📋 No backups to verify.")
         return
-    reports = catalog.verify_backups(settings, [p for p in paths if p is not None])
+    reports = catalog.verify_backups(settings, paths)
     if as_json:
         output.emit(
             output.to_json(

@@ -16,6 +16,8 @@ from src.services.catalog import BackupInfo, VerifyReport
 from src.services.demo_service import DemoResult
 from src.services.diagnose_service import Diagnosis
 from src.services.export_service import ExportResult
+from src.services.keep_service import KeepResult
+from src.services.prune_service import PrunePlan, PruneResult
 from src.services.repair_service import RepairResult
 from src.services.restore_service import CopyResult, RestorePlan, RestoreResult
 from src.services.scheduler_state import SchedulerView
@@ -41,6 +43,7 @@ PLAIN = {
     "🔍": "",
     "🌍": "",
     "💡": "[i]",
+    "📌": "",
 }
 
 
@@ -105,6 +108,9 @@ def backup_created(result: BackupResult) -> str:
         lines.append(f"  Not found (skipped): {', '.join(result.missing_files)}")
     if result.deleted:
         lines.append(f"  Retention removed: {', '.join(p.name for p in result.deleted)}")
+    if result.recovery_deleted:
+        names = ", ".join(p.name for p in result.recovery_deleted)
+        lines.append(f"  Old reports and exports removed from the recovery folder: {names}")
     lines += offsite_output.run_lines(result.offsite)
     return "\n".join(lines)
 
@@ -136,12 +142,70 @@ def backup_list(backups: list[BackupInfo]) -> str:
         users = item.user_count if item.user_count is not None else "-"
         lines.append(
             f"{mark} {item.backup_type:<9} {when(item.created_at)}  {size(item.size_bytes):>10}"
-            f"  users: {users}  {item.path}"
+            f"  users: {users}  {_KEPT[item.kept]}{item.path}"
         )
         if item.error:
             lines.append(f"    ❌ {item.error}")
     lines += ["", "✅ verified  ⚠️ not verified yet or degraded  ❌ failed verification"]
+    if any(item.kept for item in backups):
+        lines.append("📌 kept: retention never deletes or counts it (`backup unkeep NAME`)")
     return "\n".join(lines)
+
+
+_KEPT = {True: "📌 kept  ", False: "", None: "(kept?)  "}  # None: the history is unreadable
+
+
+def keep_text(result: KeepResult) -> str:
+    """Say what `backup keep` or `backup unkeep` did."""
+    if result.kept:
+        if not result.changed:
+            return f"📌 {result.name} was kept already; nothing changed."
+        return (
+            f"📌 Kept {result.name} ({result.backup_type}): retention never deletes it, here "
+            f"or on an off-machine target, and does not count it.\n"
+            f"  Undo with: python backup_manager.py backup unkeep {result.name}"
+        )
+    if not result.changed:
+        return f"✅ {result.name} was not kept; nothing changed."
+    return (
+        f"✅ {result.name} is no longer kept: retention counts it again (the next "
+        f"{result.backup_type} backup, or `prune`, may delete it)."
+    )
+
+
+def prune_plan_text(plan: PrunePlan, *, dry_run: bool) -> str:
+    """Show what `prune` deletes (or would), and what it passes by."""
+    verb = "Would delete" if dry_run else "Deleting"
+    if plan.expired:
+        lines = [f"{verb} {len(plan.expired)} backup(s):"]
+        lines += [f"  {b.backup_type:<9} {b.path}" for b in plan.expired]
+    else:
+        lines = ["✅ Retention keeps every backup there is."]
+    if plan.kept:
+        lines.append(f"📌 Kept with `backup keep` (never deleted, not counted): {len(plan.kept)}")
+        lines += [f"  {b.backup_type:<9} {b.path}" for b in plan.kept]
+    recovery = plan.recovery
+    if recovery is None or recovery.days == 0:
+        return "\n".join(lines)
+    old = f"older than {recovery.days} days (RECOVERY_RETENTION_DAYS)"
+    if recovery.expired:
+        lines.append(f"{verb} {len(recovery.expired)} report(s) and export(s) {old}:")
+        lines += [f"  {item.kind:<9} {item.path}" for item in recovery.expired]
+    if recovery.left:
+        lines.append(
+            f"⚠️ Left in the recovery folder, {old} but possibly the only copy of their data "
+            "(delete them by hand once they are no longer needed):"
+        )
+        lines += [f"  {item.path}" for item in recovery.left]
+    return "\n".join(lines)
+
+
+def prune_done_text(result: PruneResult) -> str:
+    """Say what `prune` deleted."""
+    text = f"✅ Deleted {len(result.deleted)} backup(s)"
+    if result.recovery_deleted:
+        text += f" and {len(result.recovery_deleted)} old report(s) and export(s)"
+    return text + "."
 
 
 def status_text(status: SystemStatus) -> str:
@@ -420,6 +484,7 @@ def info_json(item: BackupInfo) -> dict[str, Any]:
         "degraded": item.degraded,
         "user_count": item.user_count,
         "error": item.error,
+        "kept": item.kept,
     }
 
 

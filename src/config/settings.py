@@ -30,6 +30,7 @@ SETTING_NAMES = (
     "RETENTION_WEEKLY",
     "RETENTION_MANUAL",
     "RETENTION_EMERGENCY",
+    "RECOVERY_RETENTION_DAYS",
     "BACKUP_TIMEZONE",
     "DAILY_BACKUP_TIME",
     "WEEKLY_BACKUP_DAY",
@@ -152,6 +153,7 @@ class Settings:
     recovery_dir: Path
     log_dir: Path
     retention: Mapping[str, int]
+    recovery_retention_days: int  # reports and exports in recovery_dir; 0 keeps them forever
     timezone: tzinfo
     timezone_name: str
     daily_backup_time: time
@@ -538,6 +540,7 @@ def load_settings(
         recovery_dir=read.folder("RECOVERY_DIR", "recovery"),
         log_dir=read.folder("LOG_DIR", "logs"),
         retention=retention,
+        recovery_retention_days=read.integer("RECOVERY_RETENTION_DAYS", 30, 0, 36_500),
         timezone=zone,
         timezone_name=zone_name,
         daily_backup_time=read.clock_time("DAILY_BACKUP_TIME", "03:00"),

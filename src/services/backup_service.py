@@ -26,7 +26,7 @@ from src.errors import (
     IntegrityFailure,
     disk_error,
 )
-from src.services import catalog, progress, retention
+from src.services import catalog, progress, recovery_retention, retention
 from src.services.archive import ArchiveWriter, DeflatedFile, check_members
 from src.services.contents import add_files, build_metadata
 from src.services.exporters import write_json_export, write_sql_dump
@@ -65,6 +65,7 @@ class BackupResult:
     problems: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
     deleted: list[Path] = field(default_factory=list)
+    recovery_deleted: list[Path] = field(default_factory=list)  # old reports and exports
     offsite: OffsiteRun = field(default_factory=OffsiteRun)
 
 
@@ -76,7 +77,8 @@ def create_backup(
     *,
     send_offsite: bool = True,
 ) -> BackupResult:
-    """Make one backup of the database, verify it, then apply retention.
+    """Make one backup of the database, verify it, then apply retention (of its type's
+    backups, and of the recovery folder's old reports and exports).
 
     Args:
         settings: the tool's settings.
@@ -148,6 +150,8 @@ def create_backup(
         result.size_bytes,
         result.duration_seconds,
     )
+    # reports and exports are no backups: they need not hold up the others
+    result.recovery_deleted = recovery_retention.prune_recovery(settings)
     # after the lock: an upload must not hold up restores and other backups
     result.offsite = copying.after_backup(settings, result.path, backup_type, send=send_offsite)
     return result
@@ -159,9 +163,11 @@ def plan_retention(
     """Return the backups of one type that retention no longer keeps (never `protect`).
 
     Daily backups are kept per day and weekly ones per week (in BACKUP_TIMEZONE), as the
-    specification's "7 days" and "4 weeks" say; manual and emergency ones by count.
+    specification's "7 days" and "4 weeks" say; manual and emergency ones by count. An
+    archive kept with `backup keep` is left out altogether: never deleted, and it takes
+    no day, week or place of the count, so keeping an old one never evicts a newer one.
     """
-    backups = catalog.list_backups(settings, backup_type)
+    backups = [b for b in catalog.list_backups(settings, backup_type) if b.kept is False]
     period = {"daily": _day, "weekly": _week}.get(backup_type)
     zone = settings.timezone
     expired = retention.select_expired(
@@ -180,9 +186,13 @@ def apply_retention(
 
 
 def delete_expired(settings: Settings, expired: list[catalog.BackupInfo]) -> list[Path]:
-    """Delete what `plan_retention` chose, under the backup lock (no backup or restore runs)."""
+    """Delete what `plan_retention` chose, under the backup lock (no backup or restore runs);
+    an archive kept since it was chosen stays."""
     with exclusive_lock(settings.backup_dir / ".lock", "retention", settings.lock_timeout):
-        return retention.prune(expired)
+        kept = History(settings.history_path).kept_names()
+        if kept is None:  # the marks cannot be read: delete nothing rather than guess
+            return []
+        return retention.prune([b for b in expired if b.path.name not in kept])
 
 
 def _moment(created_at: str, zone: tzinfo) -> datetime:

@@ -41,6 +41,9 @@ class BackupInfo:
     verified: bool | None  # True ok, False failed its last verification, None never checked
     metadata: dict[str, Any] | None
     error: str | None = None
+    # exempt from retention (`backup keep`); None when the history cannot be read, which
+    # retention treats as kept (it never deletes on a guess)
+    kept: bool | None = False
 
     @property
     def name(self) -> str:
@@ -112,6 +115,7 @@ def list_backups(settings: Settings, backup_type: str | None = None) -> list[Bac
         One entry per archive, with its metadata when it can be read.
     """
     history = History(settings.history_path)
+    kept = history.kept_names()
     found = []
     for kind in [backup_type] if backup_type else list(BACKUP_TYPES):
         folder = settings.type_dir(kind)
@@ -122,7 +126,7 @@ def list_backups(settings: Settings, backup_type: str | None = None) -> list[Bac
             if not match or match["type"] != kind or not path.is_file():
                 continue
             try:
-                found.append(_describe(path, match, history))
+                found.append(_describe(path, match, history, kept))
             except FileNotFoundError:  # deleted by retention while we looked
                 continue
     return sorted(found, key=lambda b: b.created_at_key, reverse=True)
@@ -135,7 +139,23 @@ def newest_verified(settings: Settings, backup_type: str | None = None) -> Backu
     )
 
 
-def _describe(path: Path, match: re.Match[str], history: History) -> BackupInfo:
+def resolve_archive(settings: Settings, reference: str) -> Path:
+    """Return the archive an ARCHIVE argument names, resolved (not checked in any way).
+
+    A path (absolute, or relative to the current folder) names that file; an archive's
+    file name as `list` shows it, with no such file here, names the archive of that name
+    in its type folder. `restore`, `verify` and `backup keep|unkeep` all read it this way.
+    """
+    given = Path(reference).expanduser()
+    match = ARCHIVE_NAME.match(reference)
+    if match and not given.exists():  # a bare name never holds a folder part
+        return (settings.type_dir(match["type"]) / reference).resolve()
+    return given.resolve()
+
+
+def _describe(
+    path: Path, match: re.Match[str], history: History, kept: frozenset[str] | None
+) -> BackupInfo:
     """Read what `list` shows of one archive."""
     metadata, error = None, None
     try:
@@ -153,6 +173,7 @@ def _describe(path: Path, match: re.Match[str], history: History) -> BackupInfo:
         verified=verified,
         metadata=metadata,
         error=error,
+        kept=None if kept is None else path.name in kept,
     )
 
 

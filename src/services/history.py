@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS verifications (
     ok INTEGER NOT NULL,
     problems TEXT
 );
+-- archives exempt from retention (`backup keep`), by file name: the name holds the type,
+-- so it names one archive of BACKUP_DIR/<type>/ and stays right if BACKUP_DIR moves
+CREATE TABLE IF NOT EXISTS kept (
+    archive TEXT PRIMARY KEY,
+    kept_at TEXT NOT NULL
+);
 """
 
 
@@ -122,12 +128,15 @@ def read_only_history(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    """Tell whether the history's tables exist (a file made elsewhere may lack them)."""
+def _has_tables(conn: sqlite3.Connection, *names: str) -> bool:
+    """Tell whether the history's tables exist (a file made elsewhere, or by an older
+    version of the tool, may lack them: its writers add them on their next write)."""
+    names = names or ("attempts", "verifications")
+    marks = ", ".join("?" * len(names))
     found = conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE name IN ('attempts', 'verifications')"
+        f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({marks})", names
     ).fetchone()[0]
-    return int(found) == 2
+    return int(found) == len(names)
 
 
 class History:
@@ -213,6 +222,40 @@ class History:
                 "SELECT ok, verified_at FROM verifications WHERE archive = ?", (str(archive),)
             ).fetchone()
         return (bool(row[0]), str(row[1])) if row else None
+
+    def keep(self, archive: str, when: datetime) -> bool:
+        """Exempt an archive (its file name) from retention; False when it was already.
+
+        Raises:
+            sqlite3.Error, OSError: the mark could not be written (unlike the records
+                above, a mark that is not there must not be reported as made).
+        """
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO kept (archive, kept_at) VALUES (?, ?)",
+                (archive, when.isoformat()),
+            )
+            return cursor.rowcount == 1
+
+    def unkeep(self, archive: str) -> bool:
+        """Give an archive (its file name) back to retention; False when it was not kept.
+
+        Raises:
+            sqlite3.Error, OSError: the mark could not be removed.
+        """
+        with self._connect() as conn:
+            return conn.execute("DELETE FROM kept WHERE archive = ?", (archive,)).rowcount == 1
+
+    def kept_names(self) -> frozenset[str] | None:
+        """Return the file names of the kept archives; None when the history cannot be read
+        (retention then deletes nothing: an unknown mark must count as a mark)."""
+        if not self.path.exists():
+            return frozenset()
+        with self._recording("a look-up of the kept archives"), self._reading() as conn:
+            if not _has_tables(conn, "kept"):
+                return frozenset()
+            return frozenset(str(row[0]) for row in conn.execute("SELECT archive FROM kept"))
+        return None  # the look-up failed (logged)
 
     def statistics(self) -> Statistics:
         """Count successes, failures and interrupted attempts."""

@@ -120,14 +120,15 @@ class CopyResult:
 
 
 def candidates(settings: Settings, reference: str) -> Iterator[Path]:
-    """Yield the archives `reference` names: a path, or for `latest` newest first.
+    """Yield the archives `reference` names: a path or a name `list` shows, or for `latest`
+    the verified ones, newest first.
 
     `latest` is the newest verified backup that is neither degraded nor a restore's own
     safety backup (`restore latest` twice would otherwise undo itself); when one fails
     validation, the next one is tried.
     """
     if reference != "latest":
-        yield Path(reference).expanduser().resolve()
+        yield catalog.resolve_archive(settings, reference)
         return
     for backup in catalog.list_backups(settings):
         if backup.verified and not backup.degraded and backup.trigger != "restore":

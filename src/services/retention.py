@@ -47,7 +47,8 @@ def select_expired(
     `keep` periods that have one stays: seven runs in one afternoon never evict a week.
     Archives that failed verification, or were never verified here (copied in by hand),
     never count and are never deleted here (an operator looks at them). Degraded
-    emergency archives are kept apart: the newest `keep` of them stay.
+    emergency archives are kept apart: the newest `keep` of them stay. Archives kept with
+    `backup keep` are left out by the callers before they ask: they neither count nor go.
     """
     if keep < 1:
         raise ValueError("keep must be at least 1: the newest verified backup always stays")

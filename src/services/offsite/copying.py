@@ -17,6 +17,7 @@ from typing import Any
 from src.config.settings import BACKUP_TYPES, OffsiteSettings, Settings
 from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError
 from src.services import catalog, progress
+from src.services.history import History
 from src.services.locking import exclusive_lock
 from src.services.offsite import crypto
 from src.services.offsite.ledger import (
@@ -375,9 +376,17 @@ def _postpone_rest(
 
 
 def _prune(settings: Settings, target: Target, ledger: Ledger) -> list[str]:
-    """Delete the copies beyond OFFSITE_RETENTION_<TYPE> (verified ones only, ours only)."""
+    """Delete the copies beyond OFFSITE_RETENTION_<TYPE> (verified ones only, ours only).
+
+    The copy of an archive kept with `backup keep` is never deleted and takes no place of
+    the count, as locally (also once the local archive is gone: then it may be the last).
+    """
+    kept = History(settings.history_path).kept_names()
+    if kept is None:  # the marks cannot be read: delete nothing rather than guess
+        logger.warning("offsite %s: retention skipped, the kept marks cannot be read", target.name)
+        return []
     deleted = []
-    verified = ledger.records(target.name, (VERIFIED,))
+    verified = [r for r in ledger.records(target.name, (VERIFIED,)) if r.archive not in kept]
     for kind in BACKUP_TYPES:
         keep = settings.offsite.retention[kind]
         for record in select_expired([r for r in verified if r.backup_type == kind], keep):
