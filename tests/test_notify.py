@@ -34,14 +34,14 @@ def test_scheduled_backups_ping_the_health_check_start_success_and_fail(settings
         settings = settings_for(sample_db, HEALTHCHECK_URL=f"{catcher.url}/ping/abc")
         clock = Clock(settings.now())
         runner = BackupScheduler(settings, clock=clock, notifier=Notes(), catch_up=False)
-        assert runner.run("daily")
+        assert runner.run("daily").ok
         good = catcher.wait_for(2)
         assert [c.path for c in good] == ["/ping/abc/start", "/ping/abc"]
         assert b"daily backup made: pmo_recovery_backup_daily_" in good[1].body
         failing = BackupScheduler(
             settings, clock=clock, notifier=Notes(), backup=FakeBackups(clock, failures=1)
         )
-        assert not failing.run("daily", retry=False)
+        assert not failing.run("daily", retry=False).ok
         both = catcher.wait_for(4)
     assert [c.path for c in both[2:]] == ["/ping/abc/start", "/ping/abc/fail"]
     assert b"disk on fire" in both[3].body
@@ -54,7 +54,7 @@ def test_scheduler_alarms_go_to_apprise_and_an_undeliverable_one_is_logged(
         settings = settings_for(sample_db, NOTIFY_URLS=f"json://127.0.0.1:{catcher.port}/a")
         clock = Clock(settings.now())
         runner = BackupScheduler(settings, clock=clock, backup=FakeBackups(clock, failures=1))
-        assert not runner.run("daily")
+        assert not runner.run("daily").ok
         (caught,) = catcher.wait_for(1)
         assert "disk on fire" in json.loads(caught.body)["message"]
     with socket.socket() as probe:  # a port nobody listens on

@@ -34,7 +34,7 @@ def daily_copy(settings):
 
 def start(settings, clock, notes) -> BackupScheduler:
     runner = BackupScheduler(settings, clock=clock, notifier=notes, catch_up=False)
-    runner.start(thread=False)
+    runner.start(clock.now)
     return runner
 
 
@@ -45,25 +45,25 @@ def test_a_failed_copy_is_retried_with_backoff_and_alarms_once(settings_for, sam
     notes = Notes()
     runner = start(settings, clock, notes)
     try:
-        assert runner.run("daily")  # the local backup counts, the copy waits
+        assert runner.run("daily").ok  # the local backup counts, the copy waits
         failed = notes.of("offsite_failed")
         assert len(failed) == 1 and "usb" in failed[0] and "local backup is fine" in failed[0]
         record = daily_copy(settings)
         assert record.state == "pending" and record.attempts == 1
-        runner.tick()  # the first beat sends all there is: fails again, no second alarm
+        runner.tick(clock.now)  # the first beat sends all there is: fails again, no second alarm
         assert len(notes.of("offsite_failed")) == 1
         attempts = daily_copy(settings).attempts
         clock.at(clock.now + timedelta(minutes=2))
-        runner.tick()  # not due yet: not tried
+        runner.tick(clock.now)  # not due yet: not tried
         assert daily_copy(settings).attempts == attempts
         usb.mkdir()  # the disk is back
         clock.at(clock.now + timedelta(minutes=30))
-        runner.tick()
+        runner.tick(clock.now)
         record = daily_copy(settings)
         assert record.state == "verified" and (usb / f"{record.archive}.age").is_file()
         assert scheduler_state.SchedulerState(settings).read()["offsite_failing"] == {}
         usb.rename(tmp_path / "gone")  # a new incident alarms again
-        assert runner.run("daily")
+        assert runner.run("daily").ok
         assert len(notes.of("offsite_failed")) == 2
     finally:
         runner.stop()
@@ -79,17 +79,17 @@ def test_no_verified_daily_copy_for_too_long_alarms_once_per_incident(
     notes = Notes()
     runner = start(settings, clock, notes)
     try:
-        assert runner.run("daily")
-        runner.check_stale()
+        assert runner.run("daily").ok
+        runner.check_stale(clock.now)
         assert notes.of("offsite_stale") == []
         clock.at(clock.now + timedelta(hours=27))
-        runner.check_stale()
-        runner.check_stale()
+        runner.check_stale(clock.now)
+        runner.check_stale(clock.now)
         stale = notes.of("offsite_stale")
         assert len(stale) == 1 and "usb" in stale[0] and "26 h" in stale[0]
-        assert runner.run("daily")  # a new verified copy (now) ends the incident
+        assert runner.run("daily").ok  # a new verified copy (now) ends the incident
         clock.at(settings.now() + timedelta(hours=1))
-        runner.check_stale()
+        runner.check_stale(clock.now)
         assert len(notes.of("offsite_stale")) == 1
         assert scheduler_state.SchedulerState(settings).read()["offsite_stale_notified"] == {}
     finally:
@@ -102,7 +102,7 @@ def test_the_weekly_drill_restores_the_newest_off_machine_copy(settings_for, sam
     settings = offsite_settings(settings_for, sample_db, tmp_path, usb)
     notes = Notes()
     runner = BackupScheduler(settings, notifier=notes)
-    assert runner.run("weekly")
+    assert runner.run("weekly").ok
     drills = scheduler_state.SchedulerState(settings).read()["last_offsite_drill"]
     assert drills["usb"]["ok"] is True and "integrity ok" in drills["usb"]["detail"]
 
@@ -116,7 +116,7 @@ def test_the_weekly_drill_restores_the_newest_off_machine_copy(settings_for, sam
         return offsite_drills(settings_)
 
     runner = BackupScheduler(settings, notifier=notes, offsite_drill=tamper_then_drill)
-    assert runner.run("weekly")
+    assert runner.run("weekly").ok
     drills = scheduler_state.SchedulerState(settings).read()["last_offsite_drill"]
     assert drills["usb"]["ok"] is False and "does not decrypt" in drills["usb"]["detail"]
     assert len(notes.of("offsite_drill_failed")) == 1

@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from src.driver.heartbeat import Heartbeat
+from src.errors import IntegrityFailure
 from src.logging_setup import configure_logging
 from src.services import scheduler_state
-from src.services.backup_scheduler import BackupScheduler
+from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 from src.services.backup_service import create_backup
 from src.services.drill import DrillResult, restore_drill
-from src.services.schedule_times import next_weekly
+from src.services.schedule_times import Retry, next_weekly
+from tests.conftest import corrupt
 
 
 class Clock:
@@ -80,7 +83,7 @@ def make(settings, clock, backups, notes=None, **kw) -> BackupScheduler:
         catch_up=kw.pop("catch_up", False),
         **kw,
     )
-    runner.start(thread=False)
+    runner.start(clock.now)
     return runner
 
 
@@ -104,7 +107,7 @@ def test_daily_at_three_and_weekly_on_sunday_at_two_in_jakarta(settings_for, sam
             datetime(2026, 11, 29, 2, 0, 1, tzinfo=JAKARTA),
             datetime(2026, 11, 29, 3, 0, tzinfo=JAKARTA),
         ):
-            runner.tick() if clock.at(moment) else None
+            runner.tick(clock.at(moment).now)
         assert backups.calls == [
             ("daily", datetime(2026, 11, 28, 3, 0, tzinfo=JAKARTA)),
             ("weekly", datetime(2026, 11, 29, 2, 0, 1, tzinfo=JAKARTA)),
@@ -130,7 +133,7 @@ def test_daily_runs_once_on_the_days_clocks_change(settings_for, sample_db):
         start = datetime(2027, 3, 13, 17, 0, tzinfo=timezone.utc)
         for minutes in range(0, 3 * 24 * 60, 10):
             clock.at((start + timedelta(minutes=minutes)).astimezone(NEW_YORK))
-            runner.tick()
+            runner.tick(clock.now)
         runs = [(kind, t.day, t.hour, t.minute) for kind, t in backups.calls]
         # 14 March 2027 is a Sunday: the weekly 02:00 does not exist either, it runs at 03:00
         assert runs == [
@@ -152,7 +155,7 @@ def test_daily_runs_once_on_the_days_clocks_change(settings_for, sample_db):
         start = datetime(2027, 11, 6, 17, 0, tzinfo=timezone.utc)
         for minutes in range(0, 2 * 24 * 60, 10):
             clock.at((start + timedelta(minutes=minutes)).astimezone(NEW_YORK))
-            runner.tick()
+            runner.tick(clock.now)
         daily = [t.astimezone(timezone.utc) for kind, t in backups.calls if kind == "daily"]
         assert daily == [
             datetime(2027, 11, 7, 5, 30, tzinfo=timezone.utc),  # 01:30 EDT, the first one
@@ -186,10 +189,10 @@ def test_catch_up_after_the_machine_was_off(settings_for, sample_db):
     runner = make(settings, clock, backups, catch_up=True)
     try:
         assert runner.pending == ["daily"]
-        runner.tick()
+        runner.tick(clock.now)
         assert [kind for kind, _ in backups.calls] == ["daily"]
         clock.at(now + timedelta(hours=30, minutes=1))
-        runner.tick()
+        runner.tick(clock.now)
         assert len(backups.calls) == 1  # once, not on every beat
     finally:
         runner.stop()
@@ -214,7 +217,7 @@ def test_failures_are_retried_with_backoff_counted_logged_and_notified(
         three = runner.next_runs["daily"]
         for offset in (0, 4, 5, 14, 15, 16):
             clock.at(three + timedelta(minutes=offset))
-            runner.tick()
+            runner.tick(clock.now)
         assert [when - three for _, when in backups.calls] == [
             timedelta(0),
             timedelta(minutes=5),
@@ -242,11 +245,11 @@ def test_after_the_last_retry_it_gives_up_until_the_next_day(settings_for, sampl
         three = runner.next_runs["daily"]
         for offset in range(0, 120, 1):
             clock.at(three + timedelta(minutes=offset))
-            runner.tick()
+            runner.tick(clock.now)
         assert len(backups.calls) == 2
         assert len(notes.of("backup_gave_up")) == 1
         clock.at(three + timedelta(days=1))
-        runner.tick()
+        runner.tick(clock.now)
         assert [kind for kind, _ in backups.calls].count("daily") == 3
     finally:
         runner.stop()
@@ -267,20 +270,20 @@ def test_a_job_that_raises_does_not_stop_later_jobs_in_the_thread(settings_for, 
         drill=fine_drill,
         notifier=Notes(),
         catch_up=True,
-        beat_seconds=1,
     )
-    runner.start()
+    heartbeat = Heartbeat(runner, beat_seconds=1)
+    heartbeat.start()
     try:
         deadline = datetime.now() + timedelta(seconds=20)
         while len(backups.calls) < 2 and datetime.now() < deadline:
-            runner.stopping.wait(0.05)
+            heartbeat.stopping.wait(0.05)
         assert [kind for kind, _ in backups.calls] == ["daily", "weekly"]
         clock.at(runner.next_runs["daily"] + timedelta(seconds=1))
         while len(backups.calls) < 3 and datetime.now() < deadline:
-            runner.stopping.wait(0.05)
+            heartbeat.stopping.wait(0.05)
         assert [kind for kind, _ in backups.calls] == ["daily", "weekly", "daily"]
     finally:
-        assert runner.stop(timeout=10)
+        assert heartbeat.stop(timeout=10)
     assert not scheduler_state.scheduler_view(settings).running
 
 
@@ -293,13 +296,13 @@ def test_staleness_alarm_fires_once_per_incident(settings_for, sample_db):
     notes = Notes()
     runner = make(settings, clock, FakeBackups(clock), notes)
     try:
-        runner.check_stale()
+        runner.check_stale(clock.now)
         assert notes.of("stale") == []
         clock.at(made + timedelta(hours=26, minutes=50))
-        runner.check_stale()
-        runner.check_stale()
+        runner.check_stale(clock.now)
+        runner.check_stale(clock.now)
         clock.at(made + timedelta(hours=30))
-        runner.check_stale()
+        runner.check_stale(clock.now)
         stale = notes.of("stale")
         assert len(stale) == 1 and "No daily backup has succeeded for 27 h" in stale[0]
         view = scheduler_state.scheduler_view(settings, clock.now)
@@ -319,15 +322,15 @@ def test_pause_survives_a_restart_and_run_requests_still_run(settings_for, sampl
     runner = make(settings, clock, backups)  # restarted: still paused
     try:
         clock.at(runner.next_runs["daily"])
-        runner.tick()
+        runner.tick(clock.now)
         assert backups.calls == []
         assert scheduler_state.scheduler_view(settings, clock.now).paused
         scheduler_state.request_run(settings, "daily")  # the bot's "run now"
-        runner.tick()
+        runner.tick(clock.now)
         assert [kind for kind, _ in backups.calls] == ["daily"]
         scheduler_state.set_paused(settings, False)
         clock.at(runner.next_runs["daily"])
-        runner.tick()
+        runner.tick(clock.now)
         assert [kind for kind, _ in backups.calls].count("daily") == 2
     finally:
         runner.stop()
@@ -337,7 +340,7 @@ def test_a_weekly_backup_is_drilled_and_a_failed_drill_counts(settings_for, samp
     settings = settings_for(sample_db)
     notes = Notes()
     runner = BackupScheduler(settings, notifier=notes)
-    assert runner.run("weekly")  # real backup, real drill
+    assert runner.run("weekly").ok  # real backup, real drill
     view = scheduler_state.scheduler_view(settings)
     assert view.last_drill["ok"] is True and "integrity ok" in view.last_drill["detail"]
 
@@ -348,7 +351,7 @@ def test_a_weekly_backup_is_drilled_and_a_failed_drill_counts(settings_for, samp
         return restore_drill(settings_, archive)
 
     runner = BackupScheduler(settings, notifier=notes, drill=tampered)
-    assert runner.run("weekly")
+    assert runner.run("weekly").ok
     view = scheduler_state.scheduler_view(settings)
     assert view.last_drill["ok"] is False and view.failures == 1
     assert len(notes.of("drill_failed")) == 1
@@ -365,3 +368,44 @@ def test_only_one_scheduler_at_a_time(settings_for, sample_db):
     finally:
         first.stop()
     make(settings, clock, FakeBackups(clock)).stop()  # free again once stopped
+
+
+def test_run_now_with_the_running_scheduler_is_retried_by_it(settings_for, sample_db):
+    settings = settings_for(sample_db, SCHEDULER_RETRIES="2", SCHEDULER_RETRY_MINUTES="5")
+    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=settings.timezone))
+    backups = FakeBackups(clock, failures=1)
+    notes = Notes()
+    runner = make(settings, clock, backups, notes)
+    try:
+        outcome = run_scheduled_backup(settings, "daily", scheduler=runner)  # the bot's button
+        assert not outcome.ok and outcome.archive is None and outcome.reason == "disk on fire"
+        assert "disk on fire" in str(outcome.error) and outcome.attempt == 1
+        assert outcome.retry_at == clock.now + timedelta(minutes=5)
+        assert runner.retries == {"daily": Retry(1, outcome.retry_at)}
+        (failed,) = notes.of("backup_failed")
+        assert "Retry 1 of 2 at" in failed
+        clock.at(outcome.retry_at)
+        assert runner.tick(clock.now) == ["daily"]
+        assert runner.retries == {}
+        assert scheduler_state.scheduler_view(settings, clock.now).successes == 1
+    finally:
+        runner.stop()
+
+
+def test_a_one_off_run_returns_its_outcome_and_is_not_retried(settings_for, sample_db):
+    settings = settings_for(sample_db)
+    notes = Notes()
+    made = run_scheduled_backup(settings, "weekly", notifier=notes)
+    view = scheduler_state.scheduler_view(settings)
+    assert made.ok and made.archive is not None and made.archive.is_file()
+    assert made.error is None and made.reason == "" and made.retry_at is None
+    assert view.last_success["weekly"]["archive"] == made.archive.name
+    assert made.drill is not None and made.drill.ok and made.drill_summary == view.last_drill
+    corrupt(sample_db)
+    failed = run_scheduled_backup(settings, "daily", notifier=notes)
+    assert not failed.ok and isinstance(failed.error, IntegrityFailure)
+    assert failed.retry_at is None and failed.drill is None
+    assert notes.of("backup_failed") == [f"The daily backup failed: {failed.reason.rstrip('.')}."]
+    view = scheduler_state.scheduler_view(settings)
+    assert view.failures == 1 and view.last_failure["daily"]["reason"] == failed.reason
+    assert view.last_failure["daily"]["attempt"] == 1

@@ -1,4 +1,4 @@
-"""Build the bot's Application: handlers, the scheduler thread, the Bot API address."""
+"""Build the bot's Application: handlers, the scheduler's heartbeat, the Bot API address."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from src.bot.handlers import backup_handlers, start_handlers
 from src.bot.notifier import TelegramNotifier
 from src.config.settings import Settings
 from src.database.schema import create_database
+from src.driver.heartbeat import Heartbeat
 from src.errors import ConfigError, LockBusy
 from src.services.backup_scheduler import BackupScheduler
 from src.services.notifiers import notifier_for
@@ -72,25 +73,27 @@ async def _post_init(app: BotApplication) -> None:
         await app.bot.set_my_commands(COMMANDS)
     except TelegramError as error:
         logger.warning("could not set the command list: %s", error)
-    app.bot_data["scheduler"] = None
+    app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None
     if not settings.bot_run_scheduler:
         logger.info("BOT_RUN_SCHEDULER is off: the bot does not run the scheduler")
         return
     notifier = TelegramNotifier(
         app.bot, asyncio.get_running_loop(), backup_handlers.admin_ids(settings)
     )
-    runner = BackupScheduler(settings, notifier=notifier_for(settings, notifier))
+    core = BackupScheduler(settings, notifier=notifier_for(settings, notifier))
+    heartbeat = Heartbeat(core)
     try:
-        await asyncio.to_thread(runner.start)
+        await asyncio.to_thread(heartbeat.start)
     except LockBusy as error:
         logger.warning("the bot runs without its own scheduler: %s", error)
         return
-    app.bot_data["scheduler"] = runner
+    # the scheduler makes the button's backups too (its handlers see only the core)
+    app.bot_data["scheduler"], app.bot_data["heartbeat"] = core, heartbeat
 
 
 async def _post_stop(app: BotApplication) -> None:
-    runner: BackupScheduler | None = app.bot_data.get("scheduler")
-    if runner is not None:
+    heartbeat: Heartbeat | None = app.bot_data.get("heartbeat")
+    if heartbeat is not None:
         logger.info("stopping the scheduler (a backup in progress finishes first)")
-        await asyncio.to_thread(runner.stop)
-        app.bot_data["scheduler"] = None
+        await asyncio.to_thread(heartbeat.stop)
+        app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None

@@ -15,6 +15,7 @@ from src.config.settings import BACKUP_TYPES, Settings
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
 from src.services.restore_service import RestorePlan, RestoreResult
+from src.services.scheduled_run import ScheduledOutcome
 from src.services.scheduler_state import SchedulerView
 from src.services.status_service import SystemStatus
 
@@ -273,6 +274,16 @@ def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]
     """The CLI's status text, in a <pre> block (the limit counts the text, not the tags)."""
     text = f"<pre>{escape(fit(status_text(system)))}</pre>"
     return text, InlineKeyboardMarkup([[menu.button("🔄 Refresh", "status")], menu.nav()])
+
+
+def scheduled_outcome(outcome: ScheduledOutcome) -> str:
+    """One line on a backup made at the press of a button: its archive, or why it failed."""
+    kind = outcome.backup_type
+    if outcome.archive is not None:
+        return f"✅ {kind.capitalize()} backup made: <code>{escape(outcome.archive.name)}</code>"
+    reason = outcome.reason or "see logs/errors.log"
+    retry = f" It is retried at {outcome.retry_at:%H:%M}." if outcome.retry_at else ""
+    return f"❌ The {kind} backup failed: {escape(reason)}{retry}"
 
 
 def scheduler(

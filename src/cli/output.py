@@ -20,6 +20,7 @@ from src.services.keep_service import KeepResult
 from src.services.prune_service import PrunePlan, PruneResult
 from src.services.repair_service import RepairResult
 from src.services.restore_service import CopyResult, RestorePlan, RestoreResult
+from src.services.scheduled_run import ScheduledOutcome
 from src.services.scheduler_state import SchedulerView
 from src.services.status_service import SystemStatus
 
@@ -294,6 +295,16 @@ def scheduler_lines(view: SchedulerView) -> list[str]:
     return lines
 
 
+def scheduled_lines(outcome: ScheduledOutcome) -> list[str]:
+    """Say what `scheduler run-now` made: the archive, and a weekly one's restore drill."""
+    name = outcome.archive.name if outcome.archive else ""
+    lines = [f"✅ {outcome.backup_type.capitalize()} backup made: {name}"]
+    if outcome.drill is not None:
+        mark = "✅" if outcome.drill.ok else "❌"
+        lines.append(f"{mark} Restore drill: {outcome.drill.detail}")
+    return lines
+
+
 def verify_text(report: VerifyReport) -> str:
     """Describe the verification of one archive."""
     if report.ok:
@@ -534,6 +545,16 @@ def scheduler_json(view: SchedulerView) -> dict[str, Any]:
         "last_failure": view.last_failure,
         "last_drill": view.last_drill,
         "stale": view.stale,
+    }
+
+
+def scheduled_json(outcome: ScheduledOutcome) -> dict[str, Any]:
+    """Describe what `scheduler run-now` made for --json."""
+    return {
+        "ok": outcome.ok,
+        "backup_type": outcome.backup_type,
+        "archive": outcome.archive.name if outcome.archive else None,
+        "drill": outcome.drill_summary,
     }
 
 

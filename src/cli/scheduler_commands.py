@@ -10,11 +10,12 @@ from types import FrameType
 import click
 
 from src.cli import output
+from src.cli.progress_display import shows_progress
 from src.config.settings import Settings
-from src.errors import BackupError
+from src.driver.heartbeat import Heartbeat
 from src.logging_setup import configure_logging
 from src.services import scheduler_state
-from src.services.backup_scheduler import BackupScheduler
+from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def run_foreground(settings: Settings) -> None:
     configure_logging(
         settings.log_dir, settings.bot_token, console_level=logging.INFO, console_errors=True
     )
-    runner = BackupScheduler(settings)
+    core = BackupScheduler(settings)
+    runner = Heartbeat(core)
 
     def ask_to_stop(signum: int, _frame: FrameType | None) -> None:
         if runner.stopping.is_set():  # a second signal: do not wait for the backup
@@ -66,8 +68,8 @@ def run_foreground(settings: Settings) -> None:
         runner.start()
         output.emit(
             f"🟢 Scheduler running (pid {os.getpid()}); next daily backup "
-            f"{runner.next_runs['daily']:%Y-%m-%d %H:%M}, next weekly "
-            f"{runner.next_runs['weekly']:%Y-%m-%d %H:%M} ({settings.timezone_name}). "
+            f"{core.next_runs['daily']:%Y-%m-%d %H:%M}, next weekly "
+            f"{core.next_runs['weekly']:%Y-%m-%d %H:%M} ({settings.timezone_name}). "
             "Ctrl-C or SIGTERM stops it."
         )
         if scheduler_state.scheduler_view(settings).paused:
@@ -103,26 +105,14 @@ def resume(settings: Settings) -> None:
 @scheduler.command("run-now")
 @click.argument("backup_type", type=click.Choice(scheduler_state.SCHEDULED))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@shows_progress("run-now")
 @click.pass_obj
 def run_now(settings: Settings, backup_type: str, as_json: bool) -> None:
     """Make a daily or weekly backup now (a weekly one is followed by its restore drill)."""
-    runner = BackupScheduler(settings)
-    done = runner.run(backup_type, retry=False)
-    view = scheduler_state.scheduler_view(settings)
-    if not done:
-        if isinstance(runner.last_error, BackupError):
-            raise runner.last_error  # its own exit code (5 for a failed check, ...)
-        raise BackupError(f"The {backup_type} backup failed: {runner.last_error}")
-    archive = view.last_success.get(backup_type, {}).get("archive")
+    outcome = run_scheduled_backup(settings, backup_type)
+    if outcome.error is not None:
+        raise outcome.error  # its own exit code (5 for a failed check, ...)
     if as_json:
-        drill = view.last_drill if backup_type == "weekly" else None
-        output.emit(
-            output.to_json(
-                {"ok": True, "backup_type": backup_type, "archive": archive, "drill": drill}
-            )
-        )
-        return
-    output.emit(f"✅ {backup_type.capitalize()} backup made: {archive}")
-    if backup_type == "weekly" and view.last_drill:
-        mark = "✅" if view.last_drill.get("ok") else "❌"
-        output.emit(f"{mark} Restore drill: {view.last_drill.get('detail')}")
+        output.emit(output.to_json(output.scheduled_json(outcome)))
+    else:
+        output.emit("\n".join(output.scheduled_lines(outcome)))

@@ -25,7 +25,7 @@ from src.bot import views
 from src.config.settings import BACKUP_TYPES, Settings
 from src.errors import BackupError
 from src.services import catalog, restore_service, scheduler_state, status_service
-from src.services.backup_scheduler import BackupScheduler
+from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 from src.services.backup_service import create_backup
 
 logger = logging.getLogger(__name__)
@@ -458,20 +458,13 @@ def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
 async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await _answer(update, "⏳ Making the daily backup…")
     await _busy(update, "⏳ Making the daily backup… this can take a while.")
-    settings = _settings(context)
+    # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
-    runner = running or BackupScheduler(settings)
-    # the running scheduler retries a failure; a one-off run only reports it
-    done = await asyncio.to_thread(runner.run, "daily", retry=running is not None)
-    screen = await _scheduler_screen(context)
-    view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
-    if done:
-        archive = view.last_success.get("daily", {}).get("archive", "")
-        head = f"✅ Daily backup made: <code>{escape(archive)}</code>"
-    else:
-        reason = view.last_failure.get("daily", {}).get("reason", "see logs/errors.log")
-        head = f"❌ The daily backup failed: {escape(reason)}"
-    await _show(update, (views.fit(f"{head}\n\n{screen[0]}"), screen[1]))
+    outcome = await asyncio.to_thread(
+        run_scheduled_backup, _settings(context), "daily", scheduler=running
+    )
+    text, keyboard = await _scheduler_screen(context)
+    await _show(update, (views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard))
 
 
 ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]]] = {
