@@ -213,7 +213,7 @@ def test_restore_needs_a_second_press_by_the_same_admin_before_it_expires(
     plan = _restore_screen(telegram)
     press(telegram, plan, "Confirm restore")
     done = telegram.now_shows(plan, "Restore finished")
-    assert "Integrity: ok" in done["text"] and "Safety backup: " in done["text"]
+    assert "Integrity: ok" in done["text"] and "Safety copy: " in done["text"]
     with closing(sqlite3.connect(sample_db)) as conn:
         assert conn.execute("SELECT count(*) FROM checkins").fetchone()[0] > 0
     again = press(telegram, plan, "Confirm restore")  # a used confirmation is gone

@@ -30,7 +30,7 @@ from tests.test_restore import (
     _backup,
     _checkpoint,
     _damage_pages,
-    _emergency_archives,
+    _safety_copies,
     _member_of,
     _overwrite_header,
     _planted,
@@ -109,7 +109,7 @@ def test_the_dry_run_of_a_hostile_sql_dump_changes_no_byte(
     assert _tree(tmp_path, sample_db) == tree
     assert _tree(ROOT, ROOT / "data" / "pmo_recovery.db") == project
     assert _planted(token, tmp_path) == []
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     # the dump was refused, said so, and another copy (the JSON export) was used
     said = result.stdout + result.stderr
     assert "the sql copy in" in said and "could not be used" in said, said
@@ -160,12 +160,12 @@ def test_a_planted_trigger_is_shown_and_needs_allow_schema_change(
     assert "would change the database's schema: trigger wipe_on_start added" in refused.stderr
     assert "--allow-schema-change" in refused.stderr
     assert _tree(tmp_path, sample_db) == tree  # not even a safety backup
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
 
     done = run_cli("restore", str(archive), "--confirm", "--allow-schema-change", db=sample_db)
     assert done.returncode == 0, done.stderr
     assert "Schema change allowed: trigger wipe_on_start added" in done.stdout
-    assert len(_emergency_archives(tmp_path)) == 1  # the safety copy came first
+    assert len(_safety_copies(tmp_path)) == 1  # the safety copy came first
     with closing(sqlite3.connect(sample_db)) as conn:
         assert (
             conn.execute(
@@ -237,7 +237,7 @@ def test_a_trigger_planted_under_a_sqlite_name_is_refused(
         assert result.returncode == 5, (args, result.stdout, result.stderr)
         assert "trigger sqlite_wipe" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     _assert_untouched(sample_db, rows)
 
 

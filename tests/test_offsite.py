@@ -21,7 +21,7 @@ import pytest
 
 from src.config.settings import SETTING_NAMES
 from src.errors import ExitStatus
-from tests.conftest import grow_journal, popen_cli, project_copy, table_rows
+from tests.conftest import corrupt, grow_journal, popen_cli, project_copy, table_rows
 from tests.offsite_servers import (
     S3_SECRET,
     SFTP_PASSWORD,
@@ -588,7 +588,7 @@ def test_a_restores_safety_backup_is_queued_not_uploaded(settings_for, sample_db
     assert record.state == "pending" and record.archive == result.path.name
 
 
-def test_latest_from_a_target_passes_by_safety_backups_and_plain_copies(
+def test_latest_from_a_target_passes_by_degraded_archives_and_plain_copies(
     run_cli, sample_db, tmp_path, keys
 ):
     usb = tmp_path / "usb"
@@ -596,17 +596,24 @@ def test_latest_from_a_target_passes_by_safety_backups_and_plain_copies(
     env = offsite(keys, f"usb={usb}")
     assert run_cli("backup", "--type", "daily", db=sample_db, **env).returncode == 0
     (daily,) = usb.glob("*.age")
-    time.sleep(1.1)  # names carry the second: the safety backup must be the newer one
-    done = run_cli("restore", "latest", "--confirm", db=sample_db, **env)  # makes a safety backup
+    time.sleep(1.1)  # names carry the second: the later archives must be the newer ones
+    done = run_cli("restore", "latest", "--confirm", db=sample_db, **env)  # a safety copy
     assert done.returncode == 0, done.stderr
     assert run_cli("offsite", "sync", db=sample_db, **env).returncode == 0
-    assert len(list(usb.glob("*emergency*.age"))) == 1
+    assert len(list((tmp_path / "backups" / "pre-restore").glob("*.zip"))) == 1
+    assert not list(usb.glob("*pre-restore*"))  # safety copies stay on this machine
+    corrupt(sample_db)
+    damaged = run_cli("backup", "--type", "emergency", db=sample_db, **env)
+    assert damaged.returncode == 0, damaged.stderr
+    (degraded,) = usb.glob("*emergency*.age")
     planted = usb / "pmo_recovery_backup_daily_20991231_000000.zip"  # plain: anyone's
     shutil.copyfile(only_archive(tmp_path, "daily"), planted)
     preview = run_cli("restore", "latest", "--from", "usb", db=sample_db, **env)
     assert preview.returncode == ExitStatus.NOT_CONFIRMED, preview.stderr
     assert f"fetched {daily.name}" in preview.stdout
-    assert "safety backup of an earlier restore" in preview.stdout
+    assert f"skipped the copy {degraded.name} on usb: a degraded emergency archive" in (
+        preview.stdout
+    )
     assert f"ignored the plain copy {planted.name}" in preview.stdout
 
 

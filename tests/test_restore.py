@@ -166,8 +166,9 @@ def _reports(tmp_path: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("restore_*.json"))]
 
 
-def _emergency_archives(tmp_path: Path) -> list[Path]:
-    return sorted((tmp_path / "backups" / "emergency").glob("*.zip"))
+def _safety_copies(tmp_path: Path) -> list[Path]:
+    """The pre-restore copies a restore made of the database it replaced."""
+    return sorted((tmp_path / "backups" / "pre-restore").glob("*.zip"))
 
 
 def _tree(root: Path, db: Path) -> dict[str, str]:
@@ -345,7 +346,7 @@ def test_without_confirm_shows_counts_now_and_in_backup_and_changes_nothing(
     assert sample_db.read_bytes() == before_bytes
     assert _rows_of(sample_db) == before_rows
     assert _tree(tmp_path, sample_db) == tree
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     assert _reports(tmp_path) == []
     # the validation's work folder is gone too
     assert [p.name for p in (tmp_path / "recovery").iterdir()] == []
@@ -372,8 +373,8 @@ def test_restore_latest_brings_back_every_row_and_its_safety_backup_undoes_it(
     assert _fts_matches(sample_db) == backed_up_fts
     _fts_integrity_ok(sample_db)
 
-    # the emergency backup taken first holds the state just before the restore
-    (safety,) = _emergency_archives(tmp_path)
+    # the safety copy taken first holds the state just before the restore
+    (safety,) = _safety_copies(tmp_path)
     assert str(safety) in result.stdout
     (report,) = _reports(tmp_path)
     assert report["counts_match"] is True
@@ -519,7 +520,7 @@ def test_hostile_archive_is_refused_and_nothing_is_written(
     assert _rows_of(sample_db) == before_rows
     assert _tree(tmp_path, sample_db) == tree
     assert _planted(token, tmp_path) == []
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     assert list((tmp_path / "recovery").iterdir()) == []  # work folders removed, no report
 
 
@@ -572,7 +573,7 @@ def test_database_of_another_application_is_refused(
     assert sample_db.read_bytes() == before_bytes
     assert _rows_of(sample_db) == before_rows
     assert _tree(tmp_path, sample_db) == tree
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     assert list((tmp_path / "recovery").iterdir()) == []
 
 
@@ -905,7 +906,7 @@ def test_unopenable_live_database_is_moved_aside_and_replaced(
     assert (
         "none (there was none, or it could not be read)" in result.stdout
     )  # no safety backup of an unreadable file
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     assert _integrity(sample_db) == "ok"
     assert _rows_of(sample_db) == restored
 
@@ -963,8 +964,8 @@ def test_live_database_with_damaged_pages_is_restored(
     assert _rows_of(sample_db) == restored
     (report,) = _reports(tmp_path)
     assert report["counts_match"] is True
-    # what the code does: a degraded emergency archive of the damaged file comes first
-    (safety,) = _emergency_archives(tmp_path)
+    # what the code does: a degraded safety copy of the damaged file comes first
+    (safety,) = _safety_copies(tmp_path)
     assert report["safety_backup"] == str(safety)
     metadata, _ = _read_archive(safety)
     assert metadata["degraded"] is True
@@ -987,7 +988,7 @@ def test_missing_live_database_is_recreated(
     assert sample_db.is_file()
     assert _integrity(sample_db) == "ok"
     assert _rows_of(sample_db) == restored
-    assert _emergency_archives(tmp_path) == []
+    assert _safety_copies(tmp_path) == []
     (report,) = _reports(tmp_path)
     assert report["safety_backup"] is None
     assert report["counts_match"] is True

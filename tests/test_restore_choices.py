@@ -58,7 +58,7 @@ def test_to_writes_a_new_exact_file_and_leaves_the_live_one_alone(run_cli, sampl
     assert rows_of(out) == before
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert digest(sample_db) == live_digest  # not even a checkpoint
-    assert only_zip(tmp_path, "emergency") == []  # no safety backup: nothing was replaced
+    assert only_zip(tmp_path, "pre-restore") == []  # no safety copy: nothing was replaced
     assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
 
 
@@ -118,7 +118,7 @@ def test_table_restores_only_that_table_after_a_preview_and_a_safety_backup(
     assert {u[after["users"][0].index("changed since")] for u in after["users"]} == {
         "changed since"
     }
-    assert len(only_zip(tmp_path, "emergency")) == 1  # the safety backup
+    assert len(only_zip(tmp_path, "pre-restore")) == 1  # the safety copy
 
 
 def test_a_journal_table_restored_alone_keeps_its_full_text_index_in_step(

@@ -11,7 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from src.cli import offsite_output
 from src.cli.output import size, status_text, when
-from src.config.settings import BACKUP_TYPES, Settings
+from src.config.settings import ARCHIVE_TYPES, Settings
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
 from src.services.restore_service import RestorePlan, RestoreResult
@@ -111,7 +111,7 @@ def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarku
 def type_picker(
     menu: Menu, backups: list[BackupInfo], action: str = "list"
 ) -> tuple[str, InlineKeyboardMarkup]:
-    counts = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in BACKUP_TYPES}
+    counts = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in ARCHIVE_TYPES}
     text = (
         "📋 <b>Backups</b>\nChoose a type:"
         if action == "list"
@@ -219,7 +219,7 @@ def restore_plan(
             lines.append(f"• … and {len(plan.schema_changes) - 15} more")
     lines += [
         "",
-        "An emergency backup of the current database is made first.",
+        "A safety copy of the current database is made first.",
         f"⏳ This confirmation expires in {minutes} minutes and only works for you.",
     ]
     first = (
@@ -265,7 +265,7 @@ def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboard
         f"Rows: {sum(result.counts.values())} (backup: {sum(result.expected.values())})",
     ]
     if result.safety_backup:
-        lines.append(f"Safety backup: <code>{escape(result.safety_backup.name)}</code>")
+        lines.append(f"Safety copy: <code>{escape(result.safety_backup.name)}</code>")
     lines += [f"Note: {escape(note)}" for note in result.notes]
     return fit("\n".join(lines)), InlineKeyboardMarkup([menu.nav()])
 

@@ -14,7 +14,7 @@ from src.cli import output
 from src.cli.offsite_commands import offsite
 from src.cli.progress_display import shows_progress
 from src.cli.scheduler_commands import scheduler
-from src.config.settings import BACKUP_TYPES, Settings, load_settings
+from src.config.settings import ARCHIVE_TYPES, BACKUP_TYPES, Settings, load_settings
 from src.errors import (
     ArchiveInvalid,
     BackupError,
@@ -178,7 +178,7 @@ def _emit_keep(ctx: click.Context, result: keep_service.KeepResult, as_json: boo
 @click.option(
     "--type",
     "backup_type",
-    type=click.Choice(BACKUP_TYPES),
+    type=click.Choice(ARCHIVE_TYPES),
     help="Only this type's backups (the recovery folder is then left alone).",
 )
 @click.pass_obj
@@ -192,7 +192,7 @@ def prune(settings: Settings, dry_run: bool, backup_type: str | None) -> None:
 
 
 @cli.command(name="list")
-@click.option("--type", "backup_type", type=click.Choice(BACKUP_TYPES), help="Only this type.")
+@click.option("--type", "backup_type", type=click.Choice(ARCHIVE_TYPES), help="Only this type.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def list_command(settings: Settings, backup_type: str | None, as_json: bool) -> None:
@@ -289,6 +289,18 @@ def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool
     metavar="NAME",
     help="Restore only this table (repeatable), in one transaction; the other tables stay.",
 )
+@click.option(
+    "--safety-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Put the safety copy of the current database here (e.g. another disk) instead of "
+    "backups/pre-restore/.",
+)
+@click.option(
+    "--no-safety-copy",
+    is_flag=True,
+    help="Make no safety copy of the current database (asked again; for when you have "
+    "your own copy and no room for one).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @shows_progress("restore")
 @click.pass_obj
@@ -301,9 +313,13 @@ def restore(
     from_target: str | None,
     to_path: Path | None,
     tables: tuple[str, ...],
+    safety_dir: Path | None,
+    no_safety_copy: bool,
     as_json: bool,
 ) -> None:
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
+    if no_safety_copy and safety_dir is not None:
+        raise click.UsageError("--safety-dir says where the safety copy goes: drop one of them.")
     if to_path is not None:
         if tables or include_files:
             raise click.UsageError(
@@ -326,8 +342,10 @@ def restore(
         flags = " --allow-schema-change" if plan.needs_schema_consent else ""
         raise NotConfirmed(
             f"Nothing was changed. To restore, run the same command with --confirm{flags} "
-            "(an emergency backup of the current database is made first)."
+            "(a safety copy of the current database is made first)."
         )
+    if no_safety_copy:
+        _confirm_without_safety_copy(settings)
     source = f"{archive} on {from_target}" if from_target else archive
     if not as_json:
         output.emit(f"⏳ Restoring {settings.database_path} from {source} ...")
@@ -338,6 +356,8 @@ def restore(
         allow_schema_change=allow_schema_change,
         from_target=from_target,
         tables=list(tables),
+        safety_dir=safety_dir,
+        safety_copy=not no_safety_copy,
     )
     output.emit(
         output.result_json(result, confirmed=True, ok=result.ok)
@@ -346,6 +366,29 @@ def restore(
     )
     if not result.ok:
         raise IntegrityFailure("The restored database does not match the backup; see the report.")
+
+
+NO_SAFETY_ANSWER = "no safety copy"
+
+
+def _confirm_without_safety_copy(settings: Settings) -> None:
+    """The second yes to restoring without a safety copy: typed, never a flag alone."""
+    click.echo(
+        f"⚠️ Restoring WITHOUT a safety copy: nothing can bring back {settings.database_path} "
+        "as it is now.",
+        err=True,
+    )
+    try:
+        answer = click.prompt(
+            f'Type "{NO_SAFETY_ANSWER}" to go on', default="", show_default=False, err=True
+        )
+    except click.exceptions.Abort:  # no input (a script, cron): no second yes
+        answer = ""
+    if answer.strip().lower() != NO_SAFETY_ANSWER:
+        raise NotConfirmed(
+            "Nothing was changed: restoring without a safety copy needs the typed answer. "
+            "Without --no-safety-copy a safety copy is made (--safety-dir puts it elsewhere)."
+        )
 
 
 @cli.command()

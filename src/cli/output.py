@@ -357,7 +357,7 @@ def restore_plan_text(plan: RestorePlan) -> str:
     return "\n".join(lines)
 
 
-_NO_SAFETY = "none (there was none, or it could not be read)"
+_NO_SAFETY = "none (no readable database to keep, or --no-safety-copy)"
 
 
 def _note(note: str) -> str:
@@ -373,7 +373,7 @@ def restore_result_text(result: RestoreResult) -> str:
         f"({result.source} copy)",
         f"  Integrity: {result.integrity}",
         f"  Row counts match the backup: {yes_no(result.counts == result.expected)}",
-        f"  Safety backup of the previous database: {result.safety_backup or _NO_SAFETY}",
+        f"  Safety copy of the previous database: {result.safety_backup or _NO_SAFETY}",
     ]
     lines += [f"  Moved aside (damaged): {path}" for path in result.moved_aside]
     lines += [f"  Schema change allowed: {c.describe()}" for c in result.schema_changes]

@@ -16,7 +16,11 @@ from src.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-BACKUP_TYPES = ("daily", "weekly", "manual", "emergency")
+BACKUP_TYPES = ("daily", "weekly", "manual", "emergency")  # what `backup --type` makes
+# the copy of the live database a restore (or repair --apply) makes first: its own folder
+# and retention, never `latest`, never counted with the others
+PRE_RESTORE = "pre-restore"
+ARCHIVE_TYPES = (*BACKUP_TYPES, PRE_RESTORE)  # every kind of archive in BACKUP_DIR
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 DEFAULT_CONFIG_FILES = ("src/config/settings.py", "requirements.txt")
@@ -30,6 +34,7 @@ SETTING_NAMES = (
     "RETENTION_WEEKLY",
     "RETENTION_MANUAL",
     "RETENTION_EMERGENCY",
+    "RETENTION_PRE_RESTORE",
     "RECOVERY_RETENTION_DAYS",
     "BACKUP_TIMEZONE",
     "DAILY_BACKUP_TIME",
@@ -532,6 +537,7 @@ def load_settings(
         "weekly": read.integer("RETENTION_WEEKLY", 4, 1, 10_000),
         "manual": read.integer("RETENTION_MANUAL", 10, 1, 10_000),
         "emergency": read.integer("RETENTION_EMERGENCY", 3, 1, 10_000),
+        PRE_RESTORE: read.integer("RETENTION_PRE_RESTORE", 5, 1, 10_000),
     }
     return Settings(
         project_root=root,

@@ -42,6 +42,7 @@ from src.services.integrity import (
 from src.services.live_database import copy_with_sidecars, roll_back_hot_journal
 from src.services.locking import exclusive_lock
 from src.services.member_names import safe_part
+from src.services.naming import publish_new
 from src.services.offsite import copying
 from src.services.offsite.copying import OffsiteRun
 from src.services.snapshot import take_snapshot
@@ -101,7 +102,7 @@ def create_backup(
     """
     if backup_type not in BACKUP_TYPES:
         raise BackupError(f"Unknown backup type {backup_type!r}: use {', '.join(BACKUP_TYPES)}.")
-    folder = _prepare_folder(settings.type_dir(backup_type))
+    folder = prepare_folder(settings.type_dir(backup_type))
     history = History(settings.history_path)
     started = settings.now()
     clock = time.monotonic()
@@ -208,7 +209,7 @@ def _week(created_at: str, zone: tzinfo) -> Hashable:
     return _moment(created_at, zone).isocalendar()[:2]
 
 
-def _prepare_folder(folder: Path) -> Path:
+def prepare_folder(folder: Path) -> Path:
     """Create a backup folder and make sure we can write to it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -224,14 +225,14 @@ def _prepare_folder(folder: Path) -> Path:
     return folder
 
 
-def _clean_leftovers(folder: Path) -> None:
+def clean_leftovers(folder: Path) -> None:
     """Remove work folders of backups that were killed (we hold the lock, so they are dead)."""
     for leftover in folder.glob(".tmp-*"):
         logger.warning("removing the leftover of an interrupted backup: %s", leftover.name)
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _check_space(settings: Settings, folder: Path) -> None:
+def check_space(settings: Settings, folder: Path) -> None:
     """Refuse to start when the snapshot and archive would not fit on the disk."""
     db = settings.database_path
     wal = db.with_name(db.name + "-wal")
@@ -246,7 +247,7 @@ def _check_space(settings: Settings, folder: Path) -> None:
         )
 
 
-def _unique_name(folder: Path, backup_type: str, started: datetime) -> str:
+def unique_name(folder: Path, backup_type: str, started: datetime) -> str:
     """Return an archive name not used yet, even for two backups in one second."""
     base = f"{catalog.NAME_PREFIX}_{backup_type}_{started:%Y%m%d_%H%M%S}"
     # the next number after every archive of that second, so the newest always sorts last
@@ -273,9 +274,9 @@ def _create_locked(
     db = settings.database_path
     check_header(db)
     roll_back_hot_journal(db)  # a killed restore's journal: read-only opens cannot
-    _clean_leftovers(folder)
-    _check_space(settings, folder)
-    name = _unique_name(folder, backup_type, started)
+    clean_leftovers(folder)
+    check_space(settings, folder)
+    name = unique_name(folder, backup_type, started)
     work = folder / f".tmp-{name[:-4]}"
     work.mkdir(mode=0o700)
     try:
@@ -334,7 +335,7 @@ def _build(
     )
     metadata.update(degraded=degraded, problems=parts.problems, files=parts.files, trigger=trigger)
     _close_and_verify(parts.writer, metadata)
-    _publish(parts.writer.path, final)
+    publish_new(parts.writer.path, final)
     return BackupResult(
         path=final,
         backup_type=backup_type,
@@ -366,7 +367,7 @@ def _write_parts(
     checking_live = pool.submit(check_file, db, "quick_check")
     try:
         snapshot = _snapshot(db, partial.parent, backup_type, checking_live, problems)
-        checked = pool.submit(_check_snapshot, snapshot)
+        checked = pool.submit(check_snapshot, snapshot)
         exports = {
             role: pool.submit(
                 _export, write, snapshot, partial.parent / f"{role}.part", level, cancel
@@ -505,7 +506,7 @@ def _journal_mode(db: Path) -> str:
         return "unknown"
 
 
-def _check_snapshot(snapshot: Path) -> tuple[str, DatabaseFacts]:
+def check_snapshot(snapshot: Path) -> tuple[str, DatabaseFacts]:
     """Run integrity_check on the snapshot and gather its facts."""
     with closing(open_readonly(snapshot, immutable=True)) as conn:
         result = run_check(conn, "integrity_check")
@@ -529,25 +530,3 @@ def _compare_counts(tables: dict[str, int], exported: dict[str, dict[str, int]])
                     f"{label} has {rows} rows of {name}, the snapshot {tables.get(name)}"
                 )
     return problems
-
-
-def _publish(partial: Path, final: Path) -> None:
-    """Move the verified archive to its name, never over an existing file."""
-    if os.name == "nt":  # pragma: no cover - rename refuses an existing target on Windows
-        partial.rename(final)
-        return
-    try:
-        os.link(partial, final)
-    except FileExistsError:
-        raise
-    except OSError:  # a file system without hard links (FAT, some shares); we hold the lock
-        if final.exists():
-            raise FileExistsError(final) from None
-        partial.rename(final)
-    else:
-        partial.unlink()
-    dir_fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from src.config.settings import BACKUP_TYPES, Settings
+from src.config.settings import ARCHIVE_TYPES, PRE_RESTORE, Settings
 from src.errors import ArchiveInvalid, BackupError, disk_errors_in
 from src.services.archive import check_members, extract_member, read_metadata
 from src.services.history import History
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 NAME_PREFIX = "pmo_recovery_backup"
 ARCHIVE_NAME = re.compile(
-    rf"^{NAME_PREFIX}_(?P<type>{'|'.join(BACKUP_TYPES)})_(?P<stamp>\d{{8}}_\d{{6}})"
+    rf"^{NAME_PREFIX}_(?P<type>{'|'.join(ARCHIVE_TYPES)})_(?P<stamp>\d{{8}}_\d{{6}})"
     r"(?:_(?P<n>\d{1,6}))?\.zip$"  # a sequence number of sane length (names are untrusted)
 )
 
@@ -117,7 +117,7 @@ def list_backups(settings: Settings, backup_type: str | None = None) -> list[Bac
     history = History(settings.history_path)
     kept = history.kept_names()
     found = []
-    for kind in [backup_type] if backup_type else list(BACKUP_TYPES):
+    for kind in [backup_type] if backup_type else list(ARCHIVE_TYPES):
         folder = settings.type_dir(kind)
         if not folder.is_dir():
             continue
@@ -132,11 +132,31 @@ def list_backups(settings: Settings, backup_type: str | None = None) -> list[Bac
     return sorted(found, key=lambda b: b.created_at_key, reverse=True)
 
 
-def newest_verified(settings: Settings, backup_type: str | None = None) -> BackupInfo | None:
-    """The newest verified backup (of a type), leaving out degraded emergency archives."""
-    return next(
-        (b for b in list_backups(settings, backup_type) if b.verified and not b.degraded), None
+def not_latest_because(backup_type: str, degraded: bool, trigger: str | None) -> str | None:
+    """The one rule for `latest` (restore, list, status, the bot, off-machine targets).
+
+    Returns why an archive is passed by, or None when it can be `latest` (it must also be
+    verified, which the caller knows): a restore's own safety copy would make `restore
+    latest` twice undo itself; a degraded emergency archive is incomplete.
+    """
+    if backup_type == PRE_RESTORE or trigger == "restore":
+        return "the safety copy an earlier restore made"
+    if degraded:
+        return "a degraded emergency archive"
+    return None
+
+
+def counts_as_latest(backup: BackupInfo) -> bool:
+    """Tell whether a listed backup may be `latest` (verified, and the rule above)."""
+    return (
+        bool(backup.verified)
+        and not_latest_because(backup.backup_type, backup.degraded, backup.trigger) is None
     )
+
+
+def latest(settings: Settings, backup_type: str | None = None) -> BackupInfo | None:
+    """`latest`: the newest verified backup that is neither a safety copy nor degraded."""
+    return next((b for b in list_backups(settings, backup_type) if counts_as_latest(b)), None)
 
 
 def resolve_archive(settings: Settings, reference: str) -> Path:

@@ -82,7 +82,7 @@ def diagnose(settings: Settings) -> Diagnosis:
             if _check_file(result, db):
                 _run_checks(result, readable)
             stamp = f"{settings.now():%Y%m%d_%H%M%S}"
-            newest = catalog.newest_verified(settings)
+            newest = catalog.latest(settings)
             _check_backup_age(result, settings, newest)
             if result.verdict in (WARNING, CORRUPT) and db.is_file():
                 result.export = _export_readable(settings, readable, stamp, result)

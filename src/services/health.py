@@ -43,7 +43,7 @@ def judge(settings: Settings, status: SystemStatus, now: datetime) -> Health:
         health.add(WARNING, "a killed write left a hot journal (the next backup rolls it back)")
     elif db.integrity != "ok":
         health.add(CRITICAL, f"the database fails its check: {db.integrity[:200]}")
-    if catalog.newest_verified(settings) is None:
+    if catalog.latest(settings) is None:
         health.add(CRITICAL, "no verified backup")
     else:
         for warning in stale_warnings(settings, now):

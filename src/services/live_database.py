@@ -34,7 +34,7 @@ from src.services.integrity import (
     quote_identifier,
     rowid_name,
 )
-from src.services.naming import clean_stale, unique_path, work_prefix
+from src.services.naming import clean_stale, sync_folder, unique_path, work_prefix
 from src.services.sandbox import open_untrusted
 
 logger = logging.getLogger(__name__)
@@ -383,14 +383,3 @@ def _keep_aside(settings: Settings, db: Path) -> list[Path]:
             path.unlink(missing_ok=True)
         raise
     return kept
-
-
-def sync_folder(folder: Path) -> None:
-    """Sync a folder so a rename in it survives a power cut (POSIX only)."""
-    if os.name == "nt":  # pragma: no cover - Windows has no directory fsync
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

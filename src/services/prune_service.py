@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from src.config.settings import BACKUP_TYPES, Settings
+from src.config.settings import ARCHIVE_TYPES, Settings
 from src.services import backup_service, catalog, recovery_retention
 from src.services.recovery_retention import RecoveryPlan
 
@@ -44,7 +44,7 @@ def plan_prune(settings: Settings, backup_type: str | None = None) -> PrunePlan:
         The expired backups (oldest first per type), the kept ones, and the recovery
         folder's expired reports and exports.
     """
-    kinds = [backup_type] if backup_type else list(BACKUP_TYPES)
+    kinds = [backup_type] if backup_type else list(ARCHIVE_TYPES)
     expired = [b for kind in kinds for b in backup_service.plan_retention(settings, kind)]
     kept = [b for b in catalog.list_backups(settings, backup_type) if b.kept]
     recovery = None if backup_type else recovery_retention.plan_recovery(settings)

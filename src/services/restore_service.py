@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
@@ -26,7 +25,6 @@ from src.errors import (
     disk_error,
 )
 from src.services import catalog, progress, table_kinds
-from src.services.backup_service import create_backup
 from src.services.history import History
 from src.services.integrity import (
     check_header,
@@ -42,13 +40,13 @@ from src.services.live_database import (
     readable_copy,
     roll_back_hot_journal,
     set_journal_mode,
-    sync_folder,
     write_live,
     write_tables,
 )
 from src.services.locking import exclusive_lock
-from src.services.naming import clean_stale, unique_path, work_prefix
+from src.services.naming import clean_stale, publish_new, unique_path, work_prefix
 from src.services.offsite import fetching
+from src.services.safety_copy import make_safety_copy
 from src.services.sandbox import open_untrusted
 from src.services.schema_diff import SchemaChange, schema_changes
 from src.services.validation import Validation, validate_archive
@@ -123,15 +121,14 @@ def candidates(settings: Settings, reference: str) -> Iterator[Path]:
     """Yield the archives `reference` names: a path or a name `list` shows, or for `latest`
     the verified ones, newest first.
 
-    `latest` is the newest verified backup that is neither degraded nor a restore's own
-    safety backup (`restore latest` twice would otherwise undo itself); when one fails
-    validation, the next one is tried.
+    `latest` follows the one rule (catalog.counts_as_latest); when one fails validation,
+    the next one is tried.
     """
     if reference != "latest":
         yield catalog.resolve_archive(settings, reference)
         return
     for backup in catalog.list_backups(settings):
-        if backup.verified and not backup.degraded and backup.trigger != "restore":
+        if catalog.counts_as_latest(backup):
             yield backup.path
 
 
@@ -338,6 +335,8 @@ def restore(
     allow_schema_change: bool = False,
     from_target: str | None = None,
     tables: list[str] | None = None,
+    safety_dir: Path | None = None,
+    safety_copy: bool = True,
 ) -> RestoreResult:
     """Replace the live database's content (or only `tables`) with a validated backup's.
 
@@ -353,7 +352,10 @@ def restore(
         from_target: take the archive from this off-machine target (downloaded and
             decrypted into the work folder first); works with no local backup at all.
         tables: replace only the rows of these tables, in one transaction (the same
-            validation and safety backup come first).
+            validation and safety copy come first).
+        safety_dir: put the safety copy here instead of backups/pre-restore/.
+        safety_copy: False only when the operator said so twice (the CLI asks); never
+            from the bot.
 
     Raises:
         ArchiveInvalid, RestoreAborted: refused before anything changed.
@@ -379,8 +381,11 @@ def restore(
         journal_mode = (
             None if plan.tables else match_live(settings.database_path, plan.validation.candidate)
         )
-        safety = _safety_backup(settings, plan.validation.archive)
+        # one lock from the safety copy to the end of the write: nothing slips in between
         with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
+            safety = (
+                _safety_copy(settings, plan.validation.archive, safety_dir) if safety_copy else None
+            )
             if plan.tables:
                 write_tables(settings.database_path, plan.validation.candidate, plan.tables)
                 moved = []
@@ -433,7 +438,7 @@ def restore_to(
                     progress.advance(len(chunk))
                 dst.flush()
                 os.fsync(dst.fileno())
-            _publish_new(partial, target)
+            publish_new(partial, target)
         except FileExistsError:
             raise RestoreAborted(f"{target} appeared meanwhile; nothing was written.") from None
         except OSError as error:
@@ -443,7 +448,6 @@ def restore_to(
             raise
         finally:
             partial.unlink(missing_ok=True)
-        sync_folder(target.parent)
     with closing(open_readonly(target)) as conn:
         integrity = run_check(conn, "integrity_check")
         counts = count_rows(conn)
@@ -459,42 +463,19 @@ def restore_to(
     )
 
 
-def _publish_new(partial: Path, target: Path) -> None:
-    """Give `partial` the name `target`, failing (never replacing) when that exists."""
-    try:
-        os.link(partial, target)  # atomic, and fails if `target` appeared meanwhile
-    except OSError as error:
-        if isinstance(error, FileExistsError) or error.errno not in _NO_HARD_LINKS:
-            raise
-        if target.exists():  # a file system without hard links (FAT, some shares)
-            raise FileExistsError(errno.EEXIST, "exists", str(target)) from error
-        partial.rename(target)
-
-
-_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
-
-
 def describe_changes(changes: list[SchemaChange], limit: int = 8) -> str:
     """Name schema changes in one line, the first `limit` of them."""
     shown = ", ".join(c.describe() for c in changes[:limit])
     return shown + (f" and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
-def _safety_backup(settings: Settings, restoring: Path) -> Path | None:
-    """Make an emergency backup of the current database, when it can be read."""
+def _safety_copy(settings: Settings, restoring: Path, folder: Path | None) -> Path | None:
+    """Make the pre-restore copy of the current database; a failure stops the restore."""
     try:
-        check_header(settings.database_path)
-    except BackupError as error:
-        logger.warning("restore: no safety backup (%s)", error)
-        return None
-    try:
-        # retention must not delete the archive this restore is reading from
-        return create_backup(
-            settings, "emergency", trigger="restore", protect=restoring, send_offsite=False
-        ).path
+        return make_safety_copy(settings, restoring, folder)
     except BackupError as error:
         error.args = (
-            f"The safety backup before the restore failed, so nothing was restored: {error}",
+            f"The safety copy before the restore failed, so nothing was restored: {error}",
         )
         raise
 

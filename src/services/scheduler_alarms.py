@@ -27,7 +27,7 @@ def check_stale(settings: Settings, notifier: Notifier, now: datetime) -> None:
     for kind in SCHEDULED:
         ages[kind] = backup_age(settings, kind, now)
         if is_stale(settings, kind, ages[kind]):
-            newest = catalog.newest_verified(settings, kind)
+            newest = catalog.latest(settings, kind)
             incidents[kind] = newest.name if newest else "none"
     for kind in to_announce(incidents, state.read().get("stale_notified", {})):
         notifier.notify("stale", stale_message(settings, kind, ages[kind]))

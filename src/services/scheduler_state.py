@@ -170,7 +170,7 @@ def scheduler_view(settings: Settings, now: datetime | None = None) -> Scheduler
 
 def backup_age(settings: Settings, backup_type: str, now: datetime) -> timedelta | None:
     """How old the newest verified backup of a type is (None: there is none)."""
-    newest = catalog.newest_verified(settings, backup_type)
+    newest = catalog.latest(settings, backup_type)
     if newest is None:
         return None
     stamp = newest.created_at_key.split("_")[0] + "+0000"

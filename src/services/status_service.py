@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.config.settings import BACKUP_TYPES, Settings
+from src.config.settings import ARCHIVE_TYPES, Settings
 from src.errors import BackupError
 from src.services import catalog
 from src.services.history import History, Statistics
@@ -73,7 +73,7 @@ def database_status(settings: Settings) -> DatabaseStatus:
 def get_status(settings: Settings) -> SystemStatus:
     """Gather the status every door (CLI, bot) reports the same way."""
     backups = catalog.list_backups(settings)
-    by_type = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in BACKUP_TYPES}
+    by_type = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in ARCHIVE_TYPES}
     folder = settings.backup_dir
     free = shutil.disk_usage(folder).free if folder.is_dir() else None
     return SystemStatus(
@@ -81,7 +81,7 @@ def get_status(settings: Settings) -> SystemStatus:
         backups_by_type=by_type,
         storage_bytes=sum(b.size_bytes for b in backups),
         free_bytes=free,
-        latest=backups[0] if backups else None,
+        latest=next((b for b in backups if catalog.counts_as_latest(b)), None),
         statistics=History(settings.history_path).statistics(),
         scheduler=scheduler_view(settings),
         offsite=offsite_status(settings, settings.now()),

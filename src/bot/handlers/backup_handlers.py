@@ -22,7 +22,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from src.bot import views
-from src.config.settings import BACKUP_TYPES, Settings
+from src.config.settings import ARCHIVE_TYPES, Settings
 from src.errors import BackupError
 from src.services import catalog, restore_service, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
@@ -253,7 +253,7 @@ async def _restore_types(update: Update, context: ContextTypes.DEFAULT_TYPE, _ar
 def _page_action(action: str) -> Callable[..., Awaitable[None]]:
     async def page(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
         kind, _, number = argument.partition(":")
-        if kind not in BACKUP_TYPES or not number.isdigit():
+        if kind not in ARCHIVE_TYPES or not number.isdigit():
             await _answer(update, "⌛ This button is no longer valid. Send /backup.", alert=True)
             return
         await _answer(update)

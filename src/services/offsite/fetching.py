@@ -17,7 +17,7 @@ from src.errors import (
     OffsiteCopyInvalid,
     RestoreAborted,
 )
-from src.services import progress
+from src.services import catalog, progress
 from src.services.archive import read_metadata
 from src.services.offsite import crypto
 from src.services.offsite.ledger import Ledger
@@ -180,8 +180,6 @@ def _not_for_latest(archive: Path) -> str | None:
         metadata = read_metadata(archive)
     except BackupError:
         return None  # validation says what is wrong with it
-    if metadata.get("degraded"):
-        return "a degraded emergency archive"
-    if metadata.get("trigger") == "restore":
-        return "the safety backup of an earlier restore"
-    return None
+    return catalog.not_latest_because(
+        str(metadata.get("backup_type")), bool(metadata.get("degraded")), metadata.get("trigger")
+    )

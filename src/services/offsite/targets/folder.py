@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from src.errors import OffsiteError
-from src.services.live_database import sync_folder as _sync_folder
+from src.services.naming import sync_folder as _sync_folder
 from src.services.offsite.targets import Consumer, Producer, RemoteObject
 
 _CHUNK = 1 << 20

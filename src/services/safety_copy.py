@@ -1,0 +1,178 @@
+"""The copy of the live database a restore makes first: a `pre-restore` archive, fast.
+
+Undoing a restore needs the database only, so this archive holds the database (through
+SQLite's backup API, compressed, SHA-256 and CRC recorded, read back) and its metadata,
+not the SQL and JSON copies of a full backup. Its snapshot passes integrity_check and
+its row counts are recorded, so it restores like any backup. It lives in
+`backups/pre-restore/` with its own retention (RETENTION_PRE_RESTORE), is never
+`latest` and never counts toward another type.
+
+The caller holds the backup lock from before this copy until its write is done, so
+nothing can slip in between; nothing here takes that lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+from src.config.settings import PRE_RESTORE, Settings
+from src.errors import BackupError, InsufficientSpace, disk_error
+from src.services import progress
+from src.services.archive import ArchiveWriter, check_members
+from src.services.backup_service import (
+    apply_retention,
+    check_snapshot,
+    clean_leftovers,
+    prepare_folder,
+    unique_name,
+)
+from src.services.contents import build_metadata
+from src.services.history import History
+from src.services.integrity import check_header
+from src.services.live_database import copy_with_sidecars
+from src.services.member_names import safe_part
+from src.services.naming import publish_new
+from src.services.snapshot import take_snapshot
+
+logger = logging.getLogger(__name__)
+
+
+def make_safety_copy(
+    settings: Settings, restoring: Path, folder: Path | None = None, trigger: str = "restore"
+) -> Path | None:
+    """Archive the live database before it is replaced; return the archive.
+
+    Args:
+        restoring: the archive about to be restored (recorded, and kept from retention).
+        folder: where to put it (`--safety-dir`); default `backups/pre-restore/`, where
+            retention applies. Elsewhere nothing is ever deleted.
+        trigger: who asked (restore, repair), recorded in the metadata.
+
+    Returns:
+        The verified archive, or None when there is no database to keep (a missing file,
+        or one that is not SQLite: nothing of it could be restored later either).
+
+    Raises:
+        InsufficientSpace, FolderNotWritable: it cannot be written; nothing was restored.
+    """
+    db = settings.database_path
+    try:
+        check_header(db)
+    except BackupError as missing:
+        logger.warning("restore: no safety copy (%s)", missing)
+        return None
+    default = folder is None
+    folder = prepare_folder(folder or settings.type_dir(PRE_RESTORE))
+    clean_leftovers(folder)
+    started, clock = settings.now(), time.monotonic()
+    logger.info("%s: safety copy of %s started", trigger, db)
+    history = History(settings.history_path)
+    attempt = history.start(PRE_RESTORE, trigger, started)
+    final = folder / unique_name(folder, PRE_RESTORE, started)
+    work = folder / f".tmp-{final.stem}"
+    try:
+        _check_room(db, folder, settings.min_free_mb)
+        work.mkdir(mode=0o700)
+        _write(settings, db, work, final, started, clock, restoring, trigger)
+    except BaseException as caught:
+        error: BaseException = disk_error(caught, folder) or caught
+        history.finish(attempt, settings.now(), time.monotonic() - clock, error=str(error))
+        if error is caught:
+            raise
+        raise error from caught
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    history.finish(
+        attempt,
+        settings.now(),
+        time.monotonic() - clock,
+        archive=final,
+        size_bytes=final.stat().st_size,
+    )
+    history.record_verification(final, settings.now(), [])
+    if default:
+        apply_retention(settings, PRE_RESTORE, protect={final, restoring})
+    logger.info("%s: safety copy %s done, %.2f s", trigger, final.name, time.monotonic() - clock)
+    return final
+
+
+def _check_room(db: Path, folder: Path, min_free_mb: int) -> None:
+    """Refuse to start when the snapshot and its archive would not fit."""
+    wal = db.with_name(db.name + "-wal")
+    size = db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    needed = 2 * size + min_free_mb * 2**20
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise InsufficientSpace(
+            f"Not enough free space in {folder} for the safety copy of the database: "
+            f"{free // 2**20} MB free, about {needed // 2**20} MB needed. Free some space, "
+            "or put the safety copy on another disk with --safety-dir DIR. Nothing was "
+            "restored."
+        )
+
+
+def _write(
+    settings: Settings,
+    db: Path,
+    work: Path,
+    final: Path,
+    started: datetime,
+    clock: float,
+    restoring: Path,
+    trigger: str,
+) -> None:
+    """Snapshot, compress and check in parallel; read the archive back; publish it."""
+    snapshot = work / db.name
+    problems: list[str] = []
+    try:
+        take_snapshot(db, snapshot)
+    except sqlite3.DatabaseError as error:  # damaged: keep the files as they are
+        snapshot.unlink(missing_ok=True)
+        copy_with_sidecars(db, work)
+        problems.append(f"SQLite could not copy the database ({error}); kept the raw files")
+    writer = ArchiveWriter(work / (final.name + ".partial"), settings.compression_level)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checked = pool.submit(check_snapshot, snapshot)
+            writer.add_file(f"database/{safe_part(db.name)}", snapshot, "database", str(db))
+            for suffix in ("-wal", "-journal"):  # only a raw copy has these
+                sidecar = snapshot.with_name(snapshot.name + suffix)
+                if sidecar.exists():
+                    writer.add_file(
+                        f"database/{safe_part(sidecar.name)}", sidecar, "database-sidecar"
+                    )
+            progress.phase("checking the safety copy")
+            after, facts = checked.result()
+        metadata = build_metadata(
+            settings,
+            PRE_RESTORE,
+            started,
+            time.monotonic() - clock,
+            facts,
+            "not checked (the live database is read once, by the snapshot)",
+            after,
+        )
+        metadata.update(
+            degraded=after != "ok" or bool(problems),
+            problems=problems,
+            files={"included": [], "missing": []},
+            trigger=trigger,
+            restoring=restoring.name,
+            members=[m.to_json() for m in writer.members],
+        )
+        writer.add_metadata(metadata)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    bad = check_members(writer.path, metadata, phase="reading the safety copy back")
+    if bad:
+        raise BackupError(f"The safety copy failed its read-back ({'; '.join(bad)}).")
+    writer.path.chmod(0o600)
+    publish_new(writer.path, final)
