@@ -367,9 +367,9 @@ def _note(note: str) -> str:
 
 def restore_result_text(result: RestoreResult) -> str:
     """Describe a finished restore."""
-    what = f"tables {', '.join(result.tables)}" if result.tables else "the database"
+    what = f" tables {', '.join(result.tables)}" if result.tables else ""
     lines = [
-        f"{'✅' if result.ok else '❌'} Restored {what} from {result.archive.name} "
+        f"{'✅' if result.ok else '❌'} Restored{what} from {result.archive.name} "
         f"({result.source} copy)",
         f"  Integrity: {result.integrity}",
         f"  Row counts match the backup: {yes_no(result.counts == result.expected)}",
