@@ -660,7 +660,7 @@ def test_scenario_2_complete_data_loss(run_cli, tmp_path, sample_db):
 
     assert done.returncode == ExitStatus.OK, done.stdout + done.stderr
     assert (
-        "none (there was none, or it could not be read)" in done.stdout
+        "none (no readable database to keep, or --no-safety-copy)" in done.stdout
     )  # nothing there to make a safety backup of
     assert rows_of(sample_db) == good
 

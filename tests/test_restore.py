@@ -904,7 +904,7 @@ def test_unopenable_live_database_is_moved_aside_and_replaced(
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Restored from {archive.name}" in result.stdout
     assert (
-        "none (there was none, or it could not be read)" in result.stdout
+        "none (no readable database to keep, or --no-safety-copy)" in result.stdout
     )  # no safety backup of an unreadable file
     assert _safety_copies(tmp_path) == []
     assert _integrity(sample_db) == "ok"

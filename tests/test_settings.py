@@ -21,7 +21,13 @@ def test_defaults_resolve_against_the_project_root(tmp_path):
     assert settings.backup_dir == tmp_path / "backups"
     assert settings.recovery_dir == tmp_path / "recovery"
     assert settings.log_dir == tmp_path / "logs"
-    assert dict(settings.retention) == {"daily": 7, "weekly": 4, "manual": 10, "emergency": 3}
+    assert dict(settings.retention) == {
+        "daily": 7,
+        "weekly": 4,
+        "manual": 10,
+        "emergency": 3,
+        "pre-restore": 5,
+    }
     assert settings.daily_backup_time == time(3, 0)
     assert settings.weekly_backup_day == "sunday"
     assert settings.weekly_backup_time == time(2, 0)

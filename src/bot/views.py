@@ -21,7 +21,7 @@ from src.services.status_service import SystemStatus
 
 MESSAGE_LIMIT = 4096
 PAGE_SIZE = 8
-TYPE_ICONS = {"daily": "📅", "weekly": "🗓️", "manual": "📦", "emergency": "🔄"}
+TYPE_ICONS = {"daily": "📅", "weekly": "🗓️", "manual": "📦", "emergency": "🔄", "pre-restore": "🛟"}
 
 
 class Menu:
