@@ -9,9 +9,11 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from src.cli import offsite_output
-from src.cli.output import size, status_text, when
 from src.config.settings import ARCHIVE_TYPES, Settings
+from src.presentation import offsite as offsite_words
+from src.presentation.marks import mark
+from src.presentation.status import Hints, status_text
+from src.presentation.units import size, when
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
 from src.services.restore_service import RestorePlan, RestoreResult
@@ -87,17 +89,17 @@ def main_menu(menu: Menu) -> tuple[str, InlineKeyboardMarkup]:
 
 def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMarkup]:
     facts = result.facts
-    mark = "⚠️ degraded (the database failed its checks)" if result.degraded else "✅ ok"
+    verdict = "⚠️ degraded (the database failed its checks)" if result.degraded else "✅ ok"
     text = (
-        f"✅ <b>{escape(result.backup_type.capitalize())} backup created</b>\n"
+        f"{mark(result.state)} <b>{escape(result.backup_type.capitalize())} backup created</b>\n"
         f"File: <code>{escape(result.path.name)}</code>\n"
         f"Size: {escape(size(result.size_bytes))}\n"
         f"Duration: {result.duration_seconds:.1f} s\n"
         f"Users: {facts.user_count if facts.user_count is not None else '-'}\n"
         f"Integrity: before {escape(result.integrity_before)}, "
-        f"archive {escape(result.integrity_after)} — {mark}"
+        f"archive {escape(result.integrity_after)} — {verdict}"
     )
-    offsite = [line.strip() for line in offsite_output.run_lines(result.offsite)]
+    offsite = [line.strip() for line in offsite_words.run_lines(result.offsite)]
     if offsite:
         text += "\n" + "\n".join(escape(line[:300]) for line in offsite)
     return fit(text), InlineKeyboardMarkup([menu.nav()])
@@ -140,14 +142,7 @@ def backup_page(
     rows = []
     target = "item" if action == "list" else "plan"
     for item in shown:
-        mark = (
-            "✅"
-            if item.verified and not item.degraded
-            else "⚠️"
-            if item.verified is None or item.degraded
-            else "❌"
-        )
-        label = f"{mark} {when(item.created_at)} · {size(item.size_bytes)}"
+        label = f"{mark(item.state)} {when(item.created_at)} · {size(item.size_bytes)}"
         label += " · 📌" if item.kept else ""
         rows.append([menu.button(label, target, backup_id(item))])
     turn = []
@@ -257,9 +252,8 @@ def schema_consent(
 
 
 def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboardMarkup]:
-    ok = result.integrity == "ok" and result.counts == result.expected
     lines = [
-        f"{'✅' if ok else '⚠️'} <b>Restore finished</b>",
+        f"{mark(result.state)} <b>Restore finished</b>",
         f"From: <code>{escape(result.archive.name)}</code> (copy used: {escape(result.source)})",
         f"Integrity: {escape(result.integrity)}",
         f"Rows: {sum(result.counts.values())} (backup: {sum(result.expected.values())})",
@@ -270,9 +264,16 @@ def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboard
     return fit("\n".join(lines)), InlineKeyboardMarkup([menu.nav()])
 
 
+BOT_HINTS = Hints(
+    start_scheduler="the bot runs it when BOT_RUN_SCHEDULER is on; else start the scheduler "
+    "service on the server",
+    resume_scheduler="the ▶️ Resume button",
+)
+
+
 def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]:
     """The CLI's status text, in a <pre> block (the limit counts the text, not the tags)."""
-    text = f"<pre>{escape(fit(status_text(system)))}</pre>"
+    text = f"<pre>{escape(fit(status_text(system, BOT_HINTS)))}</pre>"
     return text, InlineKeyboardMarkup([[menu.button("🔄 Refresh", "status")], menu.nav()])
 
 

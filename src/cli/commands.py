@@ -119,7 +119,7 @@ def _make_backup(settings: Settings, backup_type: str, as_json: bool) -> None:
         )
         raise
     output.emit(
-        output.result_json(result, ok=True, offsite_ok=result.offsite.ok)
+        output.result_json(result, ok=True, state=result.state, offsite_ok=result.offsite.ok)
         if as_json
         else output.backup_created(result)
     )
@@ -326,7 +326,11 @@ def restore(
                 "--to writes the whole database to a new file: drop --table and --include-files."
             )
         copy = restore_service.restore_to(settings, archive, to_path, from_target)
-        output.emit(output.result_json(copy, ok=copy.ok) if as_json else output.copy_text(copy))
+        output.emit(
+            output.result_json(copy, ok=copy.ok, state=copy.state)
+            if as_json
+            else output.copy_text(copy)
+        )
         if not copy.ok:
             raise IntegrityFailure(f"{copy.path} does not match the backup; see above.")
         return
@@ -360,7 +364,7 @@ def restore(
         safety_copy=not no_safety_copy,
     )
     output.emit(
-        output.result_json(result, confirmed=True, ok=result.ok)
+        output.result_json(result, confirmed=True, ok=result.ok, state=result.state)
         if as_json
         else output.restore_result_text(result)
     )

@@ -8,6 +8,7 @@ from src.cli import offsite_output, output
 from src.cli.progress_display import shows_progress
 from src.config.settings import Settings
 from src.errors import OffsiteCopyInvalid, OffsiteError
+from src.presentation import offsite as offsite_words
 from src.services.offsite import checking, copying
 
 
@@ -76,7 +77,7 @@ def sync(settings: Settings, target: str | None, as_json: bool) -> None:
     if target is not None and settings.offsite.target(target) is None:
         raise click.UsageError(f"No target named {target!r} in OFFSITE_TARGETS.")
     run = copying.sync(settings, target)
-    lines = offsite_output.run_lines(run)
+    lines = offsite_words.run_lines(run)
     if as_json:
         output.emit(output.result_json(run, ok=run.ok))
     else:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
 from src.cli import offsite_output
+from src.presentation import offsite as offsite_words
+from src.presentation import status as status_words
+from src.presentation.marks import mark
+from src.presentation.units import size, when, yes_no
 from src.services import progress
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo, VerifyReport
@@ -63,38 +66,11 @@ def emit(text: str, stream: TextIO | None = None) -> None:
     stream.flush()
 
 
-def size(num: int | None) -> str:
-    """Format a byte count for people."""
-    if num is None:
-        return "?"
-    value = float(num)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.2f} {unit}" if unit != "B" else f"{int(value)} B"
-        value /= 1024
-    return f"{value:.2f} TB"
-
-
-def when(iso: str | None) -> str:
-    """Format an ISO 8601 time as YYYY-MM-DD HH:MM:SS."""
-    if not iso:
-        return "never"
-    try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return iso
-
-
-def yes_no(flag: bool) -> str:
-    """Render a yes/no with a mark."""
-    return "✅ Yes" if flag else "❌ No"
-
-
 def backup_created(result: BackupResult) -> str:
     """Describe a finished backup."""
     facts = result.facts
     lines = [
-        f"✅ {result.backup_type.capitalize()} backup created and verified",
+        f"{mark(result.state)} {result.backup_type.capitalize()} backup created and verified",
         f"  File: {result.path}",
         f"  Size: {size(result.size_bytes)}",
         f"  Duration: {result.duration_seconds:.2f} s",
@@ -112,7 +88,7 @@ def backup_created(result: BackupResult) -> str:
     if result.recovery_deleted:
         names = ", ".join(p.name for p in result.recovery_deleted)
         lines.append(f"  Old reports and exports removed from the recovery folder: {names}")
-    lines += offsite_output.run_lines(result.offsite)
+    lines += offsite_words.run_lines(result.offsite)
     return "\n".join(lines)
 
 
@@ -137,12 +113,10 @@ def backup_list(backups: list[BackupInfo]) -> str:
         return "📋 No backups yet. Make one with: python backup_manager.py backup --type manual"
     lines = [f"📋 {len(backups)} backup(s), newest first", ""]
     for item in backups:
-        mark = {True: "✅", False: "❌", None: "⚠️"}[item.verified]
-        if item.degraded:
-            mark = "⚠️"
         users = item.user_count if item.user_count is not None else "-"
         lines.append(
-            f"{mark} {item.backup_type:<9} {when(item.created_at)}  {size(item.size_bytes):>10}"
+            f"{mark(item.state)} {item.backup_type:<11} {when(item.created_at)}  "
+            f"{size(item.size_bytes):>10}"
             f"  users: {users}  {_KEPT[item.kept]}{item.path}"
         )
         if item.error:
@@ -209,90 +183,15 @@ def prune_done_text(result: PruneResult) -> str:
     return text + "."
 
 
+CLI_HINTS = status_words.Hints(
+    start_scheduler="start it with `python backup_manager.py scheduler`",
+    resume_scheduler="`python backup_manager.py scheduler resume`",
+)
+
+
 def status_text(status: SystemStatus) -> str:
-    """Render the status in the spec's layout."""
-    db, stats = status.database, status.statistics
-    integrity = "✅ OK" if db.integrity == "ok" else f"❌ {db.integrity}"
-    if db.hot_journal:
-        integrity = f"⚠️ {db.integrity}"
-    lines = [
-        "📊 Backup System Status",
-        "",
-        "🗄️ DATABASE:",
-        f"  Path: {db.path}",
-        f"  Exists: {yes_no(db.exists)}",
-        f"  Size: {size(db.size_bytes)}",
-        f"  Integrity: {integrity if db.exists else '-'}",
-        "",
-        "💾 BACKUPS:",
-        f"  Total backups: {status.total_backups}",
-        "  " + ", ".join(f"{kind}: {n}" for kind, n in status.backups_by_type.items()),
-        f"  Storage used: {size(status.storage_bytes)}",
-        f"  Free space: {size(status.free_bytes)}",
-        "",
-        "🕒 LATEST BACKUP:",
-    ]
-    latest = status.latest
-    if latest:
-        lines += [
-            f"  Type: {latest.backup_type.capitalize()}",
-            f"  Created: {when(latest.created_at)}",
-            f"  Size: {size(latest.size_bytes)}",
-        ]
-    else:
-        lines.append("  None yet")
-    lines += ["", *scheduler_lines(status.scheduler)]
-    lines += ["", *offsite_output.status_lines(status.offsite)]
-    lines += [
-        "",
-        "📜 HISTORY (every backup, any trigger):",
-        f"  Successful: {stats.successes}, failed: {stats.failures}"
-        + (f", interrupted: {stats.interrupted}" if stats.interrupted else ""),
-    ]
-    if stats.last_failure:
-        lines.append(
-            f"  Last failure: {when(stats.last_failure.started_at)} "
-            f"({stats.last_failure.backup_type}): {stats.last_failure.error}"
-        )
-    return "\n".join(lines)
-
-
-def scheduler_lines(view: SchedulerView) -> list[str]:
-    """The spec's SCHEDULER section: state, counts, next runs, drill, alarms."""
-    start = "start it with `python backup_manager.py scheduler`"
-    if view.hanging:
-        state = (
-            f"⚠️ Not responding (pid {view.pid}, last heartbeat {when(view.heartbeat_at)}): "
-            "it may be stopped or stuck; end that process and start it again"
-        )
-    elif view.running and view.paused:
-        state = f"⏸️ Paused (pid {view.pid}; `scheduler resume` resumes it)"
-    elif view.running:
-        state = f"🟢 Running (pid {view.pid}, since {when(view.started_at or '')})"
-    elif view.ever_ran:
-        state = f"🔴 Stopped ({start})"
-    else:
-        state = f"🔴 Not running ({start})"
-    if view.paused and not view.running:
-        state += "; paused: scheduled backups are skipped until `scheduler resume`"
-    zone = view.next_runs["daily"].tzname() or ""
-    lines = [
-        "⚙️ SCHEDULER:",
-        f"  Status: {state}",
-        f"  Successful backups: {view.successes}",
-        f"  Failed backups: {view.failures}",
-        f"  Next daily backup: {view.next_runs['daily']:%Y-%m-%d %H:%M:%S} {zone}".rstrip(),
-        f"  Next weekly backup: {view.next_runs['weekly']:%Y-%m-%d %H:%M:%S} {zone}".rstrip(),
-    ]
-    if view.last_drill:
-        drill = view.last_drill
-        mark = "✅" if drill.get("ok") else "❌"
-        lines.append(
-            f"  Last restore drill: {mark} {when(str(drill.get('at')))} {drill.get('archive')}"
-            + ("" if drill.get("ok") else f": {drill.get('detail')}")
-        )
-    lines += [f"  ⚠️ {warning}" for warning in view.stale]
-    return lines
+    """Render the status in the spec's layout, with the CLI's commands as hints."""
+    return status_words.status_text(status, CLI_HINTS)
 
 
 def scheduled_lines(outcome: ScheduledOutcome) -> list[str]:
@@ -369,8 +268,7 @@ def restore_result_text(result: RestoreResult) -> str:
     """Describe a finished restore."""
     what = f" tables {', '.join(result.tables)}" if result.tables else ""
     lines = [
-        f"{'✅' if result.ok else '❌'} Restored{what} from {result.archive.name} "
-        f"({result.source} copy)",
+        f"{mark(result.state)} Restored{what} from {result.archive.name} ({result.source} copy)",
         f"  Integrity: {result.integrity}",
         f"  Row counts match the backup: {yes_no(result.counts == result.expected)}",
         f"  Safety copy of the previous database: {result.safety_backup or _NO_SAFETY}",
@@ -388,7 +286,7 @@ def restore_result_text(result: RestoreResult) -> str:
 def copy_text(copy: CopyResult) -> str:
     """Describe what `restore --to` wrote."""
     lines = [
-        f"{'✅' if copy.ok else '❌'} Wrote the database of {copy.archive.name} "
+        f"{mark(copy.state)} Wrote the database of {copy.archive.name} "
         f"({copy.source} copy) to {copy.path}",
         f"  Integrity: {copy.integrity}",
         f"  Row counts match the backup: {yes_no(copy.counts == copy.expected)}",
@@ -493,6 +391,7 @@ def info_json(item: BackupInfo) -> dict[str, Any]:
         "size_bytes": item.size_bytes,
         "verified": item.verified,
         "degraded": item.degraded,
+        "state": item.state,
         "user_count": item.user_count,
         "error": item.error,
         "kept": item.kept,

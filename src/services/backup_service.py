@@ -69,6 +69,12 @@ class BackupResult:
     recovery_deleted: list[Path] = field(default_factory=list)  # old reports and exports
     offsite: OffsiteRun = field(default_factory=OffsiteRun)
 
+    @property
+    def state(self) -> str:
+        """The verdict, decided here: ok, or degraded (an emergency archive of a damaged
+        database: kept, but not a backup to trust)."""
+        return "degraded" if self.degraded else "ok"
+
 
 def create_backup(
     settings: Settings,

@@ -51,6 +51,16 @@ class BackupInfo:
         return self.path.name
 
     @property
+    def state(self) -> str:
+        """The verdict every door shows: ok (verified), unverified, degraded, or failed
+        (its last verification failed, which outweighs degraded)."""
+        if self.verified is False:
+            return "failed"
+        if self.degraded:
+            return "degraded"
+        return "ok" if self.verified else "unverified"
+
+    @property
     def created_at_key(self) -> str:
         """Sort key, oldest to newest: UTC time from metadata (immune to DST), then number."""
         moment = None

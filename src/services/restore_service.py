@@ -98,6 +98,11 @@ class RestoreResult:
         """The verdict: the restored data passed integrity_check and has the archive's rows."""
         return self.integrity == "ok" and self.counts == self.expected
 
+    @property
+    def state(self) -> str:
+        """ok, or failed (the doors say so alike)."""
+        return "ok" if self.ok else "failed"
+
 
 @dataclass
 class CopyResult:
@@ -115,6 +120,11 @@ class CopyResult:
     def ok(self) -> bool:
         """The verdict: the new file passed integrity_check and has the archive's rows."""
         return self.integrity == "ok" and self.counts == self.expected
+
+    @property
+    def state(self) -> str:
+        """ok, or failed (the doors say so alike)."""
+        return "ok" if self.ok else "failed"
 
 
 def candidates(settings: Settings, reference: str) -> Iterator[Path]:
