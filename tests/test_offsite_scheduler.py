@@ -3,7 +3,7 @@ one alarm per failing or stale target, the drill of the newest copy after a week
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from src.services import scheduler_state
@@ -15,6 +15,13 @@ from tests.test_scheduler import Clock, Notes
 
 def offsite_settings(settings_for, db: Path, tmp_path: Path, folder: Path, **extra: str):
     keys = make_age_keys(tmp_path)
+    # the scheduled times lie half a day away, so the test's clock, moved by hours at
+    # most, never crosses one (whatever the time of day the test runs at)
+    away = datetime.now(UTC) + timedelta(hours=12)
+    extra.setdefault("BACKUP_TIMEZONE", "UTC")
+    extra.setdefault("DAILY_BACKUP_TIME", f"{away:%H:%M}")
+    extra.setdefault("WEEKLY_BACKUP_TIME", f"{away:%H:%M}")
+    extra.setdefault("WEEKLY_BACKUP_DAY", f"{away + timedelta(days=3):%A}".lower())
     return settings_for(
         db,
         OFFSITE_TARGETS=f"usb={folder}",
