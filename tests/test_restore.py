@@ -861,6 +861,13 @@ def test_restore_killed_at_random_points_leaves_the_old_or_the_new_database(
     result = run_cli("restore", str(archive), "--confirm", db=sample_db, **keep)
     assert result.returncode == 0, result.stdout + result.stderr
     assert _rows_of(sample_db) == new
+    # a safety copy cut short by a kill is never listed: every one listed is whole
+    copies = _safety_copies(tmp_path)
+    assert copies
+    for copy in copies:
+        checked = run_cli("verify", str(copy), db=sample_db)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not list((tmp_path / "backups" / "pre-restore").glob(".tmp-*/*.zip"))  # cleaned
 
 
 @POSIX_ONLY

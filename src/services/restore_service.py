@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from src.errors import (
     disk_error,
 )
 from src.services import catalog, progress, table_kinds
+from src.services import safety_copy as safety_copy_module
 from src.services.history import History
 from src.services.integrity import (
     check_header,
@@ -46,7 +48,7 @@ from src.services.live_database import (
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, publish_new, unique_path, work_prefix
 from src.services.offsite import fetching
-from src.services.safety_copy import make_safety_copy
+from src.services.safety_copy import SafetyCopy
 from src.services.sandbox import open_untrusted
 from src.services.schema_diff import SchemaChange, schema_changes
 from src.services.validation import Validation, validate_archive
@@ -350,11 +352,12 @@ def restore(
 ) -> RestoreResult:
     """Replace the live database's content (or only `tables`) with a validated backup's.
 
-    A hot journal that a killed write left is rolled back first. An emergency backup of
-    the current database comes next. The data is written through SQLite's backup API
-    into the live file, in one transaction: open connections (the bot's) see the old or
-    the new data, never a mix, and a kill leaves one or the other. A database too
-    damaged to open is replaced as a file, its old files kept in the recovery folder.
+    Under the backup lock from start to end: a hot journal a killed write left is rolled
+    back; the safety copy of the current database (a pre-restore archive) is made while
+    the archive is validated; then the data is written through SQLite's backup API into
+    the live file, in one transaction: open connections (the bot's) see the old or the
+    new data, never a mix, and a kill leaves one or the other. A database too damaged to
+    open is replaced as a file, its old files kept in the recovery folder.
 
     Args:
         allow_schema_change: restore also when the archive's schema differs from the
@@ -374,34 +377,48 @@ def restore(
     """
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(settings.recovery_dir, "restore")
-    with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
+    with (
+        tempfile.TemporaryDirectory(
+            dir=settings.recovery_dir, prefix=work_prefix("restore")
+        ) as tmp,
+        # one lock from the safety copy to the end of the write: nothing slips in between
+        exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout),
+    ):
         roll_back_hot_journal(settings.database_path)
-    with tempfile.TemporaryDirectory(
-        dir=settings.recovery_dir, prefix=work_prefix("restore")
-    ) as tmp:
-        plan = plan_restore(
-            settings, reference, Path(tmp), record=True, from_target=from_target, tables=tables
-        )
-        if plan.schema_changes and not allow_schema_change:
-            raise SchemaChangeRefused(
-                f"{plan.validation.archive.name} would change the database's schema: "
-                f"{describe_changes(plan.schema_changes)}. Nothing was changed. If that is "
-                "intended (e.g. undoing a migration), confirm it with --allow-schema-change."
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the safety copy (of the live file) is made on one core while the archive is
+            # validated on the other; a refused restore deletes it again
+            copying = (
+                pool.submit(_safety_copy, settings, _restoring(settings, reference), safety_dir)
+                if safety_copy
+                else None
             )
+            try:
+                plan = plan_restore(
+                    settings,
+                    reference,
+                    Path(tmp),
+                    record=True,
+                    from_target=from_target,
+                    tables=tables,
+                )
+                _refuse_unasked_schema_change(plan, allow_schema_change)
+            except BaseException:
+                _discard(copying)
+                raise
+            made = copying.result() if copying else None
+            if made is not None:
+                safety_copy_module.keep(settings, made, {plan.validation.archive})
+            safety = made.path if made else None
         journal_mode = (
             None if plan.tables else match_live(settings.database_path, plan.validation.candidate)
         )
-        # one lock from the safety copy to the end of the write: nothing slips in between
-        with exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout):
-            safety = (
-                _safety_copy(settings, plan.validation.archive, safety_dir) if safety_copy else None
-            )
-            if plan.tables:
-                write_tables(settings.database_path, plan.validation.candidate, plan.tables)
-                moved = []
-            else:
-                moved = write_live(settings, plan.validation.candidate)
-                set_journal_mode(settings.database_path, journal_mode)
+        if plan.tables:
+            write_tables(settings.database_path, plan.validation.candidate, plan.tables)
+            moved = []
+        else:
+            moved = write_live(settings, plan.validation.candidate)
+            set_journal_mode(settings.database_path, journal_mode)
         result = _after(settings, plan, safety, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)
@@ -479,10 +496,46 @@ def describe_changes(changes: list[SchemaChange], limit: int = 8) -> str:
     return shown + (f" and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
-def _safety_copy(settings: Settings, restoring: Path, folder: Path | None) -> Path | None:
+def _refuse_unasked_schema_change(plan: RestorePlan, allowed: bool) -> None:
+    """Raise SchemaChangeRefused when the archive changes the schema and that was not allowed."""
+    if plan.schema_changes and not allowed:
+        raise SchemaChangeRefused(
+            f"{plan.validation.archive.name} would change the database's schema: "
+            f"{describe_changes(plan.schema_changes)}. Nothing was changed. If that is "
+            "intended (e.g. undoing a migration), confirm it with --allow-schema-change."
+        )
+
+
+def _restoring(settings: Settings, reference: str) -> Path:
+    """The archive a restore will most likely read, known before it is validated: named in
+    the safety copy's metadata and kept from retention while it is read."""
+    if reference == "latest":
+        newest = catalog.latest(settings)
+        return newest.path if newest else Path("latest")
+    try:
+        return catalog.resolve_archive(settings, reference)
+    except BackupError:
+        return Path(reference)  # validation says what is wrong with it
+
+
+def _discard(copying: Future[SafetyCopy | None] | None) -> None:
+    """A restore refused after its safety copy began: wait for the copy, then delete it
+    (nothing was replaced; it leaves no trace, and pushes no older safety copy out)."""
+    if copying is None:
+        return
+    try:
+        made = copying.result()
+    except BaseException:
+        logger.warning("restore: the safety copy of a refused restore failed too", exc_info=True)
+        return
+    if made is not None:
+        safety_copy_module.discard(made)
+
+
+def _safety_copy(settings: Settings, restoring: Path, folder: Path | None) -> SafetyCopy | None:
     """Make the pre-restore copy of the current database; a failure stops the restore."""
     try:
-        return make_safety_copy(settings, restoring, folder)
+        return safety_copy_module.make_safety_copy(settings, restoring, folder)
     except BackupError as error:
         error.args = (
             f"The safety copy before the restore failed, so nothing was restored: {error}",

@@ -13,11 +13,13 @@ nothing can slip in between; nothing here takes that lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -43,13 +45,29 @@ from src.services.snapshot import take_snapshot
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SafetyCopy:
+    """A finished safety copy, not yet recorded: `keep` it once the restore goes ahead."""
+
+    path: Path
+    started: datetime
+    seconds: float
+    trigger: str
+    retained: bool  # in backups/pre-restore/, where retention applies
+    made_folder: bool  # the folder did not exist before this copy
+
+
 def make_safety_copy(
     settings: Settings, restoring: Path, folder: Path | None = None, trigger: str = "restore"
-) -> Path | None:
-    """Archive the live database before it is replaced; return the archive.
+) -> SafetyCopy | None:
+    """Archive the live database before it is replaced; record nothing yet.
+
+    The caller either keeps it (`keep`: the history, then retention) once the restore
+    goes ahead, or discards it (`discard`) when the restore is refused, which then leaves
+    no trace. A copy that fails is recorded in the history as a failed attempt.
 
     Args:
-        restoring: the archive about to be restored (recorded, and kept from retention).
+        restoring: the archive about to be restored (named in the metadata).
         folder: where to put it (`--safety-dir`); default `backups/pre-restore/`, where
             retention applies. Elsewhere nothing is ever deleted.
         trigger: who asked (restore, repair), recorded in the metadata.
@@ -67,13 +85,13 @@ def make_safety_copy(
     except BackupError as missing:
         logger.warning("restore: no safety copy (%s)", missing)
         return None
-    default = folder is None
-    folder = prepare_folder(folder or settings.type_dir(PRE_RESTORE))
+    retained = folder is None
+    folder = folder or settings.type_dir(PRE_RESTORE)
+    made_folder = not folder.exists()
+    prepare_folder(folder)
     clean_leftovers(folder)
     started, clock = settings.now(), time.monotonic()
     logger.info("%s: safety copy of %s started", trigger, db)
-    history = History(settings.history_path)
-    attempt = history.start(PRE_RESTORE, trigger, started)
     final = folder / unique_name(folder, PRE_RESTORE, started)
     work = folder / f".tmp-{final.stem}"
     try:
@@ -82,24 +100,43 @@ def make_safety_copy(
         _write(settings, db, work, final, started, clock, restoring, trigger)
     except BaseException as caught:
         error: BaseException = disk_error(caught, folder) or caught
+        history = History(settings.history_path)
+        attempt = history.start(PRE_RESTORE, trigger, started)
         history.finish(attempt, settings.now(), time.monotonic() - clock, error=str(error))
         if error is caught:
             raise
         raise error from caught
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    seconds = time.monotonic() - clock
+    logger.info("%s: safety copy %s done, %.2f s", trigger, final.name, seconds)
+    return SafetyCopy(final, started, seconds, trigger, retained, made_folder)
+
+
+def keep(settings: Settings, copy: SafetyCopy, protect: set[Path]) -> None:
+    """Record a safety copy the restore went ahead with (made and verified); apply the
+    pre-restore retention, never to `protect` (the archive being restored)."""
+    history = History(settings.history_path)
+    attempt = history.start(PRE_RESTORE, copy.trigger, copy.started)
     history.finish(
         attempt,
         settings.now(),
-        time.monotonic() - clock,
-        archive=final,
-        size_bytes=final.stat().st_size,
+        copy.seconds,
+        archive=copy.path,
+        size_bytes=copy.path.stat().st_size,
     )
-    history.record_verification(final, settings.now(), [])
-    if default:
-        apply_retention(settings, PRE_RESTORE, protect={final, restoring})
-    logger.info("%s: safety copy %s done, %.2f s", trigger, final.name, time.monotonic() - clock)
-    return final
+    history.record_verification(copy.path, settings.now(), [])
+    if copy.retained:
+        apply_retention(settings, PRE_RESTORE, protect={copy.path, *protect})
+
+
+def discard(copy: SafetyCopy) -> None:
+    """Delete a safety copy of a restore that was refused: it leaves no trace."""
+    copy.path.unlink(missing_ok=True)
+    if copy.made_folder:
+        with contextlib.suppress(OSError):  # not empty (someone else wrote there): kept
+            copy.path.parent.rmdir()
+    logger.info("restore refused: its safety copy %s was deleted again", copy.path.name)
 
 
 def _check_room(db: Path, folder: Path, min_free_mb: int) -> None:
