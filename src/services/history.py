@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS verifications (
 );
 -- archives exempt from retention (`backup keep`), by file name: the name holds the type,
 -- so it names one archive of BACKUP_DIR/<type>/ and stays right if BACKUP_DIR moves
+-- the size and modification time of an archive when it last passed every check: while
+-- the file is unchanged, a restore re-reads only its database copy (the others are read
+-- back before they are ever used)
+CREATE TABLE IF NOT EXISTS verified_files (
+    archive TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kept (
     archive TEXT PRIMARY KEY,
     kept_at TEXT NOT NULL
@@ -209,6 +217,28 @@ class History:
                 "INSERT OR REPLACE INTO verifications VALUES (?, ?, ?, ?)",
                 (str(archive), when.isoformat(), int(not problems), "\n".join(problems) or None),
             )
+            conn.execute("DELETE FROM verified_files WHERE archive = ?", (str(archive),))
+            found = archive.stat() if not problems and archive.is_file() else None
+            if found is not None:
+                conn.execute(
+                    "INSERT INTO verified_files VALUES (?, ?, ?)",
+                    (str(archive), found.st_size, found.st_mtime_ns),
+                )
+
+    def unchanged_since_verified(self, archive: Path) -> bool:
+        """Tell whether the archive passed every check and its file has not changed since
+        (the same size and modification time); False when unknown."""
+        if not self.path.exists() or not archive.is_file():
+            return False
+        row = None
+        with self._recording("a look-up"), self._reading() as conn:
+            if not _has_tables(conn, "verified_files"):
+                return False
+            row = conn.execute(
+                "SELECT size, mtime_ns FROM verified_files WHERE archive = ?", (str(archive),)
+            ).fetchone()
+        found = archive.stat()
+        return row is not None and (found.st_size, found.st_mtime_ns) == (row[0], row[1])
 
     def verification(self, archive: Path) -> tuple[bool, str] | None:
         """Return (ok, verified_at) of the last verification of an archive, if any."""

@@ -239,11 +239,17 @@ def _validate_first(
         else candidates(settings, reference)
     )
     record = record and not from_target  # a fetched copy is no archive of the history
+    history = History(settings.history_path)
     for number, archive in enumerate(archives):
         folder = work / f"archive_{number}"
         folder.mkdir()
         try:
-            validation = validate_archive(archive, folder, settings.recovery_dir)
+            # an archive of ours, verified and unchanged since: its database copy is read
+            # back in full, the SQL and JSON copies only before a fallback uses them
+            unchanged = not from_target and history.unchanged_since_verified(archive)
+            validation = validate_archive(
+                archive, folder, settings.recovery_dir, every_member=not unchanged
+            )
         except ArchiveInvalid as error:
             if reference != "latest":
                 raise

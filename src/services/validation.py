@@ -82,13 +82,20 @@ def check_sizes(
     )
 
 
-def validate_archive(archive: Path, work: Path, space_in: Path | None = None) -> Validation:
+def validate_archive(
+    archive: Path, work: Path, space_in: Path | None = None, *, every_member: bool = True
+) -> Validation:
     """Check an archive completely; return a checked database file to restore.
 
     Args:
         archive: the ZIP, from anywhere (also one downloaded from Telegram).
         work: an empty folder for the extracted copies (inside the recovery folder).
         space_in: the folder to name when the disk is too full (the recovery folder).
+        every_member: read back every member's bytes. False only for an archive of ours
+            that passed every check and has not changed since (history: size and
+            modification time): then only its database copy is read back (SHA-256 as it
+            is extracted, integrity_check, row counts) and the others only before a
+            fallback would use them. Names, layout and local headers are always checked.
 
     Returns:
         The validation, with the database copy that passed (.db, else SQL, else JSON).
@@ -121,17 +128,22 @@ def validate_archive(archive: Path, work: Path, space_in: Path | None = None) ->
     # the other members are read back on the second core while the database is
     # extracted (and hashed on the way) on this one
     extracted = work / "candidate_database.db"
-    progress.phase("checking and unpacking the archive", member_bytes(metadata))
+    only = frozenset({database["path"]})
+    rest = frozenset(m["path"] for m in metadata["members"]) - only
+    if not every_member:  # the names and headers of all, no bytes (the database's below)
+        _refuse(archive, check_members(archive, metadata, rest | only, None))
+    shown = member_bytes(metadata) if every_member else member_bytes(metadata, rest)
+    progress.phase("checking and unpacking the archive", shown)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        others = pool.submit(check_members, archive, metadata, frozenset({database["path"]}), None)
+        others = pool.submit(check_members, archive, metadata, only, None) if every_member else None
         try:
             problems = extract_member(archive, database["path"], extracted, database)
         except READ_ERRORS as error:  # OSError is one of them
             _raise_if_full(error, space_in)
             problems = [f"{database['path']}: {error}"]
-        problems = others.result() + problems
+        problems = (others.result() if others else []) + problems
     _refuse(archive, problems)
-    return _choose_database(archive, metadata, work, extracted, space_in)
+    return _choose_database(archive, metadata, work, extracted, space_in, every_member)
 
 
 def _raise_if_full(error: BaseException, folder: Path) -> None:
@@ -158,9 +170,18 @@ def _refuse(archive: Path, problems: list[str]) -> None:
 
 
 def _choose_database(
-    archive: Path, metadata: dict[str, Any], work: Path, extracted: Path | None, space_in: Path
+    archive: Path,
+    metadata: dict[str, Any],
+    work: Path,
+    extracted: Path | None,
+    space_in: Path,
+    checked_all: bool = True,
 ) -> Validation:
-    """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON."""
+    """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON.
+
+    With `checked_all` False, every other member is read back (SHA-256) before the first
+    fallback uses any of them.
+    """
     expected = metadata["database"].get("tables", {})
     members = {m.get("role"): m["path"] for m in metadata["members"]}
     page_size = metadata["database"].get("page_size")
@@ -174,6 +195,10 @@ def _choose_database(
         if source not in members:
             notes.append(f"no {source} copy in the archive")
             continue
+        if source != "database" and not checked_all:
+            read = frozenset({members["database"]} if "database" in members else set())
+            _refuse(archive, check_members(archive, metadata, read))
+            checked_all = True
         candidate = work / f"candidate_{source}.db"
         progress.phase(f"checking the archive's {_COPY_NAMES[source]}")
         try:

@@ -1,0 +1,60 @@
+"""What a restore reads back: every member of an archive it does not know; of an archive
+of ours that passed every check and has not changed since, only its database copy (the
+others are read back before a fallback would use them)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+from src.errors import ExitStatus
+
+
+def flip_inside(archive: Path, member: str) -> None:
+    """Change one byte of a member's compressed data in place, keeping size and time."""
+    before = archive.stat()
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(member)
+    with archive.open("r+b") as handle:
+        handle.seek(info.header_offset)
+        header = handle.read(30)
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        at = info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
+        handle.seek(at)
+        byte = handle.read(1)
+        handle.seek(at)
+        handle.write(bytes([byte[0] ^ 0x55]))
+    os.utime(archive, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_an_unchanged_verified_archive_is_restored_from_its_database_copy(
+    run_cli, sample_db, tmp_path
+):
+    assert run_cli("backup", db=sample_db).returncode == 0
+    (archive,) = (tmp_path / "backups" / "manual").glob("*.zip")
+    flip_inside(archive, "database/pmo_recovery.sql")  # as if nothing had touched the file
+
+    done = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    assert done.returncode == 0, done.stderr
+    assert "(database copy)" in done.stdout
+
+    # `verify` reads every member: it finds the damage and forgets the archive's record
+    checked = run_cli("verify", str(archive), db=sample_db)
+    assert checked.returncode == ExitStatus.INTEGRITY
+    refused = run_cli("restore", str(archive), "--confirm", db=sample_db)
+    assert refused.returncode == ExitStatus.INTEGRITY, refused.stdout
+    assert "pmo_recovery.sql" in refused.stderr
+
+
+def test_a_changed_archive_is_read_in_full_again(run_cli, sample_db, tmp_path):
+    assert run_cli("backup", db=sample_db).returncode == 0
+    (archive,) = (tmp_path / "backups" / "manual").glob("*.zip")
+    flip_inside(archive, "database/pmo_recovery.json")
+    later = archive.stat().st_mtime_ns + 2_000_000_000
+    os.utime(archive, ns=(later, later))  # the file changed since it was verified
+    for confirm in ((), ("--confirm",)):
+        refused = run_cli("restore", str(archive), *confirm, db=sample_db)
+        assert refused.returncode == ExitStatus.INTEGRITY, refused.stdout
+        assert "pmo_recovery.json" in refused.stderr
