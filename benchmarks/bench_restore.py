@@ -126,7 +126,7 @@ def archive_facts(archive: Path) -> tuple[str, dict[str, int], dict[str, Any]]:
     return member, metadata["database"]["tables"], members
 
 
-def make_archive(source: Path, work: Path) -> Path:
+def make_archive(source: Path, work: Path, foreign: bool = False) -> Path:
     """One archive of the work database, made by our CLI, moved out of the backup folder."""
     run = run_measured(
         [sys.executable, str(CLI), "backup", "--type", "manual"],
@@ -137,10 +137,13 @@ def make_archive(source: Path, work: Path) -> Path:
     made = sorted((work / "backups" / "manual").glob("*.zip"))
     if len(made) != 1:
         raise RuntimeError(f"expected one archive in {work / 'backups' / 'manual'}, got {made}")
-    archive = work / "archive" / made[0].name
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    made[0].replace(archive)  # out of reach of retention and of `restore latest`
-    return archive
+    if foreign:  # as an archive from elsewhere: every member is read back
+        archive = work / "archive" / made[0].name
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        made[0].replace(archive)
+        return archive
+    # where the tool made and verified it: a restore reads back its database copy only
+    return made[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -434,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the archive and work files")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached database")
     parser.add_argument("--no-phases", action="store_true", help="skip the in-process phases")
+    parser.add_argument(
+        "--foreign",
+        action="store_true",
+        help="restore the archive from outside the backup folder (every member read back)",
+    )
     args = parser.parse_args(argv)
 
     for tool in ("sqlite3", "unzip"):
@@ -453,12 +461,13 @@ def main(argv: list[str] | None = None) -> int:
         source = work / "source" / DB_NAME
         copy_database(cached, source)
         print("making the archive with `backup_manager.py backup` ...")
-        archive = make_archive(source, work)
+        archive = make_archive(source, work, args.foreign)
         member, expected, members = archive_facts(archive)
         result["archive"] = {
             "bytes": archive.stat().st_size,
             "database_member": member,
             "members": members,
+            "read_back": "every member (--foreign)" if args.foreign else "the database copy only",
         }
         result["cli_startup_s"] = cli_startup(work, source)
         baselines, ours_runs = [], []
