@@ -316,7 +316,12 @@ def diagnosis_text(result: Diagnosis) -> str:
 def repair_text(result: RepairResult) -> str:
     """Describe a repair: rows recovered per table against the newest backup, and what next."""
     fewer = result.fewer_than_backup()
-    good = result.integrity == "ok" and not fewer and not result.lost_and_found
+    good = (
+        result.integrity == "ok"
+        and not fewer
+        and not result.lost_and_found
+        and not result.unexpected_errors
+    )
     mark = "✅" if good else "⚠️" if result.integrity == "ok" else "❌"
     lines = [
         f"{mark} Recovered database: {result.recovered} (integrity: {result.integrity})",

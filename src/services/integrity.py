@@ -108,9 +108,20 @@ def run_check(conn: sqlite3.Connection, pragma: str = "quick_check") -> str:
     """Run quick_check or integrity_check; return 'ok' or the problems found."""
     try:
         rows = [str(row[0]) for row in conn.execute(f"PRAGMA {pragma}")]
-    except sqlite3.DatabaseError as error:
-        return f"{pragma} could not run: {error}"
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
+        return f"{pragma} could not run: {sqlite_message(error)}"
     return "ok" if rows == ["ok"] else "; ".join(rows[:20])
+
+
+def sqlite_message(error: Exception) -> str:
+    """Return SQLite's words for an error, also when they quote bytes that are not UTF-8.
+
+    SQLite's message about a damaged schema quotes the schema's own bytes; when those are
+    not UTF-8, Python's sqlite3 raises UnicodeDecodeError (holding the message) instead.
+    """
+    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+        return error.object.decode("utf-8", "replace")
+    return str(error)
 
 
 def check_file(path: Path, pragma: str = "quick_check", *, immutable: bool = False) -> str:
@@ -118,8 +129,8 @@ def check_file(path: Path, pragma: str = "quick_check", *, immutable: bool = Fal
     try:
         with closing(open_readonly(path, immutable=immutable)) as conn:
             return run_check(conn, pragma)
-    except sqlite3.DatabaseError as error:
-        return f"cannot open: {error}"
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
+        return f"cannot open: {sqlite_message(error)}"
 
 
 def list_tables(conn: sqlite3.Connection) -> list[TableInfo]:

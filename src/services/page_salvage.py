@@ -8,15 +8,17 @@ types. What cannot be placed is handed back as lost, never dropped.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from src.errors import BackupError, disk_error
 from src.services import table_kinds
-from src.services.integrity import quote_identifier
+from src.services.integrity import quote_identifier, sqlite_message
 from src.services.sandbox import check_schema_sql, guard
 from src.services.sqlite_file import (
     INDEX_INTERIOR,
@@ -30,9 +32,12 @@ from src.services.sqlite_file import (
     decode_record,
     local_size,
     parse_page,
+    serial_size,
     signed64,
     varint,
 )
+
+logger = logging.getLogger(__name__)
 
 Bound = int | None  # a rowid bound; None is unbounded
 Row = tuple[int | None, list[Any]]  # (rowid or None, the record's values)
@@ -93,21 +98,39 @@ def read_schema(reader: TreeReader) -> tuple[list[SchemaRow], bool]:
     for _rowid, values in reader.table_rows(master):
         if len(values) == 5 and isinstance(values[1], str):
             kind, name, table, root, sql = values
-            rows.append(SchemaRow(str(kind), name, str(table), int(root or 0), sql))
+            # damaged bytes can hold any kind of value: a root that is no page number is no
+            # root, SQL that is no text is no SQL
+            root = root if isinstance(root, int) else 0
+            rows.append(SchemaRow(str(kind), name, str(table), root, sql_text(sql)))
     return rows, not master.missing and len(reader.lost) == lost_before
 
 
-def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
-    """Work out each table's record layout by creating its schema in memory."""
-    shadow_of = table_kinds.shadow_tables(table_kinds.Entry(r.type, r.name, r.sql) for r in schema)
+def sql_text(value: Any) -> str | None:
+    """Return a schema row's SQL when it is text (a damaged row can hold a number or BLOB)."""
+    return value if isinstance(value, str) else None
+
+
+def build_layouts(schema: list[SchemaRow], notes: list[str] | None = None) -> list[Layout]:
+    """Work out each table's record layout by creating its schema in memory.
+
+    Args:
+        schema: the rows of sqlite_master, as read (perhaps damaged).
+        notes: where to say which entries got no layout, or another name.
+
+    Returns:
+        A layout per table SQLite could create, named as SQLite names the created table
+        (the recovered database creates it from the same SQL). An entry whose SQL does not
+        create a new table has none: its pages are read as pages no table reaches.
+    """
+    notes = [] if notes is None else notes
     layouts = []
+    created: list[tuple[SchemaRow, str]] = []
     with closing(guard(sqlite3.connect(":memory:"))) as conn:  # the schema may be crafted
         for row in schema:
             if row.type != "table" or not row.sql or table_kinds.is_virtual(row.sql):
                 continue
             if row.rootpage < 2:
                 continue
-            shadow = row.name in shadow_of
             if row.name == "sqlite_sequence":
                 layouts.append(
                     Layout(
@@ -124,38 +147,80 @@ def build_layouts(schema: list[SchemaRow]) -> list[Layout]:
                 continue
             if row.name.startswith("sqlite_"):
                 continue  # sqlite_stat*: statistics, made again by ANALYZE
-            try:
-                check_schema_sql("table", row.sql)
-                conn.execute(row.sql)
-                layouts.append(_layout(conn, row, shadow))
-            except sqlite3.DatabaseError:
-                continue  # a schema entry SQLite itself cannot parse
+            name = _create(conn, row, notes)
+            if name is not None:
+                created.append((row, name))
+        # shadow tables by the names the recovered database will give them
+        entries = [table_kinds.Entry(r.type, r.name, r.sql) for r in schema if r.type == "table"]
+        entries += [table_kinds.Entry("table", name, row.sql) for row, name in created]
+        shadow_of = table_kinds.shadow_tables(entries)
+        layouts += [_layout(conn, row, name, name in shadow_of) for row, name in created]
     return layouts
 
 
-def _layout(conn: sqlite3.Connection, row: SchemaRow, shadow: bool) -> Layout:
-    """Read a created table's layout from PRAGMA table_xinfo / index_xinfo."""
-    name = quote_identifier(row.name)
-    info = conn.execute(f"PRAGMA table_xinfo({name})").fetchall()
+def _create(conn: sqlite3.Connection, row: SchemaRow, notes: list[str]) -> str | None:
+    """Create a schema entry's table in memory; return the name SQLite gave it, or None."""
+    before = _table_names(conn)
+    try:
+        check_schema_sql("table", str(row.sql))
+        conn.execute(str(row.sql))
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # UntrustedSQL too
+        notes.append(
+            f"schema entry {row.name!r}: SQLite cannot create its table "
+            f"({sqlite_message(error)}); its rows are looked for as unlinked pages"
+        )
+        return None
+    created = _table_names(conn) - before
+    if len(created) != 1:  # e.g. IF NOT EXISTS of a table another entry created
+        notes.append(
+            f"schema entry {row.name!r}: its SQL creates no table of its own; its rows are "
+            "looked for as unlinked pages"
+        )
+        return None
+    name = created.pop()
+    if name != row.name:  # the name or the SQL is damaged: the SQL decides, as it will
+        notes.append(
+            f"schema entry {row.name!r} creates the table {name!r}: its rows go into {name!r}"
+        )
+    return name
+
+
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    """The tables of a connection's main schema, but SQLite's own (AUTOINCREMENT's first
+    table also makes sqlite_sequence)."""
+    tables = conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    return {name for (name,) in tables if not table_kinds.is_internal(name)}
+
+
+def _layout(conn: sqlite3.Connection, row: SchemaRow, table: str, shadow: bool) -> Layout:
+    """Read the layout of `table` (created from `row`) from PRAGMA table_xinfo / index_xinfo."""
+    name = quote_identifier(table)
+    info = conn.execute(f"PRAGMA main.table_xinfo({name})").fetchall()
     # hidden: 2 = VIRTUAL generated (not stored), 3 = STORED generated (stored, not insertable)
     columns = {cid: (col, str(decl or ""), hidden) for cid, col, decl, _nn, _d, _pk, hidden in info}
     without_rowid = bool(
-        conn.execute("SELECT wr FROM pragma_table_list WHERE name = ?", (row.name,)).fetchone()[0]
+        conn.execute(
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+        ).fetchone()[0]
     )
     if without_rowid:
-        pk_index = next(r[1] for r in conn.execute(f"PRAGMA index_list({name})") if r[3] == "pk")
-        order = [r[1] for r in conn.execute(f"PRAGMA index_xinfo({quote_identifier(pk_index)})")]
+        pk_index = next(
+            r[1] for r in conn.execute(f"PRAGMA main.index_list({name})") if r[3] == "pk"
+        )
+        order = [
+            r[1] for r in conn.execute(f"PRAGMA main.index_xinfo({quote_identifier(pk_index)})")
+        ]
     else:
         order = [cid for cid, (_c, _d, hidden) in columns.items() if hidden != 2]
     stored = [columns[cid] for cid in order]
     alias = None
     if not without_rowid:
         pk = [r for r in info if r[5] > 0]
-        origins = [r[3] for r in conn.execute(f"PRAGMA index_list({name})")]
+        origins = [r[3] for r in conn.execute(f"PRAGMA main.index_list({name})")]
         if len(pk) == 1 and str(pk[0][2]).upper() == "INTEGER" and "pk" not in origins:
             alias = order.index(pk[0][0])
     return Layout(
-        name=row.name,
+        name=table,
         root=row.rootpage,
         sql=str(row.sql),
         without_rowid=without_rowid,
@@ -223,6 +288,29 @@ def _numeric(text: str) -> bool:
     return bool(_NUMBER.fullmatch(text))
 
 
+class Unexpected:
+    """Errors no reader foresaw, kept from ending a repair: each is logged with its traceback
+    and counted, and the repair goes on without the page or the step it happened in."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def add(self, where: str, error: Exception) -> None:
+        """Count an unexpected error in one page or step; re-raise a full disk or our own."""
+        if isinstance(error, BackupError) or disk_error(error) is not None:
+            raise error
+        logger.error("repair: unexpected error in %s; going on without it", where, exc_info=error)
+        self.errors.append(f"{where}: {type(error).__name__}: {error}")
+
+    @contextmanager
+    def step(self, where: str) -> Iterator[None]:
+        """Run one step of a repair; an unexpected error in it is counted, not raised."""
+        try:
+            yield
+        except Exception as error:  # noqa: BLE001 - one step's failure never ends the repair
+            self.add(where, error)
+
+
 class TreeReader:
     """Walks b-trees of one file, remembering which pages it used and what it lost."""
 
@@ -232,6 +320,7 @@ class TreeReader:
         self.visited: set[int] = set()
         self.damaged: set[int] = set()
         self.lost: list[Lost] = []
+        self.unexpected = Unexpected()
 
     def _claim(self, number: int, kinds: tuple[int, ...]) -> BtreePage | None:
         """Take a page into a tree once; None when it is unreadable or already taken."""
@@ -243,24 +332,37 @@ class TreeReader:
         self.visited.add(number)
         return page
 
+    def _take(self, number: int, kinds: tuple[int, ...]) -> BtreePage:
+        """Claim a page for a tree walk; Damaged when it is unreadable or already taken."""
+        page = self._claim(number, kinds)
+        if page is None:
+            raise Damaged(f"page {number} is not a readable page of this tree")
+        return page
+
+    def _unread(self, number: int, layout: Layout, gap: tuple[Bound, Bound]) -> None:
+        """Note a page of a table's tree that could not be read, and the rows it held."""
+        self.damaged.add(number)
+        layout.missing.append(gap)
+
     def table_rows(self, layout: Layout) -> Iterator[Row]:
         """Yield the rows of a rowid table's tree; note the ranges it could not read."""
         stack: list[tuple[int, Bound, Bound]] = [(layout.root, None, None)]
         while stack:
             number, low, high = stack.pop()
-            page = self._claim(number, (TABLE_INTERIOR, TABLE_LEAF))
-            if page is None:
-                self.damaged.add(number)
-                layout.missing.append((low, high))
-                continue
-            if page.interior:
-                try:
+            try:
+                page = self._take(number, (TABLE_INTERIOR, TABLE_LEAF))
+                if page.interior:
                     stack.extend(reversed(self._children(page, low, high)))
-                except Damaged:
-                    self.damaged.add(number)
-                    layout.missing.append((low, high))
+                    continue
+                rows = list(self.leaf_rows(page, layout.name))
+            except Damaged:
+                self._unread(number, layout, (low, high))
                 continue
-            for rowid, values in self.leaf_rows(page, layout.name):
+            except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
+                self.unexpected.add(f"page {number} of table {layout.name}", error)
+                self._unread(number, layout, (low, high))
+                continue
+            for rowid, values in rows:
                 if (low is None or rowid > low) and (high is None or rowid <= high):
                     yield rowid, values
                 else:
@@ -304,15 +406,20 @@ class TreeReader:
         stack = [layout.root]
         while stack:
             number = stack.pop()
-            page = self._claim(number, (INDEX_INTERIOR, INDEX_LEAF))
-            if page is None:
-                self.damaged.add(number)
-                layout.missing.append((None, None))
+            try:
+                page = self._take(number, (INDEX_INTERIOR, INDEX_LEAF))
+                records = list(self.index_leaf(page, layout.name))
+            except Damaged:
+                self._unread(number, layout, (None, None))
+                continue
+            except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
+                self.unexpected.add(f"page {number} of table {layout.name}", error)
+                self._unread(number, layout, (None, None))
                 continue
             if page.interior:
                 stack.append(page.right)
                 stack.extend(int.from_bytes(page.data[o : o + 4], "big") for o in page.cells)
-            yield from self.index_leaf(page, layout.name)
+            yield from records
 
     def index_leaf(self, page: BtreePage, table: str | None = None) -> Iterator[Row]:
         """Yield the records of an index page's cells (interior cells hold records too)."""
@@ -398,7 +505,7 @@ def partial_record(local: bytes, encoding: str) -> list[Any]:
         while pos < min(header_size, len(local)):
             serial, pos = varint(local, pos)
             whole = decode_record(_single(serial, local, body), encoding) if serial < 12 else None
-            size = _serial_size(serial)
+            size = serial_size(serial)
             if whole is not None:
                 values.append(whole[0])
             elif body + size <= len(local):
@@ -412,13 +519,8 @@ def partial_record(local: bytes, encoding: str) -> list[Any]:
     return values
 
 
-def _serial_size(serial: int) -> int:
-    sizes = (0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0)
-    return sizes[serial] if serial < 12 else (serial - 12) // 2
-
-
 def _single(serial: int, local: bytes, body: int) -> bytes:
-    size = _serial_size(serial)
+    size = serial_size(serial)
     chunk = local[body : body + size]
     if len(chunk) < size:
         raise Damaged("value cut short")

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import marshal
 import os
-import re
 import sqlite3
 from collections.abc import Iterable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from src.errors import disk_error
 from src.services import table_kinds
-from src.services.integrity import quote_identifier
+from src.services.integrity import quote_identifier, sqlite_message
 from src.services.page_salvage import Layout, Lost, Row, SchemaRow
 from src.services.sandbox import check_schema_sql, guard
 
 BATCH = 500
-_CONTENT_OPTION = re.compile(r"\bcontent\s*=\s*(['\"]?)([^'\",)\s]*)\1", re.I)
+_OWN_DROPS = frozenset({sqlite3.SQLITE_DROP_TEMP_TABLE})  # its bookkeeping table
+# dropping a virtual table drops its shadow tables too
+_VIRTUAL_TABLE_DROPS = frozenset({sqlite3.SQLITE_DROP_VTABLE, sqlite3.SQLITE_DROP_TABLE})
+_LOST_OWN_COLUMNS = 6  # id, page, table_guess, row_id, reason, nfield
+_LIMIT_COLUMN = getattr(sqlite3, "SQLITE_LIMIT_COLUMN", 2)
+_LIMIT_VARIABLE_NUMBER = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", 9)
 
 
 class RecoveredDatabase:
@@ -31,19 +36,26 @@ class RecoveredDatabase:
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.execute("PRAGMA temp_store=FILE")
         # the schema comes from a damaged file, perhaps a crafted one: it runs sandboxed
-        guard(self.conn, also=frozenset({sqlite3.SQLITE_DROP_TEMP_TABLE}))
+        guard(self.conn, also=_OWN_DROPS)
         self.conn.execute("BEGIN")
         self.conn.execute("CREATE TEMP TABLE lost(page, tbl, row_id, reason, nfield, vals BLOB)")
         self._statements: dict[tuple[str, int, bool], str] = {}
         self.not_recreated: list[str] = []
         self.lost_rows = 0
+        self.lost_table = "lost_and_found"
 
     def create_tables(self, layouts: list[Layout]) -> None:
         """Create the ordinary tables (shadow tables come with their virtual table)."""
         for layout in layouts:
-            if not layout.shadow and not table_kinds.is_internal(layout.name):
+            if layout.shadow or table_kinds.is_internal(layout.name):
+                continue
+            try:
                 check_schema_sql("table", layout.sql)
                 self.conn.execute(layout.sql)
+            except sqlite3.DatabaseError as error:  # its rows are then refused: lost_and_found
+                if disk_error(error) is not None:
+                    raise
+                self.not_recreated.append(f"table {layout.name}: {sqlite_message(error)}")
 
     def insert(self, layout: Layout, rows: Iterable[Row], page: int = 0) -> int:
         """Insert rows into a table; rows it does not accept go to lost_and_found."""
@@ -140,19 +152,58 @@ class RecoveredDatabase:
                     self.conn.execute("INSERT INTO sqlite_sequence VALUES(?, ?)", (name, seq))
 
     def virtual_table(self, row: SchemaRow, content: Layout | None, rows: Iterable[Row]) -> str:
-        """Create a virtual table and fill it again; say how."""
+        """Create a virtual table and fill it again; say how.
+
+        It is made in memory first: the file is written without a journal, so a creation
+        that failed here (a shadow table's name taken) would leave half of it behind. One
+        that cannot be filled or read (damaged SQL names no content table) is dropped again.
+        """
         try:
             check_schema_sql("table", str(row.sql))
-            self.conn.execute(str(row.sql))
-        except sqlite3.DatabaseError as error:  # UntrustedSQL too
-            self.not_recreated.append(f"table {row.name}: {error}")
+            name, makes = _virtual_tables_made(str(row.sql))
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as error:  # UntrustedSQL too
+            self.not_recreated.append(f"table {row.name}: {sqlite_message(error)}")
             return "not recreated"
-        name = quote_identifier(row.name)
-        option = _CONTENT_OPTION.search(str(row.sql))
-        if option and option.group(2):  # external content: the index is built from that table
+        taken = sorted(makes & {n.lower() for n in self._table_names()})
+        if name is None or taken:
+            why = f"the names it needs are taken: {', '.join(taken)}" if taken else "no table here"
+            self.not_recreated.append(f"table {row.name}: {why}")
+            return "not recreated"
+        self.conn.execute(str(row.sql))
+        try:
+            how = self._refill(name, str(row.sql), content, rows)
+            # a table every read of which fails (its content table is gone) is not kept
+            self.conn.execute(f"SELECT * FROM {quote_identifier(name)} LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as error:
+            if disk_error(error) is not None:
+                raise
+            self._drop(name)
+            self.not_recreated.append(
+                f"table {row.name}: could not be filled again ({sqlite_message(error)})"
+            )
+            return "not recreated"
+        return how
+
+    def _table_names(self) -> list[str]:
+        """Every name in the recovered database's schema so far."""
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")]
+
+    def _drop(self, table: str) -> None:
+        """Drop a virtual table this repair created (only then may this connection drop one)."""
+        guard(self.conn, also=_OWN_DROPS | _VIRTUAL_TABLE_DROPS)
+        try:
+            self.conn.execute(f"DROP TABLE {quote_identifier(table)}")
+        finally:
+            guard(self.conn, also=_OWN_DROPS)
+
+    def _refill(self, table: str, sql: str, content: Layout | None, rows: Iterable[Row]) -> str:
+        """Fill a created virtual table from its content rows, or rebuild it from its table."""
+        name = quote_identifier(table)
+        option = table_kinds.content_option(sql)
+        if option:  # external content: the index is built from that table
             self.conn.execute(f"INSERT INTO {name}({name}) VALUES('rebuild')")
-            return f"rebuilt from {option.group(2)}"
-        if option or content is None:
+            return f"rebuilt from {option}"
+        if option is not None or content is None:
             return "recreated empty (it keeps no content of its own)"
         columns = [r[1] for r in self.conn.execute(f"PRAGMA table_xinfo({name})") if r[6] == 0]
         sql = (
@@ -165,7 +216,7 @@ class RecoveredDatabase:
                 self.conn.execute(sql, (rowid, *values[1 : len(columns) + 1]))
                 count += 1
             except sqlite3.DatabaseError as error:
-                self.lose(Lost(0, row.name, rowid, f"refused: {error}", values))
+                self.lose(Lost(0, table, rowid, f"refused: {error}", values))
         return f"refilled with {count} rows from {content.name}"
 
     def schema_objects(self, schema: list[SchemaRow]) -> None:
@@ -177,28 +228,15 @@ class RecoveredDatabase:
                 try:
                     check_schema_sql(kind, row.sql)
                     self.conn.execute(row.sql)
-                except sqlite3.DatabaseError as error:  # e.g. salvaged rows break UNIQUE
-                    self.not_recreated.append(f"{kind} {row.name}: {error}")
+                # e.g. salvaged rows break UNIQUE, or the damaged SQL names no table
+                except (sqlite3.DatabaseError, UnicodeDecodeError) as error:
+                    if disk_error(error) is not None:
+                        raise
+                    self.not_recreated.append(f"{kind} {row.name}: {sqlite_message(error)}")
 
     def finish(self, user_version: int, application_id: int, *, wal: bool = False) -> None:
         """Write lost_and_found and the header values, commit, and sync the file to disk."""
-        widest = self.conn.execute("SELECT max(nfield) FROM temp.lost").fetchone()[0]
-        if widest is not None:
-            columns = "".join(f", c{i}" for i in range(widest))
-            self.conn.execute(
-                "CREATE TABLE lost_and_found(id INTEGER PRIMARY KEY, page INTEGER, "
-                f"table_guess TEXT, row_id INTEGER, reason TEXT, nfield INTEGER{columns})"
-            )
-            marks = ",".join("?" * (widest + 5))
-            insert = f"INSERT INTO lost_and_found VALUES(NULL,{marks})"
-            for page, table, rowid, reason, nfield, blob in self.conn.execute(
-                "SELECT * FROM temp.lost"
-            ):
-                values = marshal.loads(blob)  # noqa: S302 - written by lose() above
-                self.conn.execute(
-                    insert,
-                    (page, table, rowid, reason, nfield, *values, *[None] * (widest - nfield)),
-                )
+        self._write_lost()
         self.conn.execute("DROP TABLE temp.lost")
         self.conn.execute(f"PRAGMA user_version={int(user_version)}")
         self.conn.execute(f"PRAGMA application_id={int(application_id)}")
@@ -209,6 +247,35 @@ class RecoveredDatabase:
         with self.path.open("rb+") as handle:
             os.fsync(handle.fileno())
 
+    def _write_lost(self) -> None:
+        """Create lost_and_found from the kept rows: one column per value, as SQLite allows."""
+        widest = self.conn.execute("SELECT max(nfield) FROM temp.lost").fetchone()[0]
+        if widest is None:
+            return
+        # a damaged record can claim thousands of values; nfield says how many it had
+        widest = min(widest, _value_columns(self.conn))
+        columns = "".join(f", c{i}" for i in range(widest))
+        # the damaged database can have one already (from a repair that was applied)
+        taken = {name.lower() for name in self._table_names()}
+        number = 1
+        while self.lost_table.lower() in taken:
+            number += 1
+            self.lost_table = f"lost_and_found_{number}"
+        table = quote_identifier(self.lost_table)
+        self.conn.execute(
+            f"CREATE TABLE {table}(id INTEGER PRIMARY KEY, page INTEGER, "
+            f"table_guess TEXT, row_id INTEGER, reason TEXT, nfield INTEGER{columns})"
+        )
+        insert = f"INSERT INTO {table} VALUES(NULL,{','.join('?' * (widest + 5))})"
+        for page, guess, rowid, reason, nfield, blob in self.conn.execute(
+            "SELECT * FROM temp.lost"
+        ):
+            values = marshal.loads(blob)[:widest]  # noqa: S302 - written by lose() above
+            self.conn.execute(
+                insert,
+                (page, guess, rowid, reason, nfield, *values, *[None] * (widest - len(values))),
+            )
+
     def _has(self, table: str) -> bool:
         found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,))
         return found.fetchone() is not None
@@ -217,6 +284,26 @@ class RecoveredDatabase:
         """Close and delete the unfinished file."""
         self.conn.close()
         self.path.unlink(missing_ok=True)
+
+
+def _virtual_tables_made(sql: str) -> tuple[str | None, set[str]]:
+    """Run a CREATE VIRTUAL TABLE in memory; return the virtual table's name and the names
+    (lower case) of every table it makes."""
+    with closing(guard(sqlite3.connect(":memory:"))) as scratch:
+        scratch.execute(sql)
+        made = scratch.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+        tables = made.fetchall()
+    name = next((n for n, s in tables if table_kinds.is_virtual(s)), None)
+    return name, {n.lower() for n, _s in tables}
+
+
+def _value_columns(conn: sqlite3.Connection) -> int:
+    """How many value columns lost_and_found can have: SQLite's limits on the columns of a
+    table and on the parameters of a statement, less its six own columns."""
+    getlimit = getattr(conn, "getlimit", None)  # Python 3.11+
+    if getlimit is None:
+        return 999 - _LOST_OWN_COLUMNS  # the lower default of both limits (SQLite < 3.32)
+    return min(getlimit(_LIMIT_COLUMN), getlimit(_LIMIT_VARIABLE_NUMBER)) - _LOST_OWN_COLUMNS
 
 
 def _rowid_name(layout: Layout) -> str | None:

@@ -23,7 +23,13 @@ from src.errors import (
 )
 from src.services import catalog, live_database, progress, table_kinds
 from src.services.archive import extract_member
-from src.services.integrity import count_rows, list_tables, open_readonly, run_check
+from src.services.integrity import (
+    count_rows,
+    list_tables,
+    open_readonly,
+    quote_identifier,
+    run_check,
+)
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, unique_path, work_prefix
 from src.services.page_salvage import (
@@ -31,13 +37,14 @@ from src.services.page_salvage import (
     Lost,
     SchemaRow,
     TreeReader,
+    Unexpected,
     build_layouts,
     fits,
     guess_page_size,
     read_schema,
 )
 from src.services.recovered_db import RecoveredDatabase
-from src.services.sqlite_file import INDEX_LEAF, TABLE_LEAF, Damaged, PageFile, parse_header
+from src.services.sqlite_file import INDEX_LEAF, TABLE_LEAF, BtreePage, PageFile, parse_header
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +84,7 @@ class RepairResult:
     unreadable: list[int] = field(default_factory=list)  # page numbers (the first 200)
     rebuilt: list[str] = field(default_factory=list)  # virtual tables refilled or rebuilt
     foreign_key_violations: int = 0  # rows that refer to a row that was lost
+    unexpected_errors: list[str] = field(default_factory=list)  # the repair went on past them
 
     def fewer_than_backup(self) -> dict[str, tuple[int, int]]:
         """Tables with fewer rows than the newest backup: (recovered, in the backup)."""
@@ -213,14 +221,10 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
     with PageFile(source, page_size, reserved) as pages:
         _overlay(pages, source, notes, header.page_count if header else 0)
         reader = TreeReader(pages, encoding)
-        try:
-            schema, complete = read_schema(reader)
-        except Damaged:
-            schema, complete = [], False
-        if not complete or not schema:
-            backup = backup or _newest_backup(settings)
-            schema = _merge_schema(schema, backup, notes)
-        layouts = build_layouts(schema)
+        schema, backup = _schema(settings, reader, backup, notes)
+        layouts: list[Layout] = []
+        with reader.unexpected.step("working out the tables' layouts"):
+            layouts = build_layouts(schema, notes)
         target = RecoveredDatabase(partial, page_size)
         try:
             counts = _salvage(reader, schema, layouts, target, header)
@@ -234,24 +238,24 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
             raise
         notes += pages.notes
     partial.replace(recovered)
-    # immutable: nobody writes it, and no -wal/-shm is left beside it
-    with closing(open_readonly(recovered, immutable=True)) as conn:
-        integrity = run_check(conn, "integrity_check")
-        orphans = len(conn.execute("PRAGMA foreign_key_check").fetchall())
-        tables = list_tables(conn)
-        virtual = [t.name for t in tables if t.virtual]
-        shadow = {t.name for t in tables if t.shadow}
-        # a rebuilt FTS index has other segments than the original: not comparable rows
-        rows = {
-            k: v for k, v in count_rows(conn).items() if k != "lost_and_found" and k not in shadow
-        }
+    if target.lost_table != "lost_and_found":
+        notes.append(
+            f"the database already has a lost_and_found table (kept as it was): the rows this "
+            f"repair could not place are in {target.lost_table}"
+        )
+    checked = _inspect(recovered, target.lost_table, reader.unexpected, notes)
+    notes += [
+        f"unexpected error in {error} (the repair went on without it; errors.log has the "
+        "details: please report it)"
+        for error in reader.unexpected.errors
+    ]
     newest = backup or _newest_backup(settings, extract=False)
     return RepairResult(
         recovered=recovered,
         report=Path(),
-        rows=rows,
+        rows=checked.rows,
         expected=newest.tables if newest else None,
-        integrity=integrity,
+        integrity=checked.integrity,
         lost_and_found=target.lost_rows,
         damaged_pages=len(reader.damaged),
         page_size=page_size,
@@ -260,9 +264,66 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
         counts=counts,
         seconds=time.monotonic() - started,
         unreadable=sorted(reader.damaged)[:200],
-        foreign_key_violations=orphans,
-        rebuilt=virtual,
+        foreign_key_violations=checked.foreign_key_violations,
+        rebuilt=checked.virtual,
+        unexpected_errors=reader.unexpected.errors,
     )
+
+
+def _schema(
+    settings: Settings, reader: TreeReader, backup: _Backup | None, notes: list[str]
+) -> tuple[list[SchemaRow], _Backup | None]:
+    """Read the schema from page 1's tree, completed from the newest backup when damaged."""
+    schema: list[SchemaRow] = []
+    complete = False
+    with reader.unexpected.step("reading the schema (sqlite_master)"):
+        schema, complete = read_schema(reader)
+    if not complete or not schema:
+        backup = backup or _newest_backup(settings)
+        schema = _merge_schema(schema, backup, notes)
+    return schema, backup
+
+
+@dataclass
+class _Checked:
+    """What the recovered file holds, read back from it."""
+
+    integrity: str
+    foreign_key_violations: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    virtual: list[str] = field(default_factory=list)
+
+
+def _inspect(
+    recovered: Path, lost_table: str, unexpected: Unexpected, notes: list[str]
+) -> _Checked:
+    """Check the recovered file and count its rows per table."""
+    # immutable: nobody writes it, and no -wal/-shm is left beside it
+    with closing(open_readonly(recovered, immutable=True)) as conn:
+        checked = _Checked(run_check(conn, "integrity_check"))
+        with unexpected.step("reading the recovered database back"):
+            checked.foreign_key_violations = _foreign_key_violations(conn, notes)
+            tables = list_tables(conn)
+            checked.virtual = [t.name for t in tables if t.virtual]
+            shadow = {t.name for t in tables if t.shadow}
+            # a rebuilt FTS index has other segments than the original: not comparable rows
+            checked.rows = {
+                k: v for k, v in count_rows(conn).items() if k != lost_table and k not in shadow
+            }
+    return checked
+
+
+def _foreign_key_violations(conn: sqlite3.Connection, notes: list[str]) -> int:
+    """Count the rows that refer to a row that is not there, table by table."""
+    count = 0
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    for (table,) in tables:
+        try:
+            check = conn.execute(f"PRAGMA foreign_key_check({quote_identifier(table)})")
+            count += len(check.fetchall())
+        except sqlite3.DatabaseError as error:  # a damaged schema: its parent has no such key
+            notes.append(f"the foreign keys of {table} could not be checked: {error}")
+    return count
 
 
 def _page_size_without_header(source: Path, backup: _Backup | None, notes: list[str]) -> int:
@@ -335,21 +396,27 @@ def _salvage(
     target.create_tables(layouts)
     by_name = {layout.name: layout for layout in layouts}
     shadow_rows = _read_trees(reader, layouts, target, counts)
+    step = reader.unexpected.step
     for row in schema:
         if row.rootpage > 1 and (row.type == "index" or table_kinds.is_statistics(row.name)):
-            reader.mark_tree(row.rootpage)
+            with step(f"marking the pages of {row.type} {row.name}"):
+                reader.mark_tree(row.rootpage)
     if header is not None:
-        reader.mark_freelist(header.freelist_trunk)
+        with step("marking the free pages"):
+            reader.mark_freelist(header.freelist_trunk)
     progress.phase("looking for rows on pages no table reaches")
-    _place_orphans(reader, layouts, target, counts)
+    with step("the scan for pages no table reaches"):
+        _place_orphans(reader, layouts, target, counts)
     progress.phase("writing the recovered database")
     for lost in reader.lost:
         target.lose(lost)
     for row in schema:
         if row.type == "table" and str(row.sql or "").lstrip().upper().startswith("CREATE VIRTUAL"):
             content = by_name.get(f"{row.name}_content")
-            target.virtual_table(row, content, shadow_rows.get(f"{row.name}_content", []))
-    target.schema_objects(schema)
+            with step(f"virtual table {row.name}"):
+                target.virtual_table(row, content, shadow_rows.get(f"{row.name}_content", []))
+    with step("recreating indexes, views and triggers"):
+        target.schema_objects(schema)
     return counts
 
 
@@ -364,17 +431,32 @@ def _read_trees(
     progress.phase("reading every table's pages", len(layouts))
     for layout in layouts:
         progress.advance(1)
-        rows = reader.index_rows(layout) if layout.without_rowid else reader.table_rows(layout)
-        if layout.name == "sqlite_sequence":
-            target.sequences(list(rows))
-        elif layout.shadow and layout.name.endswith("_content"):
-            shadow_rows[layout.name] = list(rows)
-        elif layout.shadow:
-            for _ in rows:  # read only to take its pages out of the orphan scan
-                pass
-        else:
-            counts[layout.name].from_tree += target.insert(layout, rows)
+        try:
+            _read_tree(reader, layout, target, counts, shadow_rows)
+        except Exception as error:  # noqa: BLE001 - one table's failure never ends the repair
+            reader.unexpected.add(f"table {layout.name}", error)
+            layout.missing.append((None, None))  # its pages not read yet: placed as unlinked
     return shadow_rows
+
+
+def _read_tree(
+    reader: TreeReader,
+    layout: Layout,
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+    shadow_rows: dict[str, list[tuple[int | None, list[Any]]]],
+) -> None:
+    """Copy the rows one table's tree reaches (an FTS content table's into `shadow_rows`)."""
+    rows = reader.index_rows(layout) if layout.without_rowid else reader.table_rows(layout)
+    if layout.name == "sqlite_sequence":
+        target.sequences(list(rows))
+    elif layout.shadow and layout.name.endswith("_content"):
+        shadow_rows[layout.name] = list(rows)
+    elif layout.shadow:
+        for _ in rows:  # read only to take its pages out of the orphan scan
+            pass
+    else:
+        counts[layout.name].from_tree += target.insert(layout, rows)
 
 
 def _place_orphans(
@@ -385,27 +467,39 @@ def _place_orphans(
 ) -> None:
     """Give the leaf pages no tree reached to the table whose gap they fill, or lose them."""
     for page in reader.orphans():
-        if page.kind == INDEX_LEAF:
-            if any(t.without_rowid and t.missing for t in layouts):
-                _place_records(reader, page, layouts, target, counts)
-            continue
-        if page.kind != TABLE_LEAF:
-            continue
-        lost_before = len(reader.lost)
-        rows = list(reader.leaf_rows(page, None))
-        if not rows:
-            continue
-        layout, guess = _owner(rows, [t for t in layouts if not t.without_rowid and t.missing])
-        for lost in reader.lost[lost_before:]:  # cells of this page that did not decode
-            lost.table = guess
-        if layout is not None and layout.shadow:
-            continue  # a virtual table's own index data: rebuilt, not copied
-        if layout is None:
-            for rowid, values in rows:
-                target.lose(Lost(page.number, guess, rowid, "on a page no table reaches", values))
-            continue
-        reader.visited.add(page.number)
-        counts[layout.name].from_unlinked_pages += target.insert(layout, rows, page.number)
+        with reader.unexpected.step(f"page {page.number}, which no table reaches"):
+            _place_orphan(reader, page, layouts, target, counts)
+
+
+def _place_orphan(
+    reader: TreeReader,
+    page: BtreePage,
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+) -> None:
+    """Give one leaf page no tree reached to the table whose gap it fills, or lose its rows."""
+    if page.kind == INDEX_LEAF:
+        if any(t.without_rowid and t.missing for t in layouts):
+            _place_records(reader, page, layouts, target, counts)
+        return
+    if page.kind != TABLE_LEAF:
+        return
+    lost_before = len(reader.lost)
+    rows = list(reader.leaf_rows(page, None))
+    if not rows:
+        return
+    layout, guess = _owner(rows, [t for t in layouts if not t.without_rowid and t.missing])
+    for lost in reader.lost[lost_before:]:  # cells of this page that did not decode
+        lost.table = guess
+    if layout is not None and layout.shadow:
+        return  # a virtual table's own index data: rebuilt, not copied
+    if layout is None:
+        for rowid, values in rows:
+            target.lose(Lost(page.number, guess, rowid, "on a page no table reaches", values))
+        return
+    reader.visited.add(page.number)
+    counts[layout.name].from_unlinked_pages += target.insert(layout, rows, page.number)
 
 
 def _place_records(
@@ -544,6 +638,7 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
         "lost_and_found_rows": result.lost_and_found,
         "tables": tables,
         "notes": result.notes,
+        "unexpected_errors": result.unexpected_errors,
         "not_recreated": result.failed_objects,
         "applied": result.applied,
         "damaged_files_kept": [str(p) for p in result.kept_damaged],

@@ -16,7 +16,7 @@ from src.services.integrity import SQLITE_HEADER
 
 TABLE_INTERIOR, TABLE_LEAF, INDEX_INTERIOR, INDEX_LEAF = 5, 13, 2, 10
 PAGE_KINDS = (TABLE_INTERIOR, TABLE_LEAF, INDEX_INTERIOR, INDEX_LEAF)
-_INT_SIZES = (0, 1, 2, 3, 4, 6, 8)
+_FIXED_SIZES = (0, 1, 2, 3, 4, 6, 8, 8, 0, 0)  # serial types 0-9
 _ENCODINGS = {1: "utf-8", 2: "utf-16-le", 3: "utf-16-be"}
 _WAL_MAGIC = (0x377F0682, 0x377F0683)
 _JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
@@ -96,29 +96,40 @@ def decode_record(payload: bytes, encoding: str = "utf-8") -> list[Any]:
     values: list[Any] = []
     body = header_size
     for serial in serial_types:
-        if serial == 0:
-            values.append(None)
-        elif serial <= 6:
-            size = _INT_SIZES[serial]
-            values.append(int.from_bytes(payload[body : body + size], "big", signed=True))
-            body += size
-        elif serial == 7:
-            values.append(struct.unpack(">d", payload[body : body + 8])[0])
-            body += 8
-        elif serial in (8, 9):
-            values.append(serial - 8)
-        elif serial in (10, 11):
-            raise Damaged("reserved serial type")
-        else:
-            size = (serial - 12) // 2
-            chunk = payload[body : body + size]
-            values.append(bytes(chunk) if serial % 2 == 0 else _text(chunk, encoding))
-            body += size
-        if body > len(payload):
+        size = serial_size(serial)
+        if body + size > len(payload):  # checked before reading: a short float is no float
             raise Damaged("record body shorter than its header says")
+        values.append(_value(serial, payload[body : body + size], encoding))
+        body += size
     if body != len(payload):
         raise Damaged("record body longer than its header says")
     return values
+
+
+def serial_size(serial: int) -> int:
+    """How many body bytes a value of this serial type takes.
+
+    Raises:
+        Damaged: serial types 10 and 11, which SQLite reserves.
+    """
+    if serial < 12:
+        if serial in (10, 11):
+            raise Damaged("reserved serial type")
+        return _FIXED_SIZES[serial]
+    return (serial - 12) // 2
+
+
+def _value(serial: int, chunk: bytes, encoding: str) -> Any:
+    """Read one value of a serial type from its bytes (exactly `serial_size(serial)` of them)."""
+    if serial == 0:
+        return None
+    if serial <= 6:
+        return int.from_bytes(chunk, "big", signed=True)
+    if serial == 7:
+        return struct.unpack(">d", chunk)[0]
+    if serial in (8, 9):
+        return serial - 8
+    return bytes(chunk) if serial % 2 == 0 else _text(chunk, encoding)
 
 
 def _text(data: bytes, encoding: str) -> str:

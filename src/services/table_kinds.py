@@ -86,13 +86,18 @@ def virtual_module(sql: str | None) -> str | None:
 
 def external_content(sql: str | None) -> bool:
     """Tell an FTS table whose rows live in another table (`content=...`, not empty)."""
+    return bool(content_option(sql))
+
+
+def content_option(sql: str | None) -> str | None:
+    """Return an FTS table's `content=` table ('' when contentless); None without the option."""
     if virtual_module(sql) not in {"fts4", "fts5"}:
-        return False
+        return None
     parts = tokens(sql or "")
     for at in range(len(parts) - 2):
         if parts[at].lower() == "content" and parts[at + 1] == "=":
-            return unquote(parts[at + 2]) != ""
-    return False
+            return unquote(parts[at + 2])
+    return None
 
 
 def is_internal(name: str) -> bool:
