@@ -40,6 +40,13 @@ from src.services.sandbox import open_untrusted
 logger = logging.getLogger(__name__)
 
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def is_busy(error: BaseException) -> bool:
+    """Tell an SQLite error that says another connection holds the database locked."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
 SIDECARS = ("-wal", "-shm", "-journal")
 
 
@@ -211,7 +218,7 @@ def write_tables(
                 live.execute("ROLLBACK")
                 raise
     except sqlite3.DatabaseError as error:
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        if is_busy(error):
             raise LockBusy(
                 f"{db} stayed locked by another process for {busy_seconds:.0f} s (is the bot "
                 "writing?); nothing was written. Stop the bot and try again."
@@ -298,7 +305,7 @@ def opens(db: Path) -> bool:
         with closing(open_readonly(db)) as conn:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError as error:
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        if is_busy(error):
             raise LockBusy(
                 f"{db} is locked: the bot or another program holds it ({error}); nothing "
                 "was restored. Try again when its write has finished, or stop the bot first."

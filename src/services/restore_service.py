@@ -37,6 +37,7 @@ from src.services.integrity import (
 )
 from src.services.live_database import (
     SIDECARS,
+    is_busy,
     match_live,
     opens,
     readable_copy,
@@ -55,8 +56,6 @@ from src.services.validation import Validation, validate_archive
 from src.services.zip_structure import open_zip
 
 logger = logging.getLogger(__name__)
-
-_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 @dataclass
@@ -318,7 +317,7 @@ def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
 
 def _raise_if_busy(db: Path, error: BaseException) -> None:
     """Raise LockBusy when SQLite could not read the database because it is locked."""
-    if getattr(error, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+    if is_busy(error):
         raise LockBusy(
             f"{db} is locked: the bot or another program holds it ({error}); nothing was "
             "restored. Try again when its write has finished, or stop the bot first."
