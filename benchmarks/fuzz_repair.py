@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import random
 import sqlite3
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from src.config.settings import load_settings  # noqa: E402
 from src.errors import NotADatabase  # noqa: E402
 from src.services import repair_service  # noqa: E402
 from src.services.sqlite_file import parse_header  # noqa: E402
+from tests.test_repair_fuzz import flip_bits  # noqa: E402 - the damage the fuzz tests do
 
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
 
@@ -51,16 +51,6 @@ def original(name: str, folder: Path) -> bytes:
     with closing(sqlite3.connect(built)) as src, closing(sqlite3.connect(copy)) as dst:
         src.backup(dst)  # one file, as the fixtures of tests/conftest.py make it
     return copy.read_bytes()
-
-
-def flip_bits(data: bytes, bits: int, seed: int) -> bytes:
-    """Flip `bits` bits drawn uniformly over the whole file."""
-    damaged = bytearray(data)
-    rng = random.Random(seed)
-    for _ in range(bits):
-        bit = rng.randrange(len(damaged) * 8)
-        damaged[bit // 8] ^= 1 << (bit % 8)
-    return bytes(damaged)
 
 
 def run_one(data: bytes) -> tuple[str, str]:

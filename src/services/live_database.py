@@ -172,14 +172,19 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
         ):
             src.backup(dst, pages=4096, sleep=0.05, progress=give_up_when_busy)
     except sqlite3.DatabaseError as error:
-        known = disk_error(error, db.parent)
-        if known is not None:
-            raise known from error
-        raise RestoreAborted(
+        raise _write_failed(
+            db,
+            error,
             f"Could not write into {db}: {error}. The database was left as it was "
-            "(SQLite rolled the unfinished write back)."
+            "(SQLite rolled the unfinished write back).",
         ) from error
     return []
+
+
+def _write_failed(db: Path, error: sqlite3.DatabaseError, message: str) -> BackupError:
+    """The error a refused write into the live database becomes: a full or read-only disk
+    names its folder (exit 7); anything else is RestoreAborted with `message`."""
+    return disk_error(error, db.parent) or RestoreAborted(message)
 
 
 def write_tables(
@@ -223,12 +228,11 @@ def write_tables(
                 f"{db} stayed locked by another process for {busy_seconds:.0f} s (is the bot "
                 "writing?); nothing was written. Stop the bot and try again."
             ) from error
-        known = disk_error(error, db.parent)
-        if known is not None:
-            raise known from error
-        raise RestoreAborted(
+        raise _write_failed(
+            db,
+            error,
             f"Could not write the tables into {db}: {error}. Nothing was changed (SQLite "
-            "rolled the write back)."
+            "rolled the write back).",
         ) from error
     return written
 
