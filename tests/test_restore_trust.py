@@ -58,3 +58,19 @@ def test_a_changed_archive_is_read_in_full_again(run_cli, sample_db, tmp_path):
         refused = run_cli("restore", str(archive), *confirm, db=sample_db)
         assert refused.returncode == ExitStatus.INTEGRITY, refused.stdout
         assert "pmo_recovery.json" in refused.stderr
+
+
+def test_an_unchanged_archive_whose_database_copy_was_altered_is_refused(
+    run_cli, sample_db, tmp_path
+):
+    # the integrity_check of a trusted database copy is proven by its SHA-256 (the same
+    # bytes passed it when the backup was made): bytes that differ must never pass
+    assert run_cli("backup", db=sample_db).returncode == 0
+    (archive,) = (tmp_path / "backups" / "manual").glob("*.zip")
+    flip_inside(archive, "database/pmo_recovery.db")  # size and time kept
+    before = sample_db.read_bytes()
+    for confirm in ((), ("--confirm",)):
+        refused = run_cli("restore", str(archive), *confirm, db=sample_db)
+        assert refused.returncode == ExitStatus.INTEGRITY, refused.stdout
+        assert "pmo_recovery.db" in refused.stderr
+    assert sample_db.read_bytes() == before

@@ -168,7 +168,7 @@ def _write(
     snapshot = work / db.name
     problems: list[str] = []
     try:
-        take_snapshot(db, snapshot)
+        take_snapshot(db, snapshot, synced=False)  # scratch: its archive is synced
     except sqlite3.DatabaseError as error:  # damaged: keep the files as they are
         snapshot.unlink(missing_ok=True)
         copy_with_sidecars(db, work)

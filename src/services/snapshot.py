@@ -19,7 +19,9 @@ logger = logging.getLogger(__name__)
 PAGES_PER_STEP = 2048
 
 
-def take_snapshot(source: Path, target: Path, pages_per_step: int = PAGES_PER_STEP) -> None:
+def take_snapshot(
+    source: Path, target: Path, pages_per_step: int = PAGES_PER_STEP, *, synced: bool = True
+) -> None:
     """Copy `source` into the new file `target`, consistent as of one moment.
 
     The copy runs inside one read transaction on the source, so writers (the bot, in
@@ -30,6 +32,9 @@ def take_snapshot(source: Path, target: Path, pages_per_step: int = PAGES_PER_ST
     Args:
         source: the live database; opened read-only, never created.
         target: a path that does not exist yet.
+        synced: False for a scratch copy that is deleted within seconds (a restore's
+            safety copy: what must last is its archive, which is synced). Its pages may
+            then never reach the disk at all, which is most of the time it saves.
 
     Raises:
         sqlite3.DatabaseError: the source cannot be read.
@@ -42,12 +47,14 @@ def take_snapshot(source: Path, target: Path, pages_per_step: int = PAGES_PER_ST
         try:
 
             def sync_step(_status: int, remaining: int, total: int) -> None:
-                os.fsync(fd)
+                if synced:
+                    os.fsync(fd)
                 logger.debug("snapshot: %d of %d pages copied", total - remaining, total)
                 progress.update(total - remaining, total)
 
             with read_transaction(src):
                 src.backup(dst, pages=pages_per_step, progress=sync_step)
-            os.fsync(fd)
+            if synced:
+                os.fsync(fd)
         finally:
             os.close(fd)
