@@ -75,6 +75,7 @@ def test_restore_and_export_show_their_own_phases(tmp_path, big_db, run_cli):
     assert code == 0, out
     assert "restore: checking and unpacking the archive" in out
     assert "restore: writing into pmo_recovery.db" in out
+    assert "| safety copy: " in out  # made beside the checks, shown beside them
     code, out = in_terminal(tmp_path, big_db, "export")
     assert code == 0, out
     assert "export: exporting the tables" in out
@@ -153,6 +154,41 @@ def test_display_draws_each_new_phase_and_throttles_advances():
         "job: checking (2 s)",
     ]
     assert stream.getvalue().endswith(CLEAR_LINE)  # wiped at the end
+
+
+def test_work_beside_the_job_is_shown_under_its_lane_name_on_the_same_line():
+    stream, clock = io.StringIO(), Clock()
+    display = TerminalProgress(stream, "restore", clock=clock)
+    beside_started, main_moved = threading.Event(), threading.Event()
+
+    def safety_copy() -> None:
+        with progress.lane("safety copy"):
+            progress.phase("taking the snapshot", 10)
+            beside_started.set()
+            main_moved.wait(5)
+            clock.now += 1
+            progress.update(5)
+
+    with progress.listening(display):
+        progress.phase("checking the archive", 100)
+        worker = threading.Thread(target=safety_copy)
+        worker.start()
+        beside_started.wait(5)
+        clock.now += 1
+        progress.update(40)  # the job's own step moves: the lane beside it stays shown
+        main_moved.set()
+        worker.join()
+        clock.now += 1
+        progress.update(50)  # the lane ended: only the job's own step again
+    drawn = [part for part in stream.getvalue().split(CLEAR_LINE) if part]
+    assert drawn == [
+        "restore: checking the archive   0%",
+        "restore: checking the archive   0% | safety copy: taking the snapshot   0%",
+        "restore: checking the archive  40% | safety copy: taking the snapshot   0%",
+        "restore: checking the archive  40% | safety copy: taking the snapshot  50%",
+        "restore: checking the archive  40%",
+        "restore: checking the archive  50%",
+    ]
 
 
 def test_display_puts_notes_above_the_progress_line_and_draws_it_again():

@@ -131,6 +131,15 @@ def test_repair_apply_replaces_the_live_database_and_keeps_the_damaged_files(
     kept = [Path(p) for p in report["damaged_files_kept"]]
     assert kept[0].name == sample_db.name and digest(kept[0]) == damaged
     assert kept[0].is_relative_to(tmp_path / "recovery")
+    # the same safety copy a restore makes first: a pre-restore archive, listed as such
+    safety = Path(report["safety_backup"])
+    assert safety.parent == tmp_path / "backups" / "pre-restore" and safety.is_file()
+    assert str(safety) in done.stdout
+    listed = run_cli("list", "--json", db=sample_db)
+    assert any(
+        entry["type"] == "pre-restore" and entry["path"] == str(safety)
+        for entry in json.loads(listed.stdout)
+    ), listed.stdout
     with closing(sqlite3.connect(recovered_path(done.stdout))) as conn:
         expected = table_rows(conn)
     assert reader.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

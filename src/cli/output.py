@@ -368,6 +368,10 @@ def repair_text(result: RepairResult) -> str:
     if result.applied:
         kept = result.kept_damaged[0].parent if result.kept_damaged else "-"
         lines.append(f"✅ The live database now holds the recovered data. Damaged files: {kept}")
+        if result.safety_backup:
+            lines.append(
+                f"🛟 Safety copy of the database as it was (pre-restore): {result.safety_backup}"
+            )
     elif not result.healthy:
         lines.append(
             "The live database was not changed. Check the recovered copy; to use it, stop the "

@@ -40,22 +40,27 @@ class TerminalProgress:
         self._phase_at = clock()
 
     def show(self, state: progress.State) -> None:
-        """Redraw the line when the phase changed, or now and then as it advances."""
+        """Redraw the line when a phase changed, or now and then as it advances."""
         now = self._clock()
         with self._lock:
-            new_phase = state.phase != self._phase
+            phases = " | ".join([state.phase, *(f"{n}: {s.phase}" for n, s in state.sides)])
+            new_phase = phases != self._phase
             if new_phase:
-                self._phase, self._phase_at = state.phase, now
+                self._phase, self._phase_at = phases, now
             elif now - self._shown_at < self._interval:
                 return
             self._shown_at = now
-            percent = state.percent
-            text = f"{self._label}: {state.phase}"
-            if percent is not None:
-                text += f" {percent:3d}%"
-            elif now - self._phase_at >= 1:
-                text += f" ({now - self._phase_at:.0f} s)"
-            self._draw(text)
+            parts = [f"{self._label}: {self._step(state, now)}"] if state.phase else []
+            parts += [f"{name}: {self._step(side, now)}" for name, side in state.sides]
+            self._draw(" | ".join(parts) or f"{self._label}:")
+
+    def _step(self, state: progress.State, now: float) -> str:
+        percent = state.percent
+        if percent is not None:
+            return f"{state.phase} {percent:3d}%"
+        if now - self._phase_at >= 1:
+            return f"{state.phase} ({now - self._phase_at:.0f} s)"
+        return state.phase
 
     def note(self, text: str) -> None:
         """Print `text` on a line of its own, then the progress line again below it."""

@@ -23,11 +23,16 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class State:
-    """Where the job stands: the step, units done, and the step's size (0: unknown)."""
+    """Where the job stands: the step, units done, and the step's size (0: unknown).
+
+    `sides` are the steps of work running beside it in other threads (a restore's safety
+    copy), each under its lane's name, so a display can show them together.
+    """
 
     phase: str
     done: int = 0
     total: int = 0
+    sides: tuple[tuple[str, State], ...] = ()
 
     @property
     def percent(self) -> int | None:
@@ -51,31 +56,62 @@ class Listener(Protocol):
 
 
 class _Sink:
-    """The process's one place progress goes: the listener, and the step it was told."""
+    """The process's one place progress goes: the listener, and the step of each lane
+    (the job's own, named "", and those of work beside it)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.listener: Listener | None = None
-        self.state = State("")
+        self.lanes: dict[str, State] = {}
 
     def move(self, change: Callable[[State], State]) -> None:
         listener = self.listener
         if listener is None:
             return
+        name = getattr(_thread, "lane", "")
         with self.lock:
-            self.state = change(self.state)
-            state = self.state
+            self.lanes[name] = change(self.lanes.get(name, State("")))
+            state = self.composed()
         listener.show(state)
+
+    def composed(self) -> State:
+        """The job's own step, with the steps of the lanes beside it (under the lock)."""
+        main = self.lanes.get("", State(""))
+        sides = tuple((n, s) for n, s in self.lanes.items() if n and s.phase)
+        return State(main.phase, main.done, main.total, sides)
+
+    def reset(self) -> None:
+        self.lanes = {}
 
 
 _sink = _Sink()
+_thread = threading.local()  # the lane the current thread reports in
+
+
+@contextmanager
+def lane(name: str) -> Iterator[None]:
+    """Report what this thread does under `name`, beside the job's own step (e.g. a
+    restore's safety copy, made while the archive is checked); gone when the block ends."""
+    previous = getattr(_thread, "lane", "")
+    _thread.lane = name
+    try:
+        yield
+    finally:
+        _thread.lane = previous
+        listener = _sink.listener
+        with _sink.lock:
+            _sink.lanes.pop(name, None)
+            state = _sink.composed()
+        if listener is not None and state.phase:
+            listener.show(state)
 
 
 @contextmanager
 def listening(listener: Listener | None) -> Iterator[None]:
     """Send progress to `listener` while the block runs (None: show nothing)."""
     with _sink.lock:
-        previous, _sink.listener, _sink.state = _sink.listener, listener, State("")
+        previous, _sink.listener = _sink.listener, listener
+        _sink.reset()
     try:
         yield
     finally:

@@ -15,13 +15,14 @@ import orjson
 
 from src.config.settings import Settings
 from src.errors import (
+    BackupError,
     DatabaseNotFound,
     IntegrityFailure,
     LockBusy,
     NotADatabase,
     disk_errors_in,
 )
-from src.services import catalog, live_database, progress, table_kinds
+from src.services import catalog, live_database, progress, safety_copy, table_kinds
 from src.services.archive import extract_member
 from src.services.integrity import (
     count_rows,
@@ -78,6 +79,7 @@ class RepairResult:
     failed_objects: list[str] = field(default_factory=list)  # indexes etc. not recreated
     counts: dict[str, TableCount] = field(default_factory=dict)
     kept_damaged: list[Path] = field(default_factory=list)  # with --apply
+    safety_backup: Path | None = None  # with --apply: the pre-restore archive made first
     applied: bool = False
     seconds: float = 0.0
     healthy: bool = False  # the live database passed integrity_check
@@ -175,6 +177,18 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
             f"{db} changed while it was being repaired (is the bot running?); it was not "
             "replaced. Stop the bot and run `repair --apply` again."
         )
+    # the same safety copy a restore makes first: a pre-restore archive that restores
+    # like any backup (of a file SQLite cannot copy, the raw files, marked degraded)
+    try:
+        made = safety_copy.make_safety_copy(settings, result.recovered, trigger="repair")
+    except BackupError as error:
+        error.args = (
+            f"The safety copy before the repair failed, so nothing was replaced: {error}",
+        )
+        raise
+    if made is not None:
+        safety_copy.keep(settings, made, set())
+        result.safety_backup = made.path
     mode = live_database.match_live(db, result.recovered)
     # no waiting for a lock: a writer that holds it would commit just before we overwrite
     result.kept_damaged += live_database.write_live(settings, result.recovered, busy_seconds=0)
@@ -642,6 +656,7 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
         "not_recreated": result.failed_objects,
         "applied": result.applied,
         "damaged_files_kept": [str(p) for p in result.kept_damaged],
+        "safety_backup": str(result.safety_backup) if result.safety_backup else None,
         "seconds": round(result.seconds, 2),
     }
     path = unique_path(settings.recovery_dir / f"repair_{stamp}.json")

@@ -540,7 +540,8 @@ def _discard(copying: Future[SafetyCopy | None] | None) -> None:
 def _safety_copy(settings: Settings, restoring: Path, folder: Path | None) -> SafetyCopy | None:
     """Make the pre-restore copy of the current database; a failure stops the restore."""
     try:
-        return safety_copy_module.make_safety_copy(settings, restoring, folder)
+        with progress.lane("safety copy"):  # shown beside the archive's checks
+            return safety_copy_module.make_safety_copy(settings, restoring, folder)
     except BackupError as error:
         error.args = (
             f"The safety copy before the restore failed, so nothing was restored: {error}",
