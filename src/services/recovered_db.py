@@ -32,7 +32,10 @@ class RecoveredDatabase:
         self.path = path
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute(f"PRAGMA page_size={int(page_size)}")
-        self.conn.execute("PRAGMA journal_mode=OFF")  # a new file: a crash leaves it unlisted
+        # a journal, so that ROLLBACK TO a batch's savepoint really undoes its rows (with
+        # journal_mode=OFF it does nothing, and the rows retried one by one were refused
+        # as duplicates); in memory: a new file that a crash leaves unlisted needs no more
+        self.conn.execute("PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.execute("PRAGMA temp_store=FILE")
         # the schema comes from a damaged file, perhaps a crafted one: it runs sandboxed
@@ -69,15 +72,16 @@ class RecoveredDatabase:
         return done + (self._flush(layout, batch, page) if batch else 0)
 
     def _flush(self, layout: Layout, batch: list[Row], page: int) -> int:
-        groups: dict[int, list[tuple[Any, ...]]] = {}
+        groups: dict[int, list[tuple[int | None, list[Any]]]] = {}
         for rowid, values in batch:
             if len(values) > len(layout.stored):
                 self.lose(Lost(page, layout.name, rowid, "more values than columns", values))
                 continue
-            groups.setdefault(len(values), []).append(self._parameters(layout, rowid, values))
+            groups.setdefault(len(values), []).append((rowid, values))
         done = 0
-        for width, params in groups.items():
+        for width, rows in groups.items():
             sql = self._statement(layout, width)
+            params = [self._parameters(layout, rowid, values) for rowid, values in rows]
             self.conn.execute("SAVEPOINT batch")
             try:
                 self.conn.executemany(sql, params)
@@ -87,16 +91,16 @@ class RecoveredDatabase:
             except sqlite3.DatabaseError as error:
                 if disk_error(error) is not None:  # a full disk (SQLite rolled back): stop
                     raise
-                self.conn.execute("ROLLBACK TO batch")
+                self.conn.execute("ROLLBACK TO batch")  # none of the batch is kept
                 self.conn.execute("RELEASE batch")
-            for one in params:
+            for (rowid, values), one in zip(rows, params, strict=True):
                 try:
                     self.conn.execute(sql, one)
                     done += 1
                 except sqlite3.DatabaseError as error:
                     if disk_error(error) is not None:  # no row of it is lost: nothing fits
                         raise
-                    self.lose(Lost(page, layout.name, None, f"refused: {error}", list(one)))
+                    self.lose(Lost(page, layout.name, rowid, f"refused: {error}", values))
         return done
 
     def _parameters(self, layout: Layout, rowid: int | None, values: list[Any]) -> tuple[Any, ...]:
