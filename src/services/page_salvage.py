@@ -32,6 +32,7 @@ from src.services.sqlite_file import (
     decode_record,
     local_size,
     parse_page,
+    record_size,
     serial_size,
     signed64,
     varint,
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 Bound = int | None  # a rowid bound; None is unbounded
 Row = tuple[int | None, list[Any]]  # (rowid or None, the record's values)
+TableRow = tuple[int, list[Any]]  # a row of a rowid table: (rowid, the record's values)
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,7 @@ class TreeReader:
         self.damaged: set[int] = set()
         self.lost: list[Lost] = []
         self.unexpected = Unexpected()
+        self.found_by_cells = 0  # rows read from leaves whose header or pointers are damaged
 
     def _claim(self, number: int, kinds: tuple[int, ...]) -> BtreePage | None:
         """Take a page into a tree once; None when it is unreadable or already taken."""
@@ -350,11 +353,14 @@ class TreeReader:
         while stack:
             number, low, high = stack.pop()
             try:
-                page = self._take(number, (TABLE_INTERIOR, TABLE_LEAF))
-                if page.interior:
+                page = self._claim(number, (TABLE_INTERIOR, TABLE_LEAF))
+                if page is None:  # a header that cannot be right: look for its cells
+                    rows = self._leaf_by_cells(number, layout, low, high)
+                elif page.interior:
                     stack.extend(reversed(self._children(page, low, high)))
                     continue
-                rows = list(self.leaf_rows(page, layout.name))
+                else:
+                    rows = self._leaf(page, layout, low, high)
             except Damaged:
                 self._unread(number, layout, (low, high))
                 continue
@@ -385,21 +391,219 @@ class TreeReader:
 
     def leaf_rows(self, page: BtreePage, table: str | None) -> Iterator[tuple[int, list[Any]]]:
         """Yield a table leaf page's rows; cells that do not decode are noted as lost."""
-        usable = self.pages.usable
         for offset in page.cells:
             try:
-                size, pos = varint(page.data, offset)
-                rowid = signed64(varint(page.data, pos)[0])
+                rowid, values, _ = self._table_cell(page.data, offset)
+                yield rowid, values
             except Damaged as error:
-                self.lost.append(Lost(page.number, table, None, str(error), []))
+                self.lost.append(self._lost_cell(page.data, page.number, offset, table, error))
+
+    def _table_cell(self, data: bytes, offset: int) -> tuple[int, list[Any], int]:
+        """Decode the table leaf cell at `offset`: its rowid, values and where it ends.
+
+        A payload size that disagrees with the record's own header (one byte off, say)
+        is overruled by the header when the record then decodes whole on the page.
+        """
+        usable = self.pages.usable
+        size, pos = varint(data, offset)
+        rowid = signed64(varint(data, pos)[0])
+        pos = varint(data, pos)[1]
+        try:
+            values = decode_record(self._payload(data, pos, size, index=False), self.encoding)
+        except Damaged:
+            own = record_size(data[:usable], pos)
+            if own == size or local_size(own, usable, False) != own or pos + own > usable:
+                raise
+            return rowid, decode_record(data[pos : pos + own], self.encoding), pos + own
+        local = local_size(size, usable, False)
+        return rowid, values, pos + local + (4 if local < size else 0)
+
+    def _lost_cell(
+        self, data: bytes, number: int, offset: int, table: str | None, error: Damaged
+    ) -> Lost:
+        """What can be read of a table leaf cell that does not decode."""
+        try:
+            size, pos = varint(data, offset)
+            rowid = signed64(varint(data, pos)[0])
+            pos = varint(data, pos)[1]
+        except Damaged:
+            return Lost(number, table, None, str(error), [])
+        local = data[pos : pos + min(size, self.pages.usable)]
+        return Lost(number, table, rowid, str(error), partial_record(local, self.encoding))
+
+    def _leaf(self, page: BtreePage, layout: Layout, low: Bound, high: Bound) -> list[TableRow]:
+        """The rows of a table leaf. When a cell pointer leads nowhere, the page's content
+        area is searched for the cells no pointer reaches."""
+        rows: list[TableRow] = []
+        spans: list[tuple[int, int]] = []
+        failed: list[tuple[int, Damaged]] = []
+        for offset in page.cells:
+            if any(a == offset for a, _ in spans):  # a pointer to a cell reached already
+                failed.append((offset, Damaged("two cell pointers lead to one cell")))
                 continue
             try:
-                pos = varint(page.data, pos)[1]
-                payload = self._payload(page.data, pos, size, index=False)
-                yield rowid, decode_record(payload, self.encoding)
+                rowid, values, end = self._table_cell(page.data, offset)
             except Damaged as error:
-                values = partial_record(page.data[pos : pos + min(size, usable)], self.encoding)
-                self.lost.append(Lost(page.number, table, rowid, str(error), values))
+                failed.append((offset, error))
+                continue
+            rows.append((rowid, values))
+            spans.append((offset, end))
+        start = 100 if page.number == 1 else 0
+        floor = start + 8 + 2 * len(page.cells)
+        if not failed and not accounted(page, self.pages.usable):
+            # bytes no cell or free block accounts for: a cell count too low leaves
+            # pointers past its end that still lead to cells
+            found = self._past_the_count(page.data, floor, layout, low, high, rows, spans)
+            self.found_by_cells += len(found)
+            rows += found
+        if failed:
+            found = self._scan_cells(page.data, page.number, layout, low, high, rows, spans, floor)
+            self.found_by_cells += len(found)
+            rows += found
+        for offset, problem in failed:  # a pointer into a cell that was found is no lost row
+            if not any(a <= offset < b for a, b in spans):
+                self.lost.append(
+                    self._lost_cell(page.data, page.number, offset, layout.name, problem)
+                )
+        return rows
+
+    def _past_the_count(
+        self,
+        data: bytes,
+        at: int,
+        layout: Layout,
+        low: Bound,
+        high: Bound,
+        rows: list[TableRow],
+        spans: list[tuple[int, int]],
+    ) -> list[TableRow]:
+        """Cells reached by the pointer entries past a leaf's cell count; an entry that
+        leads to a cell already found (a stale copy) is passed over, one that leads to no
+        cell ends the search."""
+        found: list[TableRow] = []
+        while at + 2 <= min([self.pages.usable, *(a for a, _ in spans)]):
+            offset = int.from_bytes(data[at : at + 2], "big")
+            at += 2
+            if any(a == offset for a, _ in spans):
+                continue
+            cell = self._fitting_cell(data, offset, layout, low, high, rows + found, spans, at)
+            if cell is None:
+                break
+            found.append(cell[0])
+            spans.append(cell[1])
+        return found
+
+    def _leaf_by_cells(
+        self, number: int, layout: Layout, low: Bound, high: Bound
+    ) -> list[TableRow]:
+        """Read a page of a table's tree whose header cannot be right (its kind, cell count
+        or content start damaged) as a leaf: the cell pointers that lead to cells that
+        decode and fit the table and the rowid range, then a search of the content area.
+
+        Raises:
+            Damaged: no row was found (it was taken already, unreadable, or not a leaf).
+        """
+        data = None if number in self.visited else self.pages.page(number)
+        if data is None:
+            raise Damaged(f"page {number} is not a readable page of this tree")
+        self.visited.add(number)
+        start = 100 if number == 1 else 0
+        rows: list[TableRow] = []
+        spans: list[tuple[int, int]] = []
+        at = start + 8
+        # the pointer array, as far as its entries lead to cells (the count may be wrong)
+        while at + 2 <= min([self.pages.usable, *(a for a, _ in spans)]):
+            offset = int.from_bytes(data[at : at + 2], "big")
+            cell = self._fitting_cell(data, offset, layout, low, high, rows, spans, at + 2)
+            if cell is None:
+                break
+            rows.append(cell[0])
+            spans.append(cell[1])
+            at += 2
+        # a leaf's pointers lead to cells in rowid order; bytes that are no leaf (another
+        # page, or garbage) hardly ever do: without that, nothing here is taken for rows
+        rowids = [rowid for rowid, _ in rows]
+        if not rows or rowids != sorted(rowids):
+            self.visited.discard(number)  # perhaps no leaf: free for the orphan scan
+            raise Damaged(f"page {number}: its header is damaged and no cell could be found")
+        rows += self._scan_cells(data, number, layout, low, high, rows, spans, at)
+        self.found_by_cells += len(rows)
+        return rows
+
+    def _scan_cells(
+        self,
+        data: bytes,
+        number: int,
+        layout: Layout,
+        low: Bound,
+        high: Bound,
+        rows: list[TableRow],
+        spans: list[tuple[int, int]],
+        floor: int,
+    ) -> list[TableRow]:
+        """Search a leaf's content area, outside the cells already found (`spans`, which
+        grows) and its free blocks, for cells that decode and fit."""
+        usable = self.pages.usable
+        skip = sorted([*spans, *self._free_blocks(data, number, floor)])
+        found: list[TableRow] = []
+        offset = floor
+        while offset < usable - 3:
+            inside = next((b for a, b in skip if a <= offset < b), None)
+            if inside is not None:
+                offset = inside
+                continue
+            cell = self._fitting_cell(data, offset, layout, low, high, rows + found, spans, floor)
+            if cell is None:
+                offset += 1
+                continue
+            found.append(cell[0])
+            spans.append(cell[1])
+            skip.append(cell[1])
+            offset = cell[1][1]
+        return found
+
+    def _fitting_cell(
+        self,
+        data: bytes,
+        offset: int,
+        layout: Layout,
+        low: Bound,
+        high: Bound,
+        rows: list[TableRow],
+        spans: list[tuple[int, int]],
+        floor: int,
+    ) -> tuple[TableRow, tuple[int, int]] | None:
+        """The cell at `offset` if it decodes, lies on the page past `floor` and clear of
+        the cells found, has a rowid in range not seen yet, and its values fit the table."""
+        if not floor <= offset < self.pages.usable - 3:
+            return None
+        try:
+            rowid, values, end = self._table_cell(data, offset)
+        except Damaged:
+            return None
+        if end > self.pages.usable or any(a < end and offset < b for a, b in spans):
+            return None
+        if (low is not None and rowid <= low) or (high is not None and rowid > high):
+            return None
+        if not values or fits(values, layout) < 0.75 or any(r == rowid for r, _ in rows):
+            return None
+        return (rowid, values), (offset, end)
+
+    def _free_blocks(self, data: bytes, number: int, floor: int) -> list[tuple[int, int]]:
+        """The page's free blocks (deleted cells live there), as far as the chain is sane."""
+        start = 100 if number == 1 else 0
+        blocks: list[tuple[int, int]] = []
+        block = int.from_bytes(data[start + 1 : start + 3], "big")
+        while block and floor <= block < self.pages.usable - 3 and len(blocks) < 1000:
+            size = int.from_bytes(data[block + 2 : block + 4], "big")
+            if size < 4 or block + size > self.pages.usable:
+                break
+            blocks.append((block, block + size))
+            following = int.from_bytes(data[block : block + 2], "big")
+            if following and following < block + size:
+                break
+            block = following
+        return blocks
 
     def index_rows(self, layout: Layout) -> Iterator[Row]:
         """Yield the records of a WITHOUT ROWID table's tree (interior cells hold rows too)."""

@@ -257,6 +257,11 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
             f"the database already has a lost_and_found table (kept as it was): the rows this "
             f"repair could not place are in {target.lost_table}"
         )
+    if reader.found_by_cells:
+        notes.append(
+            f"{reader.found_by_cells} row(s) read cell by cell from leaf pages whose header "
+            "or cell pointers are damaged"
+        )
     checked = _inspect(recovered, target.lost_table, reader.unexpected, notes)
     notes += [
         f"unexpected error in {error} (the repair went on without it; errors.log has the "

@@ -106,6 +106,26 @@ def decode_record(payload: bytes, encoding: str = "utf-8") -> list[Any]:
     return values
 
 
+def record_size(buf: bytes, pos: int) -> int:
+    """The size a record starting at `pos` gives itself: its header plus the values its
+    serial types describe (a cell's own payload size may be damaged; this is not).
+
+    Raises:
+        Damaged: the record header does not decode within `buf`.
+    """
+    header_size, at = varint(buf, pos)
+    if not 1 <= header_size <= len(buf) - pos:
+        raise Damaged("record header size out of range")
+    end = pos + header_size
+    body = 0
+    while at < end:
+        serial, at = varint(buf, at)
+        body += serial_size(serial)
+    if at != end:
+        raise Damaged("record header overruns itself")
+    return header_size + body
+
+
 def serial_size(serial: int) -> int:
     """How many body bytes a value of this serial type takes.
 
