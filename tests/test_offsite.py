@@ -488,6 +488,7 @@ def test_an_upload_our_side_cannot_finish_never_completes_there(s3, monkeypatch)
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("RCLONE_CONFIG", os.devnull)
     target = RcloneTarget("cloud", "s3test:bucket/pmo")
+    assert not target.partial_uploads()  # S3 stores an object whole or not: sent directly
 
     def half_then_fail(out) -> None:
         out.write(os.urandom(3 << 20))
@@ -641,6 +642,68 @@ def test_a_killed_process_leaves_no_copy_under_our_name_and_the_next_sync_cleans
     done = run_cli("offsite", "sync", db=sample_db, **(env | {"RCLONE_BWLIMIT": "0"}))
     assert done.returncode == 0, done.stdout + done.stderr
     assert [p.name for p in bucket.iterdir()] == [f"{only_archive(tmp_path).name}.age"]
+
+
+def test_a_process_killed_mid_upload_over_sftp_leaves_no_cut_copy_under_our_name(
+    run_cli, sample_db, tmp_path, keys, sftp
+):
+    """SFTP keeps what a cut upload wrote: it goes to a hidden partial name, never ours."""
+    import signal
+
+    grow_journal(sample_db, rows=400, blob_bytes=40_000, blob_every=1, seed=11)
+    env = offsite(keys, "box=sftptest:pmo", sftp) | {"RCLONE_BWLIMIT": "2M"}
+    process = popen_cli(tmp_path, sample_db, "backup", **env)
+    folder = sftp.folder / "pmo"
+    deadline = time.monotonic() + 60
+    while not (folder.is_dir() and any(p.stat().st_size > 1 << 20 for p in folder.iterdir())):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # rclone sees its input end as if it were complete
+    process.wait(30)
+    deadline = time.monotonic() + 60
+    while _rclone_uploading("sftptest:pmo"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    left = [p.name for p in folder.iterdir()]
+    assert left and not [n for n in left if n.endswith(".zip.age")], left  # only a partial
+    assert status_json(run_cli, sample_db, env)["targets"][0]["copies"] == 0
+    done = run_cli("offsite", "sync", db=sample_db, **(env | {"RCLONE_BWLIMIT": "0"}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    archive = only_archive(tmp_path)
+    assert [p.name for p in folder.iterdir()] == [f"{archive.name}.age"]  # leftover cleaned
+    if AGE:
+        assert age_decrypt(keys, folder / f"{archive.name}.age") == archive.read_bytes()
+
+
+def test_a_failed_upload_over_sftp_never_replaces_a_good_copy(sftp, monkeypatch):
+    from src.errors import OffsiteCopyInvalid
+    from src.services.offsite.targets.rclone import RcloneTarget
+
+    for variable, value in sftp.env().items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("RCLONE_CONFIG", os.devnull)
+    target = RcloneTarget("box", "sftptest:pmo")
+    name = "pmo_recovery_backup_manual_20261205_030000.zip.age"
+    good = b"g" * (6 << 20)
+    target.upload(name, lambda out: out.write(good))
+    copy = sftp.folder / "pmo" / name
+
+    def half_then_fail(out) -> None:
+        out.write(os.urandom(5 << 20))  # past what is held back for the size: rclone runs
+        raise RuntimeError("the local disk failed mid-read")
+
+    with pytest.raises(RuntimeError):
+        target.upload(name, half_then_fail)
+
+    def refused(stored: str) -> None:
+        raise OffsiteCopyInvalid(f"{stored} differs from what was sent")
+
+    with pytest.raises(OffsiteCopyInvalid):
+        target.upload(name, lambda out: out.write(b"x" * 1000), refused)
+    time.sleep(0.5)
+    assert copy.read_bytes() == good
+    assert [p.name for p in copy.parent.iterdir()] == [name]  # no partial left either
+    assert target.partial_uploads()  # rclone says SFTP can hold a cut file
 
 
 def test_verify_with_the_wrong_key_does_not_mark_a_good_copy_for_sending_again(

@@ -26,7 +26,14 @@ from typing import IO, Any, cast
 
 from src.config.settings import rclone_colon
 from src.errors import OffsiteError
-from src.services.offsite.targets import HASH_PREFERENCE, Consumer, Producer, RemoteObject
+from src.services.offsite.names import partial_name
+from src.services.offsite.targets import (
+    HASH_PREFERENCE,
+    Consumer,
+    Producer,
+    Prover,
+    RemoteObject,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +122,7 @@ class RcloneTarget:
         self.destination = destination
         # the environment, with the RCLONE_* settings of `.env` (the environment wins)
         self.env = {**(rclone_env or {}), **os.environ}
-        self._hashes: tuple[str, ...] | None = None
+        self._features: dict[str, Any] | None = None
 
     # --- how we talk to rclone ----------------------------------------------------------
 
@@ -188,20 +195,62 @@ class RcloneTarget:
 
     # --- the interface --------------------------------------------------------------------
 
-    def hash_types(self) -> tuple[str, ...]:
-        """Ask rclone which hashes the remote reports (once per process and target)."""
-        if self._hashes is None:
+    def _backend(self) -> dict[str, Any]:
+        """Ask rclone what the remote offers (once per process and target)."""
+        if self._features is None:
             # the remote's root: a path on it would be looked at over the network first
-            features = json.loads(
-                self._run("reach it", "backend", "features", _remote_root(self.destination))
-            )
-            offered = {str(kind).lower() for kind in features.get("Hashes") or ()}
-            self._hashes = tuple(kind for kind in HASH_PREFERENCE if kind in offered)
-        return self._hashes
+            out = self._run("reach it", "backend", "features", _remote_root(self.destination))
+            try:
+                answer = json.loads(out)
+                self._features = answer if isinstance(answer, dict) else {}
+            except ValueError:
+                raise OffsiteError(
+                    f"target {self.name}: rclone's description of the remote is not JSON"
+                ) from None
+        return self._features
 
-    def upload(self, name: str, produce: Producer) -> None:
-        """Stream into `rclone rcat --size N`: the object appears only when all N bytes came;
-        a stream cut short (even by a killed process) makes rclone fail and store nothing."""
+    def hash_types(self) -> tuple[str, ...]:
+        """Return the hashes the remote reports, strongest first."""
+        offered = {str(kind).lower() for kind in self._backend().get("Hashes") or ()}
+        return tuple(kind for kind in HASH_PREFERENCE if kind in offered)
+
+    def partial_uploads(self) -> bool:
+        """Tell whether a cut upload can leave a cut file there (SFTP, FTP, SMB, a local
+        path...: rclone's `PartialUploads`); S3-like stores publish an object only whole."""
+        features = self._backend().get("Features") or {}
+        return bool(features.get("PartialUploads", True)) if isinstance(features, dict) else True
+
+    def upload(self, name: str, produce: Producer, prove: Prover | None = None) -> None:
+        """Stream into `rclone rcat --size N`, and prove what was stored.
+
+        Where the remote stores objects whole (S3 and the like) the object appears under
+        `name` only when all N bytes came: a cut stream (even from a killed process) makes
+        rclone fail and store nothing, so the bytes go there directly. Where a cut upload
+        leaves a cut file (`partial_uploads`), they go to the hidden `.name.partial` (the
+        folder target's name for it), are proven there, and only then `rclone moveto`d to
+        `name`: a killed or failed upload never cuts or replaces a copy under our name.
+        """
+        if not self.partial_uploads():
+            self._rcat(name, produce)
+            if prove is not None:
+                prove(name)
+            return
+        staged = partial_name(name)
+        try:
+            self._rcat(staged, produce)
+            if prove is not None:
+                prove(staged)
+            self._run(f"publish {name}", "moveto", self._path(staged), self._path(name))
+        except BaseException as error:
+            if "cannot be reached" not in str(error):  # else the next try writes over it
+                with contextlib.suppress(OffsiteError):
+                    self._run(
+                        f"delete {staged}", "deletefile", self._path(staged), ok_codes=(0, 3, 4)
+                    )
+            raise
+
+    def _rcat(self, name: str, produce: Producer) -> None:
+        """Stream what `produce` writes into `rclone rcat`, sized when the size is known."""
         with tempfile.TemporaryFile() as errors:
             started: list[subprocess.Popen[bytes]] = []
 
