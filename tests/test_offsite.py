@@ -254,6 +254,47 @@ def test_a_stopped_server_leaves_the_copy_pending_and_sync_catches_up(
     assert again.returncode == 0 and "everything is copied already" in again.stdout
 
 
+def test_the_next_backup_also_sends_the_copies_earlier_ones_left_pending(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"  # not mounted yet
+    env = offsite(keys, f"usb={usb}")
+    first = run_cli("backup", db=sample_db, **env)
+    assert first.returncode == 0 and "stays PENDING" in first.stdout, first.stdout
+    assert status_json(run_cli, sample_db, env)["targets"][0]["pending"] == 1
+    usb.mkdir()
+    time.sleep(1.1)  # names carry the second
+    second = run_cli("backup", db=sample_db, **env)
+    assert second.returncode == 0, second.stderr
+    archives = sorted((tmp_path / "backups" / "manual").glob("*.zip"))
+    assert len(archives) == 2
+    for archive in archives:
+        assert f"Off-machine usb: {archive.name} verified" in second.stdout, second.stdout
+    assert sorted(p.name for p in usb.iterdir()) == [f"{a.name}.age" for a in archives]
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert (state["copies"], state["pending"]) == (2, 0)
+
+
+def test_a_backup_starts_older_pending_copies_only_within_its_time_budget(
+    settings_for, sample_db, tmp_path, keys
+):
+    from src.services.backup_service import create_backup
+    from src.services.offsite import copying
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    settings = settings_for(sample_db, OFFSITE_TARGETS=f"usb={usb}", OFFSITE_ENCRYPT_TO=keys.public)
+    older = create_backup(settings, "manual", trigger="test", send_offsite=False).path
+    time.sleep(1.1)
+    newer = create_backup(settings, "manual", trigger="test", send_offsite=False).path
+    run = copying.send_pending(settings, first={older.name}, catch_up_seconds=0)
+    assert [(o.archive, o.ok) for o in run.outcomes] == [(older.name, True)]
+    assert [p.name for p in usb.iterdir()] == [f"{older.name}.age"]  # newer: still pending
+    assert 0 < copying.CATCH_UP_SECONDS <= 600
+    run = copying.send_pending(settings, first={older.name}, catch_up_seconds=60)
+    assert [(o.archive, o.ok) for o in run.outcomes] == [(newer.name, True)]
+
+
 def test_wrong_credentials_are_said_and_never_shown(run_cli, sample_db, tmp_path, keys, s3):
     wrong = "wrong-secret-value-that-must-not-leak-0123"
     env = offsite(keys, "cloud=s3test:bucket/pmo") | s3.env(secret=wrong)

@@ -9,6 +9,7 @@ retry time; the local backup is never touched by any of this.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,10 @@ from src.services.offsite.targets import HASH_PREFERENCE, Target, open_target
 from src.services.retention import select_expired
 
 logger = logging.getLogger(__name__)
+
+# after a backup its own copy always goes; older pending copies are started (newest first)
+# only within this many seconds of the round's start, so a backup is never held for hours
+CATCH_UP_SECONDS = 300.0
 
 
 @dataclass
@@ -108,7 +113,8 @@ def _after_backup(settings: Settings, archive: Path, backup_type: str, send: boo
         )
     if not send:
         return OffsiteRun(not_copied="queued: the scheduler or `offsite sync` copies it")
-    return send_pending(settings, only={archive.name}, wait=5.0)
+    # the new copy first, then what earlier rounds left pending (its retry time come or not)
+    return send_pending(settings, first={archive.name}, catch_up_seconds=CATCH_UP_SECONDS, wait=5.0)
 
 
 def sync(
@@ -201,33 +207,52 @@ def send_pending(
     wait: float = 5.0,
     now: datetime | None = None,
     leftovers: dict[str, list[str]] | None = None,
+    first: set[str] | None = None,
+    catch_up_seconds: float | None = None,
 ) -> OffsiteRun:
     """Send the pending copies (newest first), one process at a time, then prune targets.
 
     Args:
+        only: send only these archives.
+        first: send these archives first, whatever the time budget.
+        catch_up_seconds: start no other copy once this long has passed since the start.
         leftovers: per target, partial files a listing found; deleted first (under the lock
             no upload of ours is writing them).
     """
     run = OffsiteRun()
+    budget = _Budget(first or set(), catch_up_seconds)
     try:
         with exclusive_lock(settings.backup_dir / ".offsite.lock", "off-machine copy", wait):
             for target in settings.offsite.targets:
                 if targets is None or target.name in targets:
                     opened = open_target(target, settings.project_root, settings.offsite.rclone_env)
                     _clean(opened, (leftovers or {}).get(target.name, []))
-                    _send_to(settings, opened, run, only, due_only, now or settings.now())
+                    _send_to(settings, opened, run, only, due_only, now or settings.now(), budget)
     except LockBusy as busy:
         for target in settings.offsite.targets:
             run.outcomes.append(
                 CopyOutcome(
                     target.name,
-                    ", ".join(sorted(only or ())) or "all",
+                    ", ".join(sorted(only or first or ())) or "all",
                     False,
                     f"pending: {busy}",
                     busy=True,
                 )
             )
     return run
+
+
+class _Budget:
+    """The time a round may take: the `first` archives always go, the rest only in time."""
+
+    def __init__(self, first: set[str], seconds: float | None) -> None:
+        self.first = first
+        self.seconds = seconds
+        self._end = None if seconds is None else time.monotonic() + seconds
+
+    def allows(self, archive: str) -> bool:
+        """Tell whether the copy of `archive` may be started now."""
+        return archive in self.first or self._end is None or time.monotonic() < self._end
 
 
 def _clean(target: Target, leftovers: list[str]) -> None:
@@ -253,6 +278,7 @@ def _send_to(
     only: set[str] | None,
     due_only: bool,
     now: datetime,
+    budget: _Budget,
 ) -> None:
     ledger = Ledger(settings.history_path)
     records = [
@@ -261,9 +287,18 @@ def _send_to(
         if (only is None or r.archive in only)
         and not (due_only and r.next_try and datetime.fromisoformat(r.next_try) > now)
     ]
+    records.sort(key=lambda r: r.archive not in budget.first)  # stable: newest first after
     recipients = crypto.recipients_of(settings.offsite.recipients)
     sent = False
     for record in records:
+        if not budget.allows(record.archive):
+            logger.info(
+                "offsite %s: %s stays pending: the round's %.0f s are used up",
+                target.name,
+                record.archive,
+                budget.seconds,
+            )
+            continue
         outcome = _send_one(settings, target, record, recipients, ledger, now)
         run.outcomes.append(outcome)
         sent = sent or outcome.detail.startswith("verified")
