@@ -311,6 +311,12 @@ def test_wrong_credentials_are_said_and_never_shown(run_cli, sample_db, tmp_path
         outputs=(done.stdout, done.stderr, listed.stdout, listed.stderr, status.stdout),
     )
     assert not list((s3.folder / "bucket").rglob("*.age"))
+    fixed = offsite(keys, "cloud=s3test:bucket/pmo", s3)  # the right secret again
+    caught_up = run_cli("offsite", "sync", db=sample_db, **fixed)
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    state = status_json(run_cli, sample_db, fixed)["targets"][0]
+    assert (state["copies"], state["pending"], state["last_error"]) == (1, 0, None)
+    assert (s3.folder / "bucket" / "pmo" / f"{only_archive(tmp_path).name}.age").is_file()
 
 
 def test_a_server_killed_mid_upload_never_counts_and_the_copy_is_sent_again(
@@ -497,26 +503,37 @@ def test_a_full_remote_leaves_the_copy_pending_and_the_local_backup_intact(
     run_cli, sample_db, tmp_path, keys
 ):
     server = RcloneServer("s3", tmp_path / "s3root", "s3test")
-    if not _mount_tmpfs(server.folder, "256k"):
+    if not _mount_tmpfs(server.folder, "16m"):
         pytest.skip("needs root and tmpfs to fill a real file system behind the server")
     try:
+        assert run_cli("backup", db=sample_db).returncode == 0  # no target yet: its size
+        size = only_archive(tmp_path).stat().st_size
         (server.folder / "bucket").mkdir()
+        filler = server.folder / "filler"
+        free = shutil.disk_usage(server.folder).free
+        # room for all but the last 64 KiB of a copy: the server fails to store it, and
+        # (little being in flight then) answers so, rather than resetting the connection
+        filler.write_bytes(b"\0" * (free - size + (64 << 10)))
         server.start()
         env = offsite(keys, "cloud=s3test:bucket/pmo", server)
+        time.sleep(1.1)  # names carry the second
         done = run_cli("backup", db=sample_db, **env)
         assert done.returncode == 0, done.stderr
         assert "stays PENDING" in done.stdout, done.stdout
-        archive = only_archive(tmp_path)
+        assert "the server failed to store it (it may be full" in done.stdout, done.stdout
+        assert "rclone said: " in done.stdout and "InternalError" in done.stdout
+        archive = sorted((tmp_path / "backups" / "manual").glob("*.zip"))[-1]
         assert run_cli("verify", str(archive), db=sample_db, **env).returncode == 0
         state = status_json(run_cli, sample_db, env)["targets"][0]
         assert (state["copies"], state["pending"]) == (0, 1)
+        assert "may be full" in state["last_error"]
         assert not any(p.name.endswith(".age") for p in server.folder.rglob("*") if p.is_file())
-        server.stop()
-        subprocess.run(["umount", str(server.folder)], check=True)
-        (server.folder / "bucket").mkdir()
-        server.start()  # room again: the pending copy goes out
+        filler.unlink()  # room again: the pending copy goes out, the server never restarted
         caught_up = run_cli("offsite", "sync", db=sample_db, **env)
         assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+        state = status_json(run_cli, sample_db, env)["targets"][0]
+        assert (state["pending"], state["last_error"]) == (0, None)
+        assert (server.folder / "bucket" / "pmo" / f"{archive.name}.age").is_file()
     finally:
         server.stop()
         subprocess.run(["umount", "-l", str(server.folder)], capture_output=True, check=False)

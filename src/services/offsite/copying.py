@@ -430,6 +430,7 @@ def _unreachable(detail: str) -> bool:
             "not installed",
             "folder does not exist",
             "is full",
+            "failed to store it",
         )
     )
 

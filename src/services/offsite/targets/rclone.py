@@ -48,7 +48,7 @@ _COMMAND_SECONDS = 900  # a listing, a look or a delete that takes longer has hu
 _SECRET_VARIABLE = re.compile(
     r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH|CREDENTIALS|SAS)\w*)$"
 )
-_PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?(NOTICE|ERROR|CRITICAL)\s*:\s*")
+_PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?((NOTICE|ERROR|CRITICAL)\s*:\s*)?")
 # rclone's notices that say nothing about the failure
 _NOISE = re.compile(
     r"Config file .* not found - using defaults|Streaming uploads using chunk size|"
@@ -84,6 +84,11 @@ _HINTS = (
         re.compile(r"NoSuchBucket|bucket.*not exist|directory not found", re.I),
         "the bucket or folder does not exist there: create it, or fix the path",
     ),
+)
+
+# a server's own failure to store an upload (S3's 500 InternalError): often a full disk
+_SERVER_FAILED = re.compile(
+    r"InternalError|Internal Server Error|StatusCode: 50[03]\b|\b500 Internal", re.I
 )
 
 
@@ -152,10 +157,7 @@ class RcloneTarget:
             {*secret_values(self.env), *_option_values(self.destination)}, key=len, reverse=True
         ):
             text = text.replace(secret, "***")
-        lines = [
-            re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+", "", line)
-            for line in text.strip().splitlines()
-        ]
+        lines = [_PREFIX.sub("", line.strip()) for line in text.strip().splitlines()]
         lines = [line for line in lines if line and not _NOISE.search(line)]
         if not lines:
             return "no message"
@@ -164,6 +166,12 @@ class RcloneTarget:
 
     def _error(self, action: str, stderr: str, code: int | None) -> OffsiteError:
         said = self._clean(stderr)
+        if action.startswith("upload") and _SERVER_FAILED.search(said):
+            return OffsiteError(
+                f"target {self.name}: cannot {action}: the server failed to store it (it may "
+                "be full: free space there, or lower OFFSITE_RETENTION_*). rclone said: "
+                f"{said}"
+            )
         hint = next((advice for pattern, advice in _HINTS if pattern.search(said)), None)
         hint = (
             hint or f"rclone exited with {code}; `rclone lsd {_shown(self.destination)}` tests it"
