@@ -226,6 +226,38 @@ def test_the_server_is_lost_and_a_fresh_clone_restores_every_row_from_s3(
         assert table_rows(conn) == before
 
 
+def test_a_named_older_copy_restores_on_a_brand_new_machine(tmp_path, sample_template, keys, sftp):
+    """`restore ARCHIVE_NAME --from NAME`: that copy, not the newest, into a fresh clone."""
+    server = project_copy(tmp_path / "server")
+    db = server / "data" / "pmo_recovery.db"
+    with closing(sqlite3.connect(sample_template)) as src, closing(sqlite3.connect(db)) as dst:
+        src.backup(dst)
+    env = offsite(keys, "box=sftptest:bot1", sftp) | {"MIN_FREE_MB": "0"}
+    assert _run_in(server, env, "backup", "--type", "daily").returncode == 0
+    with closing(sqlite3.connect(db)) as conn:
+        older_rows = table_rows(conn)
+    (older,) = (server / "backups" / "daily").glob("*.zip")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM journal_entries WHERE rowid % 2 = 0")
+    time.sleep(1.1)  # names carry the second
+    assert _run_in(server, env, "backup", "--type", "daily").returncode == 0
+    assert len(list((sftp.folder / "bot1").glob("*.zip.age"))) == 2
+    shutil.rmtree(server)
+
+    fresh = project_copy(tmp_path / "fresh")
+    new_db = fresh / "data" / "pmo_recovery.db"
+    preview = _run_in(fresh, env, "restore", older.name, "--from", "box")
+    assert preview.returncode == ExitStatus.NOT_CONFIRMED, preview.stdout + preview.stderr
+    assert "No live database yet" in preview.stdout
+    assert "yet: the restore creates it" in preview.stderr, preview.stderr
+    assert "cannot be used" not in preview.stderr and "WARNING" not in preview.stderr
+    done = _run_in(fresh, env, "restore", f"{older.name}.age", "--from", "box", "--confirm")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"fetched {older.name}.age" in done.stdout
+    with closing(sqlite3.connect(new_db)) as conn:
+        assert table_rows(conn) == older_rows
+
+
 def test_a_stopped_server_leaves_the_copy_pending_and_sync_catches_up(
     run_cli, sample_db, tmp_path, keys, s3
 ):
