@@ -658,11 +658,28 @@ def test_a_copy_gone_from_the_target_is_reported_and_sent_again(run_cli, sample_
     assert newest.is_file() and "verified" in synced.stdout
 
 
-def test_a_target_that_cannot_be_listed_fails_sync(run_cli, sample_db, tmp_path, keys):
+@pytest.mark.parametrize("command", ["sync", "list", "verify"])
+def test_a_target_that_cannot_be_reached_is_exit_10_for_every_offsite_command(
+    run_cli, sample_db, tmp_path, keys, command
+):
     env = offsite(keys, "cloud=nosuchremote:bucket")
-    done = run_cli("offsite", "sync", db=sample_db, **env)
-    assert done.returncode == ExitStatus.OFFSITE
+    done = run_cli("offsite", command, db=sample_db, **env)
+    assert done.returncode == ExitStatus.OFFSITE, (done.returncode, done.stdout, done.stderr)
     assert "no remote of that name" in done.stdout + done.stderr
+
+
+def test_a_wrong_copy_outweighs_an_unreachable_target_in_offsite_verify(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb},cloud=nosuchremote:bucket")
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    (copy,) = usb.glob("*.age")
+    copy.write_bytes(copy.read_bytes()[:-10])
+    done = run_cli("offsite", "verify", db=sample_db, **env)
+    assert done.returncode == ExitStatus.INTEGRITY, done.stdout + done.stderr
+    assert copy.name in done.stdout and "no remote of that name" in done.stdout
 
 
 def test_a_restores_safety_backup_is_queued_not_uploaded(settings_for, sample_db, tmp_path, keys):
