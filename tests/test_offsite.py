@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import pyrage
@@ -828,6 +829,57 @@ def test_verify_with_the_wrong_key_does_not_mark_a_good_copy_for_sending_again(
     assert "does not open" in wrong.stdout + wrong.stderr
     state = status_json(run_cli, sample_db, env)["targets"][0]
     assert (state["copies"], state["pending"]) == (1, 0)
+
+
+def test_status_and_its_check_share_one_staleness_rule(run_cli, sample_db, tmp_path, keys):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", "--type", "manual", db=sample_db, **env).returncode == 0
+    text = run_cli("status", db=sample_db, **env).stdout
+    assert "⚠️ usb" in text and "No verified daily copy there yet" in text, text
+    assert "h ago, verified 0.0 h ago)" in text and "(made " in text
+    check = run_cli("status", "--check", db=sample_db, **env)
+    assert check.returncode == 1 and "no verified daily copy on usb yet" in check.stdout
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert state["stale"] is True and state["last_verified_age_hours"] is not None
+    assert run_cli("backup", "--type", "daily", db=sample_db, **env).returncode == 0
+    text = run_cli("status", db=sample_db, **env).stdout
+    assert "✅ usb" in text and "No verified daily" not in text, text
+    check = run_cli("status", "--check", db=sample_db, **env)
+    assert "usb" not in check.stdout, check.stdout
+    assert status_json(run_cli, sample_db, env)["targets"][0]["stale"] is False
+
+
+def test_an_old_daily_backup_copied_late_is_still_stale(
+    settings_for, sample_db, tmp_path, keys, monkeypatch
+):
+    from datetime import timedelta
+
+    from src.cli.offsite_output import status_json as section_json
+    from src.config.settings import Settings
+    from src.services.backup_service import create_backup
+    from src.services.offsite import copying
+    from src.services.offsite.report import offsite_status, stale_targets
+
+    usb = tmp_path / "usb"
+    settings = settings_for(sample_db, OFFSITE_TARGETS=f"usb={usb}", OFFSITE_ENCRYPT_TO=keys.public)
+    real_now = Settings.now
+    monkeypatch.setattr(Settings, "now", lambda self: real_now(self) - timedelta(hours=30))
+    old = create_backup(settings, "daily", trigger="test").path  # the disk was not mounted
+    monkeypatch.setattr(Settings, "now", real_now)
+    usb.mkdir()
+    assert copying.sync(settings).ok  # copied and verified now, 30 h after it was made
+    now = settings.now()
+    assert stale_targets(settings, now) == {"usb": old.name}
+    (target,) = offsite_status(settings, now).targets
+    assert target.stale == old.name and target.last_made_age > timedelta(hours=29)
+    assert target.last_verified_age < timedelta(minutes=5)
+    (shown,) = section_json(offsite_status(settings, now))["targets"]
+    assert shown["stale"] is True and shown["last_verified_made_age_hours"] > 29
+    verified_at = datetime.fromisoformat(target.last_verified.verified_at)
+    (shown,) = section_json(offsite_status(settings, verified_at))["targets"]
+    assert shown["last_verified_age_hours"] == 0.0  # exactly 0 is an age, not "none"
 
 
 def test_a_copy_longer_than_listed_is_refused_before_it_fills_the_disk():
