@@ -108,6 +108,14 @@ def rclone_binary() -> str:
     )
 
 
+def rclone_flags(env: Mapping[str, str]) -> list[str]:
+    """The flags every rclone command of a target gets (an operator's RCLONE_* wins)."""
+    defaults = [
+        part for variable, pair in _DEFAULT_FLAGS.items() if variable not in env for part in pair
+    ]
+    return ["--log-level", "NOTICE", *defaults]
+
+
 def secret_values(environ: Mapping[str, str]) -> list[str]:
     """Return the values of RCLONE_CONFIG_*_{KEY,SECRET,PASS,TOKEN} variables (to hide)."""
     return [
@@ -142,13 +150,7 @@ class RcloneTarget:
         return f"{base}{name}" if base.endswith((":", "/")) else f"{base}/{name}"
 
     def _command(self, *args: str) -> list[str]:
-        flags = [
-            part
-            for variable, pair in _DEFAULT_FLAGS.items()
-            if variable not in self.env
-            for part in pair
-        ]
-        return [rclone_binary(), "--log-level", "NOTICE", *flags, *args]
+        return [rclone_binary(), *rclone_flags(self.env), *args]
 
     def _clean(self, text: str) -> str:
         """Remove the destination's options and the remotes' secrets from rclone's words."""
