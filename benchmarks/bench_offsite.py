@@ -11,13 +11,16 @@ What it does (see benchmarks/README.md):
 2. starts a real S3 server, `rclone serve s3` on 127.0.0.1 (tests/offsite_servers.py),
    and makes an age key pair;
 3. baseline: `rclone copyto ARCHIVE benchs3:bucket/base/runN/NAME` of the plain archive,
-   with the flags our rclone target adds; wall time;
+   with the very flags our rclone target gives rclone (rclone_flags(): --timeout 60s
+   --contimeout 15s --retries 1 --low-level-retries 2); wall time;
 4. ours: `offsite sync` (src.services.offsite.copying.sync) in a child process, on a fresh
    BACKUP_DIR per run holding the archive with its verification recorded: it queues the
    archive, encrypts it to the age key while `rclone rcat` uploads it, and compares the
    size and the hash the server reports. The sync() call's wall time (target: at most
    1.3x the baseline), the child's own peak RSS, and where the time goes inside it;
-   the copy must come out `verified`;
+   the copy must come out `verified`; and the whole CLI, `python backup_manager.py offsite
+   sync` (process start-up, imports, settings, the target's listing included), whose wall
+   time against the baseline's (also a whole process) is the operator's ratio;
 5. for information: the encryption alone into /dev/null (crypto.send), `offsite verify`
    (checking.verify_copies: download, decrypt, verify the archive), and a breakdown
    (`rclone rcat` of the plain archive, the `lsjson --stat` that reads the hash back,
@@ -62,17 +65,6 @@ UTC = timezone.utc
 TARGET_RATIO = 1.3  # ours (encrypt + upload + verify) / `rclone copyto` of the plain archive
 REMOTE = "benchs3"  # the rclone remote of the local S3 server (RCLONE_CONFIG_BENCHS3_*)
 TARGET_NAME = "cloud"  # our OFFSITE_TARGETS name
-# what src/services/offsite/targets/rclone.py adds to every rclone command
-RCLONE_FLAGS = (
-    "--log-level",
-    "NOTICE",
-    "--retries",
-    "1",
-    "--low-level-retries",
-    "2",
-    "--contimeout",
-    "15s",
-)
 CHUNK = 1 << 20
 
 # --------------------------------------------------------------------------------------
@@ -103,9 +95,11 @@ def make_archive(db: Path, work: Path) -> tuple[Path, float]:
 
 
 def rclone_argv(*args: str) -> list[str]:
-    from src.services.offsite.targets.rclone import rclone_binary
+    """An rclone command with the very flags our rclone target gives every command
+    (`--timeout 60s --contimeout 15s --retries 1 --low-level-retries 2`)."""
+    from src.services.offsite.targets.rclone import rclone_binary, rclone_flags
 
-    return [rclone_binary(), *RCLONE_FLAGS, *args]
+    return [rclone_binary(), *rclone_flags({}), *args]
 
 
 def run_baseline(archive: Path, s3_root: Path, env: dict[str, str], number: int) -> dict[str, Any]:
@@ -194,6 +188,39 @@ def run_ours(
     return child
 
 
+def run_cli(
+    archive: Path,
+    db: Path,
+    server_env: dict[str, str],
+    keys: Any,
+    run_dir: Path,
+    s3_root: Path,
+    number: int,
+) -> dict[str, Any]:
+    """`python backup_manager.py offsite sync`: what an operator runs, process start-up,
+    imports, settings and the target's listing included; its wall time."""
+    env = tool_env(
+        run_dir,
+        db,
+        {
+            **server_env,
+            "OFFSITE_TARGETS": f"{TARGET_NAME}={REMOTE}:bucket/cli/run{number}",
+            "OFFSITE_ENCRYPT_TO": keys.public,
+        },
+    )
+    prepare_run(archive, env, run_dir)
+    warm_cache(archive)
+    settle()
+    run = run_measured([sys.executable, str(ROOT / "backup_manager.py"), "offsite", "sync"], env)
+    check_ok(run, "backup_manager.py offsite sync")
+    remote = s3_root / "bucket" / "cli" / f"run{number}" / f"{archive.name}.age"
+    if not remote.is_file() or "verified" not in run.stdout:
+        raise RuntimeError(f"offsite sync did not verify {remote}: {run.stdout[-400:]}")
+    remote.unlink()  # not counted; keeps the disk from filling over the runs
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return {"wall_s": round(run.wall_s, 3), "cpu_s": round(run.user_s + run.sys_s, 3)}
+
+
 def child_sync() -> int:
     """In the child: load the settings from the environment, run sync(), print JSON."""
     from src.config.settings import load_settings
@@ -207,7 +234,7 @@ def child_sync() -> int:
     wrapped = (
         (copying.catalog, "list_backups", "catalog.list_backups (once per type, to queue)"),
         (RcloneTarget, "hash_types", "rclone backend features (hash types)"),
-        (RcloneTarget, "upload", "upload: rclone rcat, the whole stream"),
+        (RcloneTarget, "upload", "upload: rclone rcat, the whole stream, then the proof"),
         (crypto, "send", "crypto.send (age encrypt + sha256/md5 of what is sent)"),
         (RcloneTarget, "stat", "rclone lsjson --stat (size + hash there)"),
         (copying, "_prune", "retention on the target"),
@@ -389,7 +416,8 @@ def phase_medians(runs: list[dict[str, Any]]) -> list[list[Any]]:
 def summary(result: dict[str, Any]) -> str:
     size_mb = result["archive"]["bytes"] / MB
     base, ours, info = result["baseline"], result["ours"], result["information"]
-    ratio = result["ratio_ours_over_baseline"]
+    ratio, cli = result["ratio_ours_over_baseline"], result["cli"]
+    cli_ratio = result["ratio_cli_over_baseline"]
 
     def rate(seconds: float) -> str:
         return f"{size_mb / seconds:7.1f} MB/s" if seconds else ""
@@ -403,6 +431,8 @@ def summary(result: dict[str, Any]) -> str:
         f"{'ours: sync() encrypt+upload+verify (s)':46}{ours['median_s']:>8.2f}"
         f"  {rate(ours['median_s'])}   runs {every(ours['all_s'])}",
         f"{'  child process incl. startup (s)':46}{ours['child_wall_median_s']:>8.2f}",
+        f"{'ours via the CLI: offsite sync, whole (s)':46}{cli['median_s']:>8.2f}"
+        f"  {rate(cli['median_s'])}   runs {every(cli['all_s'])}",
         f"{'  outcome':46}{ours['detail']}",
         f"{'  peak RSS, our Python process (MB)':46}{ours['python_peak_rss_mb']:>8.1f}",
         f"{'  peak RSS, largest rclone child (MB)':46}{ours['rclone_children_peak_rss_mb']:>8.1f}",
@@ -410,7 +440,8 @@ def summary(result: dict[str, Any]) -> str:
         f" / {ours['rclone_children_cpu_s']:.2f}",
         f"{'  baseline rclone: CPU (s) / peak RSS (MB)':46}{base['cpu_s']:>8.2f}"
         f" / {base['peak_rss_mb']:.1f}",
-        f"{'ratio ours/baseline':46}{ratio:>8.3f}",
+        f"{'ratio ours/baseline (in-process sync())':46}{ratio:>8.3f}",
+        f"{'ratio CLI offsite sync/baseline (start-up in)':46}{cli_ratio:>8.3f}",
         "",
         "where ours goes (the child's sync(), median per call; nested calls indented):",
     ]
@@ -438,6 +469,8 @@ def summary(result: dict[str, Any]) -> str:
         "target:",
         f"  encrypt + upload + verify <= {TARGET_RATIO}x rclone copyto ... {ratio:.3f}  "
         f"{verdict(ratio <= TARGET_RATIO)}",
+        f"  the same through the CLI (process start-up in) ......... {cli_ratio:.3f}  "
+        f"{verdict(cli_ratio <= TARGET_RATIO)}",
     ]
     return "\n".join(line.rstrip() for line in lines)
 
@@ -480,13 +513,17 @@ def measure(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         kinds = RcloneTarget("probe", f"{REMOTE}:bucket").hash_types()
         result["server"] = {"kind": "rclone serve s3", "hash_types": list(kinds)}
         recipients = crypto.recipients_of([keys.public])
-        base_runs, ours_runs, info_runs = [], [], []
+        base_runs, ours_runs, cli_runs, info_runs = [], [], [], []
         for number in range(1, args.repeat + 1):
             print(f"run {number}/{args.repeat}: baseline rclone copyto ...")
             base_runs.append(run_baseline(archive, s3_root, client_env, number))
             print(f"run {number}/{args.repeat}: ours offsite sync ...")
             env = ours_env(work / f"ours{number}", db, server_env, keys, number)
             ours_runs.append(run_ours(archive, env, work / f"ours{number}", s3_root, number))
+            print(f"run {number}/{args.repeat}: ours through the CLI (offsite sync) ...")
+            cli_runs.append(
+                run_cli(archive, db, server_env, keys, work / f"cli{number}", s3_root, number)
+            )
             print(f"run {number}/{args.repeat}: information (encrypt, hash, rcat, lsjson) ...")
             stored = f"{REMOTE}:bucket/ours/run{number}/{archive.name}.age"
             stat_s, stat_said = lsjson_stat(stored, client_env, kinds)
@@ -509,7 +546,8 @@ def measure(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         os.environ.clear()
         os.environ.update(saved_environ)
         if not args.keep:
-            for name in ("s3", "archive", *(f"ours{n}" for n in range(1, args.repeat + 1))):
+            runs = range(1, args.repeat + 1)
+            for name in ("s3", "archive", *(f"ours{n}" for n in runs), *(f"cli{n}" for n in runs)):
                 shutil.rmtree(work / name, ignore_errors=True)
 
     base_s = [r["wall_s"] for r in base_runs]
@@ -536,7 +574,15 @@ def measure(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "phases": phase_medians(ours_runs),
         "runs": ours_runs,
     }
+    cli_s = [r["wall_s"] for r in cli_runs]
+    result["cli"] = {
+        "command": "python backup_manager.py offsite sync",
+        "median_s": med(cli_s),
+        "all_s": cli_s,
+        "cpu_s": med([r["cpu_s"] for r in cli_runs]),
+    }
     result["ratio_ours_over_baseline"] = round(med(ours_s) / med(base_s), 3)
+    result["ratio_cli_over_baseline"] = round(med(cli_s) / med(base_s), 3)
     result["target_ratio"] = TARGET_RATIO
     first = info_runs[0]
     result["information"] = {

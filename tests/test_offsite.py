@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 
 import pyrage
@@ -226,6 +227,38 @@ def test_the_server_is_lost_and_a_fresh_clone_restores_every_row_from_s3(
         assert table_rows(conn) == before
 
 
+def test_a_named_older_copy_restores_on_a_brand_new_machine(tmp_path, sample_template, keys, sftp):
+    """`restore ARCHIVE_NAME --from NAME`: that copy, not the newest, into a fresh clone."""
+    server = project_copy(tmp_path / "server")
+    db = server / "data" / "pmo_recovery.db"
+    with closing(sqlite3.connect(sample_template)) as src, closing(sqlite3.connect(db)) as dst:
+        src.backup(dst)
+    env = offsite(keys, "box=sftptest:bot1", sftp) | {"MIN_FREE_MB": "0"}
+    assert _run_in(server, env, "backup", "--type", "daily").returncode == 0
+    with closing(sqlite3.connect(db)) as conn:
+        older_rows = table_rows(conn)
+    (older,) = (server / "backups" / "daily").glob("*.zip")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM journal_entries WHERE rowid % 2 = 0")
+    time.sleep(1.1)  # names carry the second
+    assert _run_in(server, env, "backup", "--type", "daily").returncode == 0
+    assert len(list((sftp.folder / "bot1").glob("*.zip.age"))) == 2
+    shutil.rmtree(server)
+
+    fresh = project_copy(tmp_path / "fresh")
+    new_db = fresh / "data" / "pmo_recovery.db"
+    preview = _run_in(fresh, env, "restore", older.name, "--from", "box")
+    assert preview.returncode == ExitStatus.NOT_CONFIRMED, preview.stdout + preview.stderr
+    assert "No live database yet" in preview.stdout
+    assert "yet: the restore creates it" in preview.stderr, preview.stderr
+    assert "cannot be used" not in preview.stderr and "WARNING" not in preview.stderr
+    done = _run_in(fresh, env, "restore", f"{older.name}.age", "--from", "box", "--confirm")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"fetched {older.name}.age" in done.stdout
+    with closing(sqlite3.connect(new_db)) as conn:
+        assert table_rows(conn) == older_rows
+
+
 def test_a_stopped_server_leaves_the_copy_pending_and_sync_catches_up(
     run_cli, sample_db, tmp_path, keys, s3
 ):
@@ -254,6 +287,47 @@ def test_a_stopped_server_leaves_the_copy_pending_and_sync_catches_up(
     assert again.returncode == 0 and "everything is copied already" in again.stdout
 
 
+def test_the_next_backup_also_sends_the_copies_earlier_ones_left_pending(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"  # not mounted yet
+    env = offsite(keys, f"usb={usb}")
+    first = run_cli("backup", db=sample_db, **env)
+    assert first.returncode == 0 and "stays PENDING" in first.stdout, first.stdout
+    assert status_json(run_cli, sample_db, env)["targets"][0]["pending"] == 1
+    usb.mkdir()
+    time.sleep(1.1)  # names carry the second
+    second = run_cli("backup", db=sample_db, **env)
+    assert second.returncode == 0, second.stderr
+    archives = sorted((tmp_path / "backups" / "manual").glob("*.zip"))
+    assert len(archives) == 2
+    for archive in archives:
+        assert f"Off-machine usb: {archive.name} verified" in second.stdout, second.stdout
+    assert sorted(p.name for p in usb.iterdir()) == [f"{a.name}.age" for a in archives]
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert (state["copies"], state["pending"]) == (2, 0)
+
+
+def test_a_backup_starts_older_pending_copies_only_within_its_time_budget(
+    settings_for, sample_db, tmp_path, keys
+):
+    from src.services.backup_service import create_backup
+    from src.services.offsite import copying
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    settings = settings_for(sample_db, OFFSITE_TARGETS=f"usb={usb}", OFFSITE_ENCRYPT_TO=keys.public)
+    older = create_backup(settings, "manual", trigger="test", send_offsite=False).path
+    time.sleep(1.1)
+    newer = create_backup(settings, "manual", trigger="test", send_offsite=False).path
+    run = copying.send_pending(settings, first={older.name}, catch_up_seconds=0)
+    assert [(o.archive, o.ok) for o in run.outcomes] == [(older.name, True)]
+    assert [p.name for p in usb.iterdir()] == [f"{older.name}.age"]  # newer: still pending
+    assert 0 < copying.CATCH_UP_SECONDS <= 600
+    run = copying.send_pending(settings, first={older.name}, catch_up_seconds=60)
+    assert [(o.archive, o.ok) for o in run.outcomes] == [(newer.name, True)]
+
+
 def test_wrong_credentials_are_said_and_never_shown(run_cli, sample_db, tmp_path, keys, s3):
     wrong = "wrong-secret-value-that-must-not-leak-0123"
     env = offsite(keys, "cloud=s3test:bucket/pmo") | s3.env(secret=wrong)
@@ -270,6 +344,12 @@ def test_wrong_credentials_are_said_and_never_shown(run_cli, sample_db, tmp_path
         outputs=(done.stdout, done.stderr, listed.stdout, listed.stderr, status.stdout),
     )
     assert not list((s3.folder / "bucket").rglob("*.age"))
+    fixed = offsite(keys, "cloud=s3test:bucket/pmo", s3)  # the right secret again
+    caught_up = run_cli("offsite", "sync", db=sample_db, **fixed)
+    assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+    state = status_json(run_cli, sample_db, fixed)["targets"][0]
+    assert (state["copies"], state["pending"], state["last_error"]) == (1, 0, None)
+    assert (s3.folder / "bucket" / "pmo" / f"{only_archive(tmp_path).name}.age").is_file()
 
 
 def test_a_server_killed_mid_upload_never_counts_and_the_copy_is_sent_again(
@@ -456,26 +536,37 @@ def test_a_full_remote_leaves_the_copy_pending_and_the_local_backup_intact(
     run_cli, sample_db, tmp_path, keys
 ):
     server = RcloneServer("s3", tmp_path / "s3root", "s3test")
-    if not _mount_tmpfs(server.folder, "256k"):
+    if not _mount_tmpfs(server.folder, "16m"):
         pytest.skip("needs root and tmpfs to fill a real file system behind the server")
     try:
+        assert run_cli("backup", db=sample_db).returncode == 0  # no target yet: its size
+        size = only_archive(tmp_path).stat().st_size
         (server.folder / "bucket").mkdir()
+        filler = server.folder / "filler"
+        free = shutil.disk_usage(server.folder).free
+        # room for all but the last 64 KiB of a copy: the server fails to store it, and
+        # (little being in flight then) answers so, rather than resetting the connection
+        filler.write_bytes(b"\0" * (free - size + (64 << 10)))
         server.start()
         env = offsite(keys, "cloud=s3test:bucket/pmo", server)
+        time.sleep(1.1)  # names carry the second
         done = run_cli("backup", db=sample_db, **env)
         assert done.returncode == 0, done.stderr
         assert "stays PENDING" in done.stdout, done.stdout
-        archive = only_archive(tmp_path)
+        assert "the server failed to store it (it may be full" in done.stdout, done.stdout
+        assert "rclone said: " in done.stdout and "InternalError" in done.stdout
+        archive = sorted((tmp_path / "backups" / "manual").glob("*.zip"))[-1]
         assert run_cli("verify", str(archive), db=sample_db, **env).returncode == 0
         state = status_json(run_cli, sample_db, env)["targets"][0]
         assert (state["copies"], state["pending"]) == (0, 1)
+        assert "may be full" in state["last_error"]
         assert not any(p.name.endswith(".age") for p in server.folder.rglob("*") if p.is_file())
-        server.stop()
-        subprocess.run(["umount", str(server.folder)], check=True)
-        (server.folder / "bucket").mkdir()
-        server.start()  # room again: the pending copy goes out
+        filler.unlink()  # room again: the pending copy goes out, the server never restarted
         caught_up = run_cli("offsite", "sync", db=sample_db, **env)
         assert caught_up.returncode == 0, caught_up.stdout + caught_up.stderr
+        state = status_json(run_cli, sample_db, env)["targets"][0]
+        assert (state["pending"], state["last_error"]) == (0, None)
+        assert (server.folder / "bucket" / "pmo" / f"{archive.name}.age").is_file()
     finally:
         server.stop()
         subprocess.run(["umount", "-l", str(server.folder)], capture_output=True, check=False)
@@ -488,6 +579,7 @@ def test_an_upload_our_side_cannot_finish_never_completes_there(s3, monkeypatch)
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("RCLONE_CONFIG", os.devnull)
     target = RcloneTarget("cloud", "s3test:bucket/pmo")
+    assert not target.partial_uploads()  # S3 stores an object whole or not: sent directly
 
     def half_then_fail(out) -> None:
         out.write(os.urandom(3 << 20))
@@ -567,11 +659,28 @@ def test_a_copy_gone_from_the_target_is_reported_and_sent_again(run_cli, sample_
     assert newest.is_file() and "verified" in synced.stdout
 
 
-def test_a_target_that_cannot_be_listed_fails_sync(run_cli, sample_db, tmp_path, keys):
+@pytest.mark.parametrize("command", ["sync", "list", "verify"])
+def test_a_target_that_cannot_be_reached_is_exit_10_for_every_offsite_command(
+    run_cli, sample_db, tmp_path, keys, command
+):
     env = offsite(keys, "cloud=nosuchremote:bucket")
-    done = run_cli("offsite", "sync", db=sample_db, **env)
-    assert done.returncode == ExitStatus.OFFSITE
+    done = run_cli("offsite", command, db=sample_db, **env)
+    assert done.returncode == ExitStatus.OFFSITE, (done.returncode, done.stdout, done.stderr)
     assert "no remote of that name" in done.stdout + done.stderr
+
+
+def test_a_wrong_copy_outweighs_an_unreachable_target_in_offsite_verify(
+    run_cli, sample_db, tmp_path, keys
+):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb},cloud=nosuchremote:bucket")
+    assert run_cli("backup", db=sample_db, **env).returncode == 0
+    (copy,) = usb.glob("*.age")
+    copy.write_bytes(copy.read_bytes()[:-10])
+    done = run_cli("offsite", "verify", db=sample_db, **env)
+    assert done.returncode == ExitStatus.INTEGRITY, done.stdout + done.stderr
+    assert copy.name in done.stdout and "no remote of that name" in done.stdout
 
 
 def test_a_restores_safety_backup_is_queued_not_uploaded(settings_for, sample_db, tmp_path, keys):
@@ -643,6 +752,68 @@ def test_a_killed_process_leaves_no_copy_under_our_name_and_the_next_sync_cleans
     assert [p.name for p in bucket.iterdir()] == [f"{only_archive(tmp_path).name}.age"]
 
 
+def test_a_process_killed_mid_upload_over_sftp_leaves_no_cut_copy_under_our_name(
+    run_cli, sample_db, tmp_path, keys, sftp
+):
+    """SFTP keeps what a cut upload wrote: it goes to a hidden partial name, never ours."""
+    import signal
+
+    grow_journal(sample_db, rows=400, blob_bytes=40_000, blob_every=1, seed=11)
+    env = offsite(keys, "box=sftptest:pmo", sftp) | {"RCLONE_BWLIMIT": "2M"}
+    process = popen_cli(tmp_path, sample_db, "backup", **env)
+    folder = sftp.folder / "pmo"
+    deadline = time.monotonic() + 60
+    while not (folder.is_dir() and any(p.stat().st_size > 1 << 20 for p in folder.iterdir())):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)  # rclone sees its input end as if it were complete
+    process.wait(30)
+    deadline = time.monotonic() + 60
+    while _rclone_uploading("sftptest:pmo"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    left = [p.name for p in folder.iterdir()]
+    assert left and not [n for n in left if n.endswith(".zip.age")], left  # only a partial
+    assert status_json(run_cli, sample_db, env)["targets"][0]["copies"] == 0
+    done = run_cli("offsite", "sync", db=sample_db, **(env | {"RCLONE_BWLIMIT": "0"}))
+    assert done.returncode == 0, done.stdout + done.stderr
+    archive = only_archive(tmp_path)
+    assert [p.name for p in folder.iterdir()] == [f"{archive.name}.age"]  # leftover cleaned
+    if AGE:
+        assert age_decrypt(keys, folder / f"{archive.name}.age") == archive.read_bytes()
+
+
+def test_a_failed_upload_over_sftp_never_replaces_a_good_copy(sftp, monkeypatch):
+    from src.errors import OffsiteCopyInvalid
+    from src.services.offsite.targets.rclone import RcloneTarget
+
+    for variable, value in sftp.env().items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("RCLONE_CONFIG", os.devnull)
+    target = RcloneTarget("box", "sftptest:pmo")
+    name = "pmo_recovery_backup_manual_20261205_030000.zip.age"
+    good = b"g" * (6 << 20)
+    target.upload(name, lambda out: out.write(good))
+    copy = sftp.folder / "pmo" / name
+
+    def half_then_fail(out) -> None:
+        out.write(os.urandom(5 << 20))  # past what is held back for the size: rclone runs
+        raise RuntimeError("the local disk failed mid-read")
+
+    with pytest.raises(RuntimeError):
+        target.upload(name, half_then_fail)
+
+    def refused(stored: str) -> None:
+        raise OffsiteCopyInvalid(f"{stored} differs from what was sent")
+
+    with pytest.raises(OffsiteCopyInvalid):
+        target.upload(name, lambda out: out.write(b"x" * 1000), refused)
+    time.sleep(0.5)
+    assert copy.read_bytes() == good
+    assert [p.name for p in copy.parent.iterdir()] == [name]  # no partial left either
+    assert target.partial_uploads()  # rclone says SFTP can hold a cut file
+
+
 def test_verify_with_the_wrong_key_does_not_mark_a_good_copy_for_sending_again(
     run_cli, sample_db, tmp_path, keys
 ):
@@ -658,6 +829,57 @@ def test_verify_with_the_wrong_key_does_not_mark_a_good_copy_for_sending_again(
     assert "does not open" in wrong.stdout + wrong.stderr
     state = status_json(run_cli, sample_db, env)["targets"][0]
     assert (state["copies"], state["pending"]) == (1, 0)
+
+
+def test_status_and_its_check_share_one_staleness_rule(run_cli, sample_db, tmp_path, keys):
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    env = offsite(keys, f"usb={usb}")
+    assert run_cli("backup", "--type", "manual", db=sample_db, **env).returncode == 0
+    text = run_cli("status", db=sample_db, **env).stdout
+    assert "⚠️ usb" in text and "No verified daily copy there yet" in text, text
+    assert "h ago, verified 0.0 h ago)" in text and "(made " in text
+    check = run_cli("status", "--check", db=sample_db, **env)
+    assert check.returncode == 1 and "no verified daily copy on usb yet" in check.stdout
+    state = status_json(run_cli, sample_db, env)["targets"][0]
+    assert state["stale"] is True and state["last_verified_age_hours"] is not None
+    assert run_cli("backup", "--type", "daily", db=sample_db, **env).returncode == 0
+    text = run_cli("status", db=sample_db, **env).stdout
+    assert "✅ usb" in text and "No verified daily" not in text, text
+    check = run_cli("status", "--check", db=sample_db, **env)
+    assert "usb" not in check.stdout, check.stdout
+    assert status_json(run_cli, sample_db, env)["targets"][0]["stale"] is False
+
+
+def test_an_old_daily_backup_copied_late_is_still_stale(
+    settings_for, sample_db, tmp_path, keys, monkeypatch
+):
+    from datetime import timedelta
+
+    from src.cli.offsite_output import status_json as section_json
+    from src.config.settings import Settings
+    from src.services.backup_service import create_backup
+    from src.services.offsite import copying
+    from src.services.offsite.report import offsite_status, stale_targets
+
+    usb = tmp_path / "usb"
+    settings = settings_for(sample_db, OFFSITE_TARGETS=f"usb={usb}", OFFSITE_ENCRYPT_TO=keys.public)
+    real_now = Settings.now
+    monkeypatch.setattr(Settings, "now", lambda self: real_now(self) - timedelta(hours=30))
+    old = create_backup(settings, "daily", trigger="test").path  # the disk was not mounted
+    monkeypatch.setattr(Settings, "now", real_now)
+    usb.mkdir()
+    assert copying.sync(settings).ok  # copied and verified now, 30 h after it was made
+    now = settings.now()
+    assert stale_targets(settings, now) == {"usb": old.name}
+    (target,) = offsite_status(settings, now).targets
+    assert target.stale == old.name and target.last_made_age > timedelta(hours=29)
+    assert target.last_verified_age < timedelta(minutes=5)
+    (shown,) = section_json(offsite_status(settings, now))["targets"]
+    assert shown["stale"] is True and shown["last_verified_made_age_hours"] > 29
+    verified_at = datetime.fromisoformat(target.last_verified.verified_at)
+    (shown,) = section_json(offsite_status(settings, verified_at))["targets"]
+    assert shown["last_verified_age_hours"] == 0.0  # exactly 0 is an age, not "none"
 
 
 def test_a_copy_longer_than_listed_is_refused_before_it_fills_the_disk():

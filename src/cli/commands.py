@@ -344,9 +344,13 @@ def restore(
             else output.restore_plan_text(plan)
         )
         flags = " --allow-schema-change" if plan.needs_schema_consent else ""
+        then = (
+            "a safety copy of the current database is made first"
+            if plan.live_exists
+            else f"there is no database at {settings.database_path} yet: the restore creates it"
+        )
         raise NotConfirmed(
-            f"Nothing was changed. To restore, run the same command with --confirm{flags} "
-            "(a safety copy of the current database is made first)."
+            f"Nothing was changed. To restore, run the same command with --confirm{flags} ({then})."
         )
     if no_safety_copy:
         _confirm_without_safety_copy(settings)

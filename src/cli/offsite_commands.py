@@ -7,7 +7,7 @@ import click
 from src.cli import offsite_output, output
 from src.cli.progress_display import shows_progress
 from src.config.settings import Settings
-from src.errors import OffsiteCopyInvalid, OffsiteError
+from src.errors import OffsiteError
 from src.presentation import offsite as offsite_words
 from src.services.offsite import checking, copying
 
@@ -59,12 +59,9 @@ def verify(settings: Settings, target: str | None, check_all: bool, as_json: boo
         )
     for check in checks if not as_json else []:
         output.emit(offsite_output.check_text(check))
-    failed = [c for c in checks if not c.ok]
-    if failed:
-        raise OffsiteCopyInvalid(
-            f"{len(failed)} of {len(checks)} off-machine copies failed: "
-            + ", ".join(f"{c.target}: {c.name}" for c in failed)
-        )
+    failure = checking.verify_failure(checks)
+    if failure is not None:
+        raise failure
 
 
 @offsite.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from src.presentation.units import size
@@ -24,11 +25,9 @@ def status_json(status: OffsiteStatus | None) -> dict[str, Any] | None:
                 "encrypted": t.encrypted,
                 "last_verified_copy": t.last_verified.remote_name if t.last_verified else None,
                 "last_verified_at": t.last_verified.verified_at if t.last_verified else None,
-                "last_verified_age_hours": (
-                    round(t.last_verified_age.total_seconds() / 3600, 2)
-                    if t.last_verified_age
-                    else None
-                ),
+                "last_verified_age_hours": _hours(t.last_verified_age),
+                "last_verified_made_age_hours": _hours(t.last_made_age),
+                "stale": t.stale is not None,
                 "copies": t.copies,
                 "bytes": t.bytes_held,
                 "pending": t.pending,
@@ -38,6 +37,11 @@ def status_json(status: OffsiteStatus | None) -> dict[str, Any] | None:
             for t in status.targets
         ],
     }
+
+
+def _hours(age: timedelta | None) -> float | None:
+    """Hours, rounded (None stays None; an age of exactly 0 is 0.0)."""
+    return None if age is None else round(age.total_seconds() / 3600, 2)
 
 
 def listing_text(listings: list[TargetListing]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from src.presentation.units import age, size, when
 from src.services.offsite.copying import OffsiteRun
 from src.services.offsite.report import OffsiteStatus
@@ -41,19 +39,19 @@ def status_lines(status: OffsiteStatus | None) -> list[str]:
         lines.append(f"  ⚠️ {status.not_copied}")
     for target in status.targets:
         newest = target.last_verified
-        stale = target.last_verified_age is None or target.last_verified_age > timedelta(
-            hours=status.stale_hours
-        )
-        mark = "⚠️" if stale or target.pending or target.last_error else "✅"
+        mark = "⚠️" if target.stale or target.pending or target.last_error else "✅"
         how = "encrypted (age)" if target.encrypted else "NOT encrypted"
+        made = f"made {age(target.last_made_age)}, " if target.last_made_age is not None else ""
         lines += [
             f"  {mark} {target.name} ({target.where}), "
             f"{'nothing is copied' if status.not_copied else how}",
-            f"    Newest verified copy: {newest.archive if newest else 'none'} "
-            f"(made {age(target.last_verified_age)})",
+            f"    Newest verified copy: {newest.archive if newest else 'none'}"
+            + (f" ({made}verified {age(target.last_verified_age)})" if newest else ""),
             f"    Copies held: {target.copies}, {size(target.bytes_held)}; "
             f"pending: {target.pending}",
         ]
+        if target.stale:
+            lines.append(f"    {stale_words(target.stale, status.stale_hours)}")
         if target.last_error:
             lines.append(f"    Last error ({when(target.last_error_at)}): {target.last_error}")
     if not status.identity_set:
@@ -62,3 +60,10 @@ def status_lines(status: OffsiteStatus | None) -> list[str]:
             "`offsite verify` then check only the encrypted bytes"
         )
     return lines
+
+
+def stale_words(newest_daily: str, stale_hours: int) -> str:
+    """Say why a target is stale (`newest_daily`: its newest verified daily copy, or "none")."""
+    if newest_daily == "none":
+        return "No verified daily copy there yet"
+    return f"No daily backup made in the last {stale_hours} h is verified there"

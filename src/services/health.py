@@ -7,7 +7,6 @@ from datetime import datetime
 
 from src.config.settings import Settings
 from src.services import catalog
-from src.services.offsite.report import stale_targets
 from src.services.scheduler_state import stale_warnings
 from src.services.status_service import SystemStatus
 
@@ -52,11 +51,11 @@ def judge(settings: Settings, status: SystemStatus, now: datetime) -> Health:
         health.add(WARNING, "the scheduler is paused")
     if status.scheduler.hanging:
         health.add(WARNING, "the scheduler does not respond")
-    _offsite(settings, status, now, health)
+    _offsite(status, health)
     return health
 
 
-def _offsite(settings: Settings, status: SystemStatus, now: datetime, health: Health) -> None:
+def _offsite(status: SystemStatus, health: Health) -> None:
     offsite = status.offsite
     if offsite is None:
         return
@@ -68,6 +67,11 @@ def _offsite(settings: Settings, status: SystemStatus, now: datetime, health: He
             health.add(WARNING, f"{target.pending} copy(ies) pending for {target.name}")
         if target.last_error:
             health.add(WARNING, f"{target.name}: {target.last_error[:160]}")
-    for name, newest in stale_targets(settings, now).items():
-        since = "yet" if newest == "none" else f"for {settings.offsite.stale_hours} h"
-        health.add(WARNING, f"no verified daily copy on {name} {since}")
+        if target.stale == "none":  # the one rule (report.stale_since), as `status` shows
+            health.add(WARNING, f"no verified daily copy on {target.name} yet")
+        elif target.stale:
+            health.add(
+                WARNING,
+                f"no daily backup made in the last {offsite.stale_hours} h is verified on "
+                f"{target.name}",
+            )

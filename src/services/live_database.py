@@ -304,6 +304,9 @@ def opens(db: Path) -> bool:
     """
     if db.exists() and not db.is_file():
         raise NotADatabase(f"{db} is not a file. Point DATABASE_PATH at the bot's .db file.")
+    if not db.exists():  # a brand-new machine: nothing to warn about
+        logger.info("there is no database at %s yet: the restore creates it", db)
+        return False
     try:
         check_header(db)
         with closing(open_readonly(db)) as conn:

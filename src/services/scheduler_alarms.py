@@ -46,17 +46,19 @@ def stale_message(settings: Settings, backup_type: str, age: timedelta | None) -
 
 
 def check_offsite_stale(settings: Settings, notifier: Notifier, now: datetime) -> None:
-    """No verified daily copy on a target for OFFSITE_STALE_HOURS: alarm once per incident."""
+    """A stale target (report.stale_since: no daily backup made within OFFSITE_STALE_HOURS
+    verified there): alarm once per incident."""
     state = SchedulerState(settings)
     incidents = stale_targets(settings, now)
     notified = state.read().get("offsite_stale_notified", {})
     for target in to_announce(incidents, notified):
         newest = incidents[target]
-        since = "yet" if newest == "none" else f"since {newest}"
+        newest_there = "none yet" if newest == "none" else newest
         notifier.notify(
             "offsite_stale",
-            f"No daily backup has been verified on off-machine target {target} {since} "
-            f"(the alarm is at {settings.offsite.stale_hours} h). If the server is lost now, "
+            f"No daily backup made in the last {settings.offsite.stale_hours} h is verified on "
+            f"off-machine target {target} (the newest there: {newest_there}). If the server "
+            "is lost now, "
             "these backups are lost with it. `python backup_manager.py status` shows the last "
             "error; `offsite sync` retries.",
         )

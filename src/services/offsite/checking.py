@@ -53,11 +53,31 @@ class CopyCheck:
     name: str
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # what failed: the copy (OffsiteCopyInvalid, exit 5), or what kept it from being checked
+    # (the target unreachable: OffsiteError, exit 10; a key: ConfigError, exit 3 ...)
+    failure: type[BackupError] = OffsiteCopyInvalid
 
     @property
     def ok(self) -> bool:
         """Tell whether every check passed."""
         return not self.problems
+
+
+def verify_failure(checks: list[CopyCheck]) -> BackupError | None:
+    """Return the error `offsite verify` ends with (None: every copy passed).
+
+    A copy that is wrong outweighs everything (exit 5); else the first reason a copy could
+    not be checked decides: a target that cannot be reached or listed is exit 10, as for
+    `offsite list` and `offsite sync`.
+    """
+    failed = [c for c in checks if not c.ok]
+    if not failed:
+        return None
+    message = f"{len(failed)} of {len(checks)} off-machine copies failed: " + ", ".join(
+        f"{c.target}: {c.name}" for c in failed
+    )
+    damaged = [c for c in failed if issubclass(c.failure, OffsiteCopyInvalid)]
+    return (damaged or failed)[0].failure(message)
 
 
 def _targets(settings: Settings, only: str | None) -> list[Target]:
@@ -120,7 +140,7 @@ def verify_copies(
         try:
             copies = copies_on(target)
         except BackupError as error:
-            checks.append(CopyCheck(target.name, "(listing)", [str(error)]))
+            checks.append(CopyCheck(target.name, "(listing)", [str(error)], failure=type(error)))
             continue
         checks += _missing(settings, target, copies)
         if not check_all:
@@ -183,6 +203,7 @@ def _check(
             digest, damaged = None, True
         except BackupError as error:  # a key, the network, our disk: the copy may be fine
             check.problems.append(str(error))
+            check.failure = type(error)
             digest = None
         if digest is not None and known is not None and known.sha256:
             if digest.hashes["sha256"] != known.sha256:
@@ -190,6 +211,8 @@ def _check(
                 damaged = True
         elif digest is not None:
             check.notes.append("not sent from this machine's history: no recorded hash to compare")
+    if damaged:
+        check.failure = OffsiteCopyInvalid
     if known is not None and (check.ok or damaged):
         state = VERIFIED if check.ok else INVALID
         ledger.set_state(

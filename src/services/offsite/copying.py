@@ -9,6 +9,7 @@ retry time; the local backup is never touched by any of this.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +29,15 @@ from src.services.offsite.ledger import (
     CopyRecord,
     Ledger,
 )
-from src.services.offsite.names import parse, remote_name
+from src.services.offsite.names import is_leftover, parse, remote_name
 from src.services.offsite.targets import HASH_PREFERENCE, Target, open_target
 from src.services.retention import select_expired
 
 logger = logging.getLogger(__name__)
+
+# after a backup its own copy always goes; older pending copies are started (newest first)
+# only within this many seconds of the round's start, so a backup is never held for hours
+CATCH_UP_SECONDS = 300.0
 
 
 @dataclass
@@ -108,7 +113,8 @@ def _after_backup(settings: Settings, archive: Path, backup_type: str, send: boo
         )
     if not send:
         return OffsiteRun(not_copied="queued: the scheduler or `offsite sync` copies it")
-    return send_pending(settings, only={archive.name}, wait=5.0)
+    # the new copy first, then what earlier rounds left pending (its retry time come or not)
+    return send_pending(settings, first={archive.name}, catch_up_seconds=CATCH_UP_SECONDS, wait=5.0)
 
 
 def sync(
@@ -132,8 +138,13 @@ def sync(
     now = now or settings.now()
     names = [t.name for t in settings.offsite.targets if target in (None, t.name)]
     checked = OffsiteRun()
+    leftovers: dict[str, list[str]] = {}
     if not due_only:
-        names = [n for n in names if _still_there(settings, n, ledger, checked, now)]
+        for name in names:
+            found = _still_there(settings, name, ledger, checked, now)
+            if found is not None:
+                leftovers[name] = found
+        names = list(leftovers)
         for kind in sorted(settings.offsite.types):
             keep = settings.offsite.retention[kind]
             newest = [b for b in catalog.list_backups(settings, kind) if b.verified][:keep]
@@ -143,7 +154,12 @@ def sync(
                         name, backup.path, kind, backup.created_at_key, backup.degraded, now
                     )
     run = send_pending(
-        settings, targets=set(names), due_only=due_only, wait=settings.lock_timeout, now=now
+        settings,
+        targets=set(names),
+        due_only=due_only,
+        wait=settings.lock_timeout,
+        now=now,
+        leftovers=leftovers,
     )
     run.outcomes[:0] = checked.outcomes
     return run
@@ -151,9 +167,10 @@ def sync(
 
 def _still_there(
     settings: Settings, name: str, ledger: Ledger, run: OffsiteRun, now: datetime
-) -> bool:
-    """List a target: a copy recorded as verified that is gone is sent again. False (with a
-    failed outcome) when the target cannot be listed: it is not tried further this round."""
+) -> list[str] | None:
+    """List a target: a copy recorded as verified that is gone is sent again. Return the
+    partial files uploads left there (deleted under the lock); None (with a failed outcome)
+    when the target cannot be listed: it is not tried further this round."""
     configured = settings.offsite.target(name)
     assert configured is not None
     target = open_target(configured, settings.project_root, settings.offsite.rclone_env)
@@ -162,13 +179,13 @@ def _still_there(
     except BackupError as error:
         ledger.target_failed(name, str(error), now)
         run.outcomes.append(CopyOutcome(name, "(listing)", False, str(error)))
-        return False
+        return None
     for record in ledger.records(name, (VERIFIED,)):
         if record.remote_name not in present:
             note = f"{record.remote_name} is no longer on the target: it is sent again"
             logger.warning("offsite %s: %s", name, note)
             ledger.set_state(name, record.archive, INVALID, now, note)
-    return True
+    return sorted(item for item in present if is_leftover(item))
 
 
 def pending_due(settings: Settings, now: datetime) -> bool:
@@ -189,27 +206,69 @@ def send_pending(
     due_only: bool = False,
     wait: float = 5.0,
     now: datetime | None = None,
+    leftovers: dict[str, list[str]] | None = None,
+    first: set[str] | None = None,
+    catch_up_seconds: float | None = None,
 ) -> OffsiteRun:
-    """Send the pending copies (newest first), one process at a time, then prune targets."""
+    """Send the pending copies (newest first), one process at a time, then prune targets.
+
+    Args:
+        only: send only these archives.
+        first: send these archives first, whatever the time budget.
+        catch_up_seconds: start no other copy once this long has passed since the start.
+        leftovers: per target, partial files a listing found; deleted first (under the lock
+            no upload of ours is writing them).
+    """
     run = OffsiteRun()
+    budget = _Budget(first or set(), catch_up_seconds)
     try:
         with exclusive_lock(settings.backup_dir / ".offsite.lock", "off-machine copy", wait):
             for target in settings.offsite.targets:
                 if targets is None or target.name in targets:
                     opened = open_target(target, settings.project_root, settings.offsite.rclone_env)
-                    _send_to(settings, opened, run, only, due_only, now or settings.now())
+                    _clean(opened, (leftovers or {}).get(target.name, []))
+                    _send_to(settings, opened, run, only, due_only, now or settings.now(), budget)
     except LockBusy as busy:
         for target in settings.offsite.targets:
             run.outcomes.append(
                 CopyOutcome(
                     target.name,
-                    ", ".join(sorted(only or ())) or "all",
+                    ", ".join(sorted(only or first or ())) or "all",
                     False,
                     f"pending: {busy}",
                     busy=True,
                 )
             )
     return run
+
+
+class _Budget:
+    """The time a round may take: the `first` archives always go, the rest only in time."""
+
+    def __init__(self, first: set[str], seconds: float | None) -> None:
+        self.first = first
+        self.seconds = seconds
+        self._end = None if seconds is None else time.monotonic() + seconds
+
+    def allows(self, archive: str) -> bool:
+        """Tell whether the copy of `archive` may be started now."""
+        return archive in self.first or self._end is None or time.monotonic() < self._end
+
+
+def _clean(target: Target, leftovers: list[str]) -> None:
+    """Delete the partial files killed or failed uploads left on a target (ours by name)."""
+    for name in leftovers:
+        if not is_leftover(name):
+            continue
+        try:
+            target.delete(name)
+            logger.info(
+                "offsite %s: deleted %s, left by an upload that never ended", target.name, name
+            )
+        except OffsiteError as error:
+            logger.warning(
+                "offsite %s: cannot delete the leftover %s: %s", target.name, name, error
+            )
 
 
 def _send_to(
@@ -219,6 +278,7 @@ def _send_to(
     only: set[str] | None,
     due_only: bool,
     now: datetime,
+    budget: _Budget,
 ) -> None:
     ledger = Ledger(settings.history_path)
     records = [
@@ -227,9 +287,18 @@ def _send_to(
         if (only is None or r.archive in only)
         and not (due_only and r.next_try and datetime.fromisoformat(r.next_try) > now)
     ]
+    records.sort(key=lambda r: r.archive not in budget.first)  # stable: newest first after
     recipients = crypto.recipients_of(settings.offsite.recipients)
     sent = False
     for record in records:
+        if not budget.allows(record.archive):
+            logger.info(
+                "offsite %s: %s stays pending: the round's %.0f s are used up",
+                target.name,
+                record.archive,
+                budget.seconds,
+            )
+            continue
         outcome = _send_one(settings, target, record, recipients, ledger, now)
         run.outcomes.append(outcome)
         sent = sent or outcome.detail.startswith("verified")
@@ -293,17 +362,23 @@ def _copy(
 ) -> str:
     """Upload, then prove the copy: the size and a hash the target reports, or a download.
 
-    A cut upload never becomes a copy: rclone is told the exact size up front (`rcat
-    --size`) and stores nothing when fewer bytes come, even from a killed process; a
-    folder target writes a partial file and renames it only when it is whole.
+    A cut upload never becomes a copy: on S3-like stores rclone is told the exact size up
+    front (`rcat --size`) and stores nothing when fewer bytes come, even from a killed
+    process; a folder, and an rclone remote that can hold a cut file (SFTP, FTP, ...),
+    are written under a hidden partial name, proven there, and renamed only then.
     """
     kinds = target.hash_types()
     name = remote_name(record.archive, encrypted=bool(recipients))
     digests: list[crypto.Digest] = []
+    proofs: list[tuple[str, str, str]] = []
     progress.phase(f"copying {archive.name} to {target.name}", archive.stat().st_size)
-    target.upload(name, lambda out: digests.append(crypto.send(archive, out, recipients, kinds)))
+    target.upload(
+        name,
+        lambda out: digests.append(crypto.send(archive, out, recipients, kinds)),
+        lambda stored: proofs.append(_proof(target, stored, digests[0])),
+    )
     sent = digests[0]
-    kind, theirs, how = _proof(target, name, sent)
+    kind, theirs, how = proofs[0]
     ledger.verified_copy(
         target.name,
         record.archive,
@@ -355,6 +430,7 @@ def _unreachable(detail: str) -> bool:
             "not installed",
             "folder does not exist",
             "is full",
+            "failed to store it",
         )
     )
 

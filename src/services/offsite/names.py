@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from src.services.catalog import ARCHIVE_NAME
 
 AGE_SUFFIX = ".age"
+_PARTIAL = (".", ".partial")  # an upload in progress, or one a killed process left
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,16 @@ def parse(name: str) -> CopyName | None:
     if not match:
         return None
     return CopyName(name, archive, match["type"], match["stamp"], int(match["n"] or 1), encrypted)
+
+
+def partial_name(name: str) -> str:
+    """Return the hidden name a copy is written under before it is whole and proven."""
+    return f"{_PARTIAL[0]}{name}{_PARTIAL[1]}"
+
+
+def is_leftover(name: str) -> bool:
+    """Tell whether `name` is the partial file of one of our copies (safe to delete)."""
+    head, tail = _PARTIAL
+    if not (name.startswith(head) and name.endswith(tail)):
+        return False
+    return parse(name[len(head) : -len(tail)]) is not None

@@ -15,6 +15,7 @@ HASH_PREFERENCE = ("sha256", "sha1", "md5")
 
 Producer = Callable[[IO[bytes]], None]  # writes an object's bytes into the stream it is given
 Consumer = Callable[[IO[bytes]], None]  # reads an object's bytes from the stream it is given
+Prover = Callable[[str], None]  # proves the file of that name holds what was sent, else raises
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,13 @@ class Target(Protocol):
     def hash_types(self) -> tuple[str, ...]:
         """Return the hashes the target reports for its files (of HASH_PREFERENCE)."""
 
-    def upload(self, name: str, produce: Producer) -> None:
-        """Write the bytes `produce` writes as the file `name`; never a half file under it."""
+    def upload(self, name: str, produce: Producer, prove: Prover | None = None) -> None:
+        """Write the bytes `produce` writes as the file `name`; never a half file under it.
+
+        `prove` is called with the name the bytes are stored under once they are written:
+        where the target writes a hidden partial file first, before it becomes `name`, so
+        a copy that fails its proof never replaces a good one.
+        """
 
     def stat(self, name: str) -> RemoteObject | None:
         """Return the file with the hashes the target reports, or None when it is not there."""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from src.errors import OffsiteError
 from src.services.naming import sync_folder as _sync_folder
-from src.services.offsite.targets import Consumer, Producer, RemoteObject
+from src.services.offsite.names import partial_name
+from src.services.offsite.targets import Consumer, Producer, Prover, RemoteObject
 
 _CHUNK = 1 << 20
 
@@ -43,10 +44,11 @@ class FolderTarget:
             f"({error.strerror or error}); {hint}"
         )
 
-    def upload(self, name: str, produce: Producer) -> None:
-        """Write to `.name.partial`, fsync, rename: a crash never leaves a half file as `name`."""
+    def upload(self, name: str, produce: Producer, prove: Prover | None = None) -> None:
+        """Write to `.name.partial`, fsync, prove, rename: a crash never leaves a half file
+        as `name`, and a copy that fails its proof never replaces a good one."""
         path = self._path(name)
-        partial = path.with_name(f".{name}.partial")
+        partial = self._path(partial_name(name))
         if not self.folder.is_dir():  # an unmounted disk: never write into the mount point
             raise self._fail("write", FileNotFoundError(2, "No such folder"))
         try:
@@ -54,6 +56,8 @@ class FolderTarget:
                 produce(out)
                 out.flush()
                 os.fsync(out.fileno())
+            if prove is not None:
+                prove(partial.name)
             partial.replace(path)
             _sync_folder(self.folder)
         except OSError as error:
@@ -78,12 +82,12 @@ class FolderTarget:
             raise self._fail("read", error) from error
 
     def list(self) -> list[RemoteObject]:
-        """Return the visible files of the folder."""
+        """Return the files of the folder (hidden partial ones too: leftovers are cleaned)."""
         try:
             return [
                 RemoteObject(entry.name, entry.stat().st_size)
                 for entry in os.scandir(self.folder)
-                if entry.is_file(follow_symlinks=False) and not entry.name.startswith(".")
+                if entry.is_file(follow_symlinks=False)
             ]
         except OSError as error:
             raise self._fail("list", error) from error

