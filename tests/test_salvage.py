@@ -11,13 +11,17 @@ import random
 import shutil
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
+import orjson
 import pytest
 
+from src.cli.output import repair_text
 from src.config.settings import Settings
 from src.services.backup_service import create_backup
 from src.services.repair_service import RepairResult, repair
+from src.services.sqlite_file import varint
 from tests.conftest import table_rows
 from tests.salvage_db import build
 
@@ -40,13 +44,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list
 
 @pytest.fixture
 def damaged(tmp_path: Path, template, settings_for) -> Callable[..., tuple[Settings, Path]]:
-    """A copy of the template with a verified backup, ready to be damaged."""
+    """A copy of the template with a verified backup (unless `backup` is False), ready to be
+    damaged."""
 
-    def make() -> tuple[Settings, Path]:
+    def make(backup: bool = True) -> tuple[Settings, Path]:
         db = tmp_path / "pmo_recovery.db"
         shutil.copyfile(template[0], db)
         settings = settings_for(db)
-        create_backup(settings, "manual", trigger="test")
+        if backup:
+            create_backup(settings, "manual", trigger="test")
         return settings, db
 
     return make
@@ -101,11 +107,9 @@ def test_undamaged_database_is_copied_exactly(damaged, template):
 
 
 def test_one_percent_of_pages_garbage_loses_only_the_rows_on_them(damaged, template):
-    settings, db = damaged()
+    settings, db = damaged(backup=False)  # the file's own rows only
     _, original, pages = template
-    count = db.stat().st_size // PAGE
-    destroyed = set(random.Random(5).sample(range(2, count + 1), count // 100))
-    overwrite(db, destroyed)
+    destroyed = one_percent_garbage(db)
 
     result = repair(settings)
 
@@ -338,3 +342,99 @@ def test_an_unaligned_zeroed_range_loses_only_the_cells_it_hits(damaged, templat
     equal, invented = recovered_rows(result, original)
     assert equal >= total - hit and invented <= hit, (equal, total, invented, hit)
     assert result.integrity == "ok"
+
+
+# --- the newest verified backup as a second source for the rows of lost pages -------------
+
+
+def one_percent_garbage(db: Path) -> set[int]:
+    count = db.stat().st_size // PAGE
+    destroyed = set(random.Random(5).sample(range(2, count + 1), count // 100))
+    overwrite(db, destroyed)
+    return destroyed
+
+
+def rowids_on(db: Path, page: int) -> list[int]:
+    """The rowids of a table leaf's cells."""
+    data = read(db, page, 0, PAGE)
+    return [varint(data, varint(data, c)[1])[0] for c in cell_pointers(db, page)]
+
+
+def test_one_percent_of_pages_garbage_with_a_backup_just_before_loses_no_row(damaged, template):
+    settings, db = damaged()
+    original = template[1]
+    one_percent_garbage(db)
+
+    result = repair(settings)
+
+    total = sum(len(r) for r in original.values())
+    equal, invented = recovered_rows(result, original)
+    from_backup = {name: count.from_backup for name, count in result.counts.items()}
+    assert invented == 0
+    assert equal / total >= 0.999, (equal, total)  # 99.97 %: 16 rows lost overflow pages
+    assert sum(from_backup.values()) > 0
+    report = orjson.loads(result.report.read_bytes())
+    for name, count in from_backup.items():
+        assert report["tables"][name]["from_backup"] == count
+        if count:
+            assert any(
+                note.startswith(f"{count} rows of {name} taken from backup pmo_recovery_backup_")
+                and "(the file lost the pages that held them)" in note
+                for note in result.notes
+            ), result.notes
+    assert "from the backup)" in repair_text(result)
+    assert result.integrity == "ok"
+    assert not list(settings.recovery_dir.glob(".repair-*"))  # the extracted copy is gone
+
+
+def test_a_row_the_file_still_holds_keeps_its_version_not_the_backups(damaged, template):
+    settings, db = damaged()
+    _, original, pages = template
+    lost, _ = leaf_of(pages, "members")
+    kept, _ = leaf_of(pages, "members", 2)
+    on_lost, on_kept = rowids_on(db, lost), rowids_on(db, kept)
+    with closing(sqlite3.connect(db)) as conn, conn:  # changed after the backup
+        conn.execute(
+            "UPDATE members SET name = 'changed' WHERE id IN (?, ?)", (on_kept[3], on_lost[3])
+        )
+    overwrite(db, {lost})
+
+    result = repair(settings)
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        names = dict(
+            conn.execute(
+                "SELECT id, name FROM members WHERE id IN (?, ?)", (on_kept[3], on_lost[3])
+            )
+        )
+        count = conn.execute("SELECT count(*) FROM members").fetchone()[0]
+    assert names[on_kept[3]] == "changed"  # the file's version
+    # the documented trade-off: a row of a lost page is as it was at the backup
+    assert names[on_lost[3]] == dict(original_members(original))[on_lost[3]]
+    assert count == len(original["members"])
+    assert result.counts["members"].from_backup == len(on_lost)
+
+
+def test_rows_deleted_after_the_backup_on_a_lost_page_come_back_from_it(damaged, template):
+    settings, db = damaged()
+    _, original, pages = template
+    lost, _ = leaf_of(pages, "notes")
+    gone = rowids_on(db, lost)[:5]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(f"DELETE FROM notes WHERE id IN ({','.join('?' * len(gone))})", gone)
+    overwrite(db, {lost})
+
+    result = repair(settings)
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        back = conn.execute(
+            f"SELECT count(*) FROM notes WHERE id IN ({','.join('?' * len(gone))})", gone
+        ).fetchone()[0]
+    assert back == len(gone)  # expected: the backup still had them
+    assert any("rows of notes taken from backup" in note for note in result.notes)
+    assert any("a row deleted since the backup comes back" in note for note in result.notes)
+    all_rows_back(result, original)
+
+
+def original_members(original: dict) -> list[tuple[int, str]]:
+    return [(row[0], row[2]) for row in original["members"]]  # rowid, id, name, ...
