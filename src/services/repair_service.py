@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,14 @@ from src.services.page_salvage import (
     read_schema,
 )
 from src.services.recovered_db import RecoveredDatabase
-from src.services.sqlite_file import INDEX_LEAF, TABLE_LEAF, BtreePage, PageFile, parse_header
+from src.services.sqlite_file import (
+    INDEX_INTERIOR,
+    INDEX_LEAF,
+    TABLE_LEAF,
+    BtreePage,
+    PageFile,
+    parse_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -298,14 +305,17 @@ def _build_with(
     with PageFile(source, page_size, reserved) as pages:
         _overlay(pages, source, notes, header.page_count if header else 0)
         reader = TreeReader(pages, encoding)
-        schema = _schema(reader, backups, notes)
+        schema, borrowed, unknown = _schema(reader, backups, notes)
         layouts: list[Layout] = []
         with reader.unexpected.step("working out the tables' layouts"):
             layouts = build_layouts(schema, notes)
+        if borrowed:
+            with reader.unexpected.step("checking the backup's root pages against the file"):
+                schema = _trust_roots(reader, schema, layouts, borrowed, notes)
         target = RecoveredDatabase(partial, page_size)
         try:
             second = None if into is not None else backups.extracted
-            counts = _salvage(reader, schema, layouts, target, header, second, notes)
+            counts = _salvage(reader, schema, layouts, target, header, second, notes, unknown)
             target.finish(
                 header.user_version if header else backup.user_version if backup else 0,
                 header.application_id if header else backup.application_id if backup else 0,
@@ -353,15 +363,26 @@ def _build_with(
     )
 
 
-def _schema(reader: TreeReader, backups: _NewestBackup, notes: list[str]) -> list[SchemaRow]:
-    """Read the schema from page 1's tree, completed from the newest backup when damaged."""
+def _schema(
+    reader: TreeReader, backups: _NewestBackup, notes: list[str]
+) -> tuple[list[SchemaRow], dict[str, str], bool]:
+    """Read the schema from page 1's tree, completed from the newest backup when damaged.
+
+    Returns:
+        The schema; the entries taken from the backup (name: the backup's name); and
+        whether the schema is still unknown in part (not read whole, and no backup).
+    """
     schema: list[SchemaRow] = []
     complete = False
     with reader.unexpected.step("reading the schema (sqlite_master)"):
         schema, complete = read_schema(reader)
-    if not complete or not schema:
-        schema = _merge_schema(schema, backups.extracted(), notes)
-    return schema
+    if complete and schema:
+        return schema, {}, False
+    backup = backups.extracted()
+    merged = _merge_schema(schema, backup, notes)
+    known = {row.name for row in schema}
+    borrowed = {row.name: backup.name for row in merged if row.name not in known} if backup else {}
+    return merged, borrowed, backup is None
 
 
 @dataclass
@@ -446,6 +467,42 @@ def _overlay(pages: PageFile, source: Path, notes: list[str], header_pages: int)
         notes.append(f"the file is truncated: it holds {pages.page_count} of {header_pages} pages")
 
 
+def _trust_roots(
+    reader: TreeReader,
+    schema: list[SchemaRow],
+    layouts: list[Layout],
+    borrowed: dict[str, str],
+    notes: list[str],
+) -> list[SchemaRow]:
+    """Keep a root page taken from a backup's schema only where the file's page there fits
+    (a file reorganised since, by VACUUM, has other roots: the backup's would put one
+    table's rows into another). A table whose root does not fit is read from the pages
+    no table reaches; an index's is not used to set its pages aside."""
+    by_name = {layout.name: layout for layout in layouts}
+    checked = []
+    for row in schema:
+        if row.name not in borrowed or row.rootpage < 2:
+            checked.append(row)
+            continue
+        layout = by_name.get(row.name) if row.type == "table" else None
+        index = row.type == "index" or (layout is not None and layout.without_rowid)
+        if reader.root_fits(row.rootpage, layout, index=index):
+            checked.append(row)
+            continue
+        what = "the rows of the table are looked for on the pages no table reaches"
+        if layout is not None:
+            layout.root = 0
+            layout.missing.append((None, None))  # the whole table: placed as unlinked
+        else:
+            what = "its pages are not set aside by it"
+        notes.append(
+            f"{row.type} {row.name}: page {row.rootpage}, its root in {borrowed[row.name]}, "
+            f"is not a root of it in this file (reorganised since, e.g. by VACUUM): {what}"
+        )
+        checked.append(replace(row, rootpage=0))
+    return checked
+
+
 def _merge_schema(
     schema: list[SchemaRow], backup: _Backup | None, notes: list[str]
 ) -> list[SchemaRow]:
@@ -472,10 +529,12 @@ def _salvage(
     header: Any,
     second: Callable[[], _Backup | None] | None,
     notes: list[str],
+    unknown: bool = False,
 ) -> dict[str, TableCount]:
     """Fill the target: table trees, then unlinked pages, then the rows of lost pages from
     the newest backup (`second`, which extracts it; None: only the file), then what is
-    rebuilt."""
+    rebuilt. With the schema `unknown` in part, the records of index pages no tree reaches
+    are kept in lost_and_found (they may be a WITHOUT ROWID table's rows)."""
     counts = {layout.name: TableCount() for layout in layouts if not layout.shadow}
     target.create_tables(layouts)
     by_name = {layout.name: layout for layout in layouts}
@@ -490,7 +549,7 @@ def _salvage(
             reader.mark_freelist(header.freelist_trunk)
     progress.phase("looking for rows on pages no table reaches")
     with step("the scan for pages no table reaches"):
-        _place_orphans(reader, layouts, target, counts)
+        _place_orphans(reader, layouts, target, counts, unknown)
     lost_pages = second_source.lost_ranges(layouts)
     if second is not None and lost_pages:
         progress.phase("taking the rows of lost pages from the newest backup")
@@ -572,6 +631,8 @@ def _read_trees(
     progress.phase("reading every table's pages", len(layouts))
     for layout in layouts:
         progress.advance(1)
+        if layout.root < 2:  # no root in this file: its pages are placed as unlinked
+            continue
         try:
             _read_tree(reader, layout, target, counts, shadow_rows)
         except Exception as error:  # noqa: BLE001 - one table's failure never ends the repair
@@ -605,11 +666,13 @@ def _place_orphans(
     layouts: list[Layout],
     target: RecoveredDatabase,
     counts: dict[str, TableCount],
+    unknown: bool = False,
 ) -> None:
-    """Give the leaf pages no tree reached to the table whose gap they fill, or lose them."""
+    """Give the leaf pages no tree reached to the table whose gap they fill, or lose them
+    (an index leaf's records only when the schema is `unknown` in part)."""
     for page in reader.orphans():
         with reader.unexpected.step(f"page {page.number}, which no table reaches"):
-            _place_orphan(reader, page, layouts, target, counts)
+            _place_orphan(reader, page, layouts, target, counts, unknown)
 
 
 def _place_orphan(
@@ -618,11 +681,17 @@ def _place_orphan(
     layouts: list[Layout],
     target: RecoveredDatabase,
     counts: dict[str, TableCount],
+    unknown: bool = False,
 ) -> None:
     """Give one leaf page no tree reached to the table whose gap it fills, or lose its rows."""
-    if page.kind == INDEX_LEAF:
+    if page.kind in (INDEX_LEAF, INDEX_INTERIOR):
+        placed = False
         if any(t.without_rowid and t.missing for t in layouts):
-            _place_records(reader, page, layouts, target, counts)
+            placed = _place_records(reader, page, layouts, target, counts)
+        if unknown and not placed:
+            reason = "on an index page no tree reaches (a WITHOUT ROWID row or an index entry)"
+            for _, values in reader.index_leaf(page):
+                target.lose(Lost(page.number, None, None, reason, values))
         return
     if page.kind != TABLE_LEAF:
         return
@@ -649,11 +718,12 @@ def _place_records(
     layouts: list[Layout],
     target: RecoveredDatabase,
     counts: dict[str, TableCount],
-) -> None:
-    """Give an unlinked index leaf to a damaged WITHOUT ROWID table it fits exactly."""
+) -> bool:
+    """Give an unlinked index page to a damaged WITHOUT ROWID table it fits exactly; tell
+    whether it did."""
     records = list(reader.index_leaf(page))
     if not records:
-        return
+        return False
     widths = {len(values) for _, values in records}
     fitting = [
         t
@@ -668,6 +738,8 @@ def _place_records(
         counts[fitting[0].name].from_unlinked_pages += target.insert(
             fitting[0], records, page.number
         )
+        return True
+    return False
 
 
 def _owner(
