@@ -517,3 +517,20 @@ def test_page_one_lost_without_a_backup_keeps_without_rowid_rows_in_lost_and_fou
     assert {(f"tag {i:04d}", i) for i in range(2000)} <= kept
     assert events == 2000
     assert result.integrity == "ok"
+
+
+def test_a_backup_that_cannot_be_read_is_a_note_not_a_failure(damaged, template):
+    settings, db = damaged()
+    _, original, pages = template
+    for archive in settings.backup_dir.rglob("*.zip"):
+        overwrite(archive, {2, 3})  # its database member no longer matches its checksum
+    lost, cells = leaf_of(pages, "members")
+    overwrite(db, {lost})
+
+    result = repair(settings)
+
+    total = sum(len(r) for r in original.values())
+    assert recovered_rows(result, original) == (total - cells, 0)
+    assert any("no verified backup could be read" in note for note in result.notes)
+    assert result.counts["members"].from_backup == 0
+    assert result.integrity == "ok"
