@@ -11,13 +11,17 @@ import random
 import shutil
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
+import orjson
 import pytest
 
+from src.cli.output import repair_text
 from src.config.settings import Settings
 from src.services.backup_service import create_backup
 from src.services.repair_service import RepairResult, repair
+from src.services.sqlite_file import varint
 from tests.conftest import table_rows
 from tests.salvage_db import build
 
@@ -40,13 +44,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list
 
 @pytest.fixture
 def damaged(tmp_path: Path, template, settings_for) -> Callable[..., tuple[Settings, Path]]:
-    """A copy of the template with a verified backup, ready to be damaged."""
+    """A copy of the template with a verified backup (unless `backup` is False), ready to be
+    damaged."""
 
-    def make() -> tuple[Settings, Path]:
+    def make(backup: bool = True) -> tuple[Settings, Path]:
         db = tmp_path / "pmo_recovery.db"
         shutil.copyfile(template[0], db)
         settings = settings_for(db)
-        create_backup(settings, "manual", trigger="test")
+        if backup:
+            create_backup(settings, "manual", trigger="test")
         return settings, db
 
     return make
@@ -101,11 +107,9 @@ def test_undamaged_database_is_copied_exactly(damaged, template):
 
 
 def test_one_percent_of_pages_garbage_loses_only_the_rows_on_them(damaged, template):
-    settings, db = damaged()
+    settings, db = damaged(backup=False)  # the file's own rows only
     _, original, pages = template
-    count = db.stat().st_size // PAGE
-    destroyed = set(random.Random(5).sample(range(2, count + 1), count // 100))
-    overwrite(db, destroyed)
+    destroyed = one_percent_garbage(db)
 
     result = repair(settings)
 
@@ -337,4 +341,196 @@ def test_an_unaligned_zeroed_range_loses_only_the_cells_it_hits(damaged, templat
     total = sum(len(r) for r in original.values())
     equal, invented = recovered_rows(result, original)
     assert equal >= total - hit and invented <= hit, (equal, total, invented, hit)
+    assert result.integrity == "ok"
+
+
+# --- the newest verified backup as a second source for the rows of lost pages -------------
+
+
+def one_percent_garbage(db: Path) -> set[int]:
+    count = db.stat().st_size // PAGE
+    destroyed = set(random.Random(5).sample(range(2, count + 1), count // 100))
+    overwrite(db, destroyed)
+    return destroyed
+
+
+def rowids_on(db: Path, page: int) -> list[int]:
+    """The rowids of a table leaf's cells."""
+    data = read(db, page, 0, PAGE)
+    return [varint(data, varint(data, c)[1])[0] for c in cell_pointers(db, page)]
+
+
+def test_one_percent_of_pages_garbage_with_a_backup_just_before_loses_no_row(damaged, template):
+    settings, db = damaged()
+    original = template[1]
+    one_percent_garbage(db)
+
+    result = repair(settings)
+
+    total = sum(len(r) for r in original.values())
+    equal, invented = recovered_rows(result, original)
+    from_backup = {name: count.from_backup for name, count in result.counts.items()}
+    assert invented == 0
+    assert equal / total >= 0.999, (equal, total)  # 99.97 %: 16 rows lost overflow pages
+    assert sum(from_backup.values()) > 0
+    report = orjson.loads(result.report.read_bytes())
+    for name, count in from_backup.items():
+        assert report["tables"][name]["from_backup"] == count
+        if count:
+            assert any(
+                note.startswith(f"{count} rows of {name} taken from backup pmo_recovery_backup_")
+                and "(the file lost the pages that held them)" in note
+                for note in result.notes
+            ), result.notes
+    assert "from the backup)" in repair_text(result)
+    assert result.integrity == "ok"
+    assert not list(settings.recovery_dir.glob(".repair-*"))  # the extracted copy is gone
+
+
+def test_a_row_the_file_still_holds_keeps_its_version_not_the_backups(damaged, template):
+    settings, db = damaged()
+    _, original, pages = template
+    lost, _ = leaf_of(pages, "members")
+    kept, _ = leaf_of(pages, "members", 2)
+    on_lost, on_kept = rowids_on(db, lost), rowids_on(db, kept)
+    with closing(sqlite3.connect(db)) as conn, conn:  # changed after the backup
+        conn.execute(
+            "UPDATE members SET name = 'changed' WHERE id IN (?, ?)", (on_kept[3], on_lost[3])
+        )
+    overwrite(db, {lost})
+
+    result = repair(settings)
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        names = dict(
+            conn.execute(
+                "SELECT id, name FROM members WHERE id IN (?, ?)", (on_kept[3], on_lost[3])
+            )
+        )
+        count = conn.execute("SELECT count(*) FROM members").fetchone()[0]
+    assert names[on_kept[3]] == "changed"  # the file's version
+    # the documented trade-off: a row of a lost page is as it was at the backup
+    assert names[on_lost[3]] == dict(original_members(original))[on_lost[3]]
+    assert count == len(original["members"])
+    assert result.counts["members"].from_backup == len(on_lost)
+
+
+def test_rows_deleted_after_the_backup_on_a_lost_page_come_back_from_it(damaged, template):
+    settings, db = damaged()
+    _, original, pages = template
+    lost, _ = leaf_of(pages, "notes")
+    gone = rowids_on(db, lost)[:5]
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(f"DELETE FROM notes WHERE id IN ({','.join('?' * len(gone))})", gone)
+    overwrite(db, {lost})
+
+    result = repair(settings)
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        back = conn.execute(
+            f"SELECT count(*) FROM notes WHERE id IN ({','.join('?' * len(gone))})", gone
+        ).fetchone()[0]
+    assert back == len(gone)  # expected: the backup still had them
+    assert any("rows of notes taken from backup" in note for note in result.notes)
+    assert any("a row deleted since the backup comes back" in note for note in result.notes)
+    all_rows_back(result, original)
+
+
+def original_members(original: dict) -> list[tuple[int, str]]:
+    return [(row[0], row[2]) for row in original["members"]]  # rowid, id, name, ...
+
+
+# --- page 1 lost: the backup's schema only where the file still fits it ---------------------
+
+
+def test_page_one_lost_after_a_vacuum_since_the_backup_invents_no_row(damaged, template):
+    # members rebuilt (as a migration does) and VACUUM since the backup: the tables' root
+    # pages moved, and the backup's roots would put one table's rows into another
+    settings, db = damaged()
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript(
+            """
+            BEGIN;
+            CREATE TABLE members_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, joined TEXT,
+                score REAL);
+            INSERT INTO members_new SELECT * FROM members WHERE id % 3 <> 0;
+            DROP TABLE members;
+            ALTER TABLE members_new RENAME TO members;
+            CREATE INDEX idx_members_name ON members (name);
+            DELETE FROM files WHERE id > 8000;
+            COMMIT;
+            VACUUM;
+            """
+        )
+        live = {name: set(rows) for name, rows in table_rows(conn).items() if name in TABLES}
+        roots = dict(conn.execute("SELECT name, rootpage FROM sqlite_master"))
+    assert roots["members"] != 2  # the backup's root of members
+    with db.open("r+b") as handle:
+        handle.write(bytes(PAGE))
+
+    result = repair(settings)
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        rows = table_rows(conn)
+    backup = {name: set(rows) for name, rows in template[1].items()}
+    back = invented = deleted = 0
+    for name in TABLES:
+        for row in rows.get(name, []):
+            back += row in live[name]
+            deleted += row not in live[name] and row in backup[name]  # the documented trade-off
+            invented += row not in live[name] and row not in backup[name]
+    total = sum(len(r) for r in live.values())
+    assert invented == 0  # 21,334 without the check of the backup's roots
+    assert back == total  # every leaf is placed by its rowids and value kinds
+    # no root, so no range: the rows deleted since the backup come back from it, as noted
+    assert deleted == sum(len(backup[n] - live[n]) for n in TABLES)
+    assert sum(c.from_backup for c in result.counts.values()) == deleted
+    assert any("is not a root of it in this file" in note for note in result.notes)
+    assert result.integrity == "ok"
+
+
+def test_page_one_lost_without_a_backup_keeps_without_rowid_rows_in_lost_and_found(
+    tmp_path, settings_for
+):
+    db = tmp_path / "pmo_recovery.db"
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE tags (tag TEXT PRIMARY KEY, uses INTEGER) WITHOUT ROWID")
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)")
+        conn.executemany(
+            "INSERT INTO tags VALUES (?, ?)", [(f"tag {i:04d}", i) for i in range(2000)]
+        )
+        conn.executemany(
+            "INSERT INTO events VALUES (?, ?)", [(i, f"event {i}") for i in range(1, 2001)]
+        )
+    with db.open("r+b") as handle:
+        handle.write(bytes(PAGE))
+
+    result = repair(settings_for(db))
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        kept = set(
+            conn.execute("SELECT c0, c1 FROM lost_and_found WHERE nfield = 2 AND row_id IS NULL")
+        )
+        events = conn.execute(
+            "SELECT count(*) FROM lost_and_found WHERE row_id IS NOT NULL"
+        ).fetchone()[0]
+    assert {(f"tag {i:04d}", i) for i in range(2000)} <= kept
+    assert events == 2000
+    assert result.integrity == "ok"
+
+
+def test_a_backup_that_cannot_be_read_is_a_note_not_a_failure(damaged, template):
+    settings, db = damaged()
+    _, original, pages = template
+    for archive in settings.backup_dir.rglob("*.zip"):
+        overwrite(archive, {2, 3})  # its database member no longer matches its checksum
+    lost, cells = leaf_of(pages, "members")
+    overwrite(db, {lost})
+
+    result = repair(settings)
+
+    total = sum(len(r) for r in original.values())
+    assert recovered_rows(result, original) == (total - cells, 0)
+    assert any("no verified backup could be read" in note for note in result.notes)
+    assert result.counts["members"].from_backup == 0
     assert result.integrity == "ok"

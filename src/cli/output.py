@@ -321,6 +321,7 @@ def repair_text(result: RepairResult) -> str:
         and not fewer
         and not result.lost_and_found
         and not result.unexpected_errors
+        and not any(count.from_backup for count in result.counts.values())
     )
     mark = "✅" if good else "⚠️" if result.integrity == "ok" else "❌"
     lines = [
@@ -331,8 +332,11 @@ def repair_text(result: RepairResult) -> str:
         backup = "-" if result.expected is None else str(result.expected.get(name, "-"))
         count = result.counts.get(name)
         found = ""
-        if count and count.from_unlinked_pages:
-            found = f"  ({count.from_unlinked_pages} from unlinked pages)"
+        if count and (count.from_unlinked_pages or count.from_backup):
+            where = [f"{count.from_unlinked_pages} from unlinked pages"] * bool(
+                count.from_unlinked_pages
+            ) + [f"{count.from_backup} from the backup"] * bool(count.from_backup)
+            found = f"  ({', '.join(where)})"
         lines.append(f"  {name:<28} {rows:>10} {backup:>10}{found}")
     if result.rebuilt:
         lines.append(f"  (rebuilt from the rows: {', '.join(result.rebuilt)})")

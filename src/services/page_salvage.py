@@ -605,6 +605,55 @@ class TreeReader:
             block = following
         return blocks
 
+    def root_fits(self, root: int, layout: Layout | None, *, index: bool) -> bool:
+        """Tell whether page `root` can be the root of a tree another source names (a
+        backup's schema): a b-tree page of the tree's kind (table or index) whose first
+        leaf holds records of the table's layout, as many values as its columns (the
+        widest) and fitting their kinds (`fits`, 0.9 on average, none impossible).
+
+        Args:
+            root: the page number.
+            layout: the table's layout; None (an index) checks the kind of page only.
+            index: an index's or a WITHOUT ROWID table's tree (else a rowid table's).
+        """
+        kinds = (INDEX_INTERIOR, INDEX_LEAF) if index else (TABLE_INTERIOR, TABLE_LEAF)
+        page = self.pages.btree(root)
+        seen: set[int] = set()
+        while page is not None and page.kind in kinds and page.interior:
+            if page.number in seen or len(seen) > 64:
+                return False
+            seen.add(page.number)
+            first = page.cells[0] if page.cells else None
+            child = (
+                page.right if first is None else int.from_bytes(page.data[first : first + 4], "big")
+            )
+            page = self.pages.btree(child)
+        if page is None or page.kind not in kinds:
+            return False
+        if layout is None:
+            return True
+        records = self._sample(page, index)
+        if not records:
+            return not page.cells  # the root of an empty table is an empty leaf
+        scores = [fits(values, layout) for values in records]
+        widest = max(len(values) for values in records)
+        return widest == len(layout.stored) and min(scores) > 0 and sum(scores) >= 0.9 * len(scores)
+
+    def _sample(self, page: BtreePage, index: bool, most: int = 20) -> list[list[Any]]:
+        """The values of the first records of a leaf that decode (nothing noted as lost)."""
+        records = []
+        for offset in page.cells[:most]:
+            try:
+                if index:
+                    size, pos = varint(page.data, offset)
+                    payload = self._payload(page.data, pos, size, index=True)
+                    records.append(decode_record(payload, self.encoding))
+                else:
+                    records.append(self._table_cell(page.data, offset)[1])
+            except Damaged:
+                continue
+        return records
+
     def index_rows(self, layout: Layout) -> Iterator[Row]:
         """Yield the records of a WITHOUT ROWID table's tree (interior cells hold rows too)."""
         stack = [layout.root]
@@ -662,12 +711,14 @@ class TreeReader:
             trunk = int.from_bytes(data[:4], "big")
 
     def orphans(self) -> Iterator[BtreePage]:
-        """Yield the table and index leaf pages that no tree reached."""
+        """Yield the table leaf and index pages that no tree reached (an index's interior
+        cells hold records too: a WITHOUT ROWID table's rows)."""
+        kinds = (TABLE_LEAF, INDEX_LEAF, INDEX_INTERIOR)
         for number in range(2, self.pages.page_count + 1):
             if number in self.visited:
                 continue
             page = self.pages.btree(number)
-            if page is not None and page.kind in (TABLE_LEAF, INDEX_LEAF) and page.cells:
+            if page is not None and page.kind in kinds and page.cells:
                 yield page
 
     def _payload(self, data: bytes, pos: int, size: int, *, index: bool) -> bytes:

@@ -60,18 +60,19 @@ class RecoveredDatabase:
                     raise
                 self.not_recreated.append(f"table {layout.name}: {sqlite_message(error)}")
 
-    def insert(self, layout: Layout, rows: Iterable[Row], page: int = 0) -> int:
-        """Insert rows into a table; rows it does not accept go to lost_and_found."""
+    def insert(self, layout: Layout, rows: Iterable[Row], page: int = 0, origin: str = "") -> int:
+        """Insert rows into a table; rows it does not accept go to lost_and_found (their
+        reason names `origin`, where they came from, when it is not the file's `page`)."""
         done = 0
         batch: list[Row] = []
         for row in rows:
             batch.append(row)
             if len(batch) >= BATCH:
-                done += self._flush(layout, batch, page)
+                done += self._flush(layout, batch, page, origin)
                 batch = []
-        return done + (self._flush(layout, batch, page) if batch else 0)
+        return done + (self._flush(layout, batch, page, origin) if batch else 0)
 
-    def _flush(self, layout: Layout, batch: list[Row], page: int) -> int:
+    def _flush(self, layout: Layout, batch: list[Row], page: int, origin: str) -> int:
         groups: dict[int, list[tuple[int | None, list[Any]]]] = {}
         for rowid, values in batch:
             if len(values) > len(layout.stored):
@@ -100,7 +101,8 @@ class RecoveredDatabase:
                 except sqlite3.DatabaseError as error:
                     if disk_error(error) is not None:  # no row of it is lost: nothing fits
                         raise
-                    self.lose(Lost(page, layout.name, rowid, f"refused: {error}", values))
+                    reason = f"{origin + ': ' if origin else ''}refused: {error}"
+                    self.lose(Lost(page, layout.name, rowid, reason, values))
         return done
 
     def _parameters(self, layout: Layout, rowid: int | None, values: list[Any]) -> tuple[Any, ...]:
@@ -121,7 +123,7 @@ class RecoveredDatabase:
                 if ok
             ]
             if key[2]:
-                columns.insert(0, str(_rowid_name(layout)))
+                columns.insert(0, str(rowid_column(layout)))
             table = quote_identifier(layout.name)
             marks = ",".join("?" * len(columns))
             self._statements[key] = f"INSERT INTO {table}({','.join(columns)}) VALUES({marks})"
@@ -310,7 +312,7 @@ def _value_columns(conn: sqlite3.Connection) -> int:
     return min(getlimit(_LIMIT_COLUMN), getlimit(_LIMIT_VARIABLE_NUMBER)) - _LOST_OWN_COLUMNS
 
 
-def _rowid_name(layout: Layout) -> str | None:
+def rowid_column(layout: Layout) -> str | None:
     """A name for the rowid that no column has (None: all three are columns)."""
     names = {c.lower() for c in layout.stored}
     return next((c for c in ("rowid", "_rowid_", "oid") if c not in names), None)
@@ -318,4 +320,4 @@ def _rowid_name(layout: Layout) -> str | None:
 
 def _keeps_rowid(layout: Layout) -> bool:
     """Tell whether inserts name the rowid apart from the columns."""
-    return layout.alias is None and not layout.without_rowid and _rowid_name(layout) is not None
+    return layout.alias is None and not layout.without_rowid and rowid_column(layout) is not None

@@ -6,8 +6,10 @@ import logging
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +22,25 @@ from src.errors import (
     IntegrityFailure,
     LockBusy,
     NotADatabase,
+    disk_error,
     disk_errors_in,
 )
-from src.services import catalog, live_database, progress, safety_copy, table_kinds
-from src.services.archive import extract_member
+from src.services import (
+    catalog,
+    live_database,
+    progress,
+    safety_copy,
+    second_source,
+    table_kinds,
+)
+from src.services.archive import READ_ERRORS, extract_member
 from src.services.integrity import (
     count_rows,
     list_tables,
     open_readonly,
     quote_identifier,
     run_check,
+    sqlite_message,
 )
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, unique_path, work_prefix
@@ -45,7 +56,14 @@ from src.services.page_salvage import (
     read_schema,
 )
 from src.services.recovered_db import RecoveredDatabase
-from src.services.sqlite_file import INDEX_LEAF, TABLE_LEAF, BtreePage, PageFile, parse_header
+from src.services.sqlite_file import (
+    INDEX_INTERIOR,
+    INDEX_LEAF,
+    TABLE_LEAF,
+    BtreePage,
+    PageFile,
+    parse_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +74,12 @@ class TableCount:
 
     from_tree: int = 0
     from_unlinked_pages: int = 0
+    from_backup: int = 0  # rows of pages the file lost, taken from the newest backup
 
     @property
     def total(self) -> int:
         """All rows recovered for the table."""
-        return self.from_tree + self.from_unlinked_pages
+        return self.from_tree + self.from_unlinked_pages + self.from_backup
 
 
 @dataclass
@@ -109,6 +128,42 @@ class _Backup:
     application_id: int
     tables: dict[str, int]
     wal: bool = False
+    database: Path | None = None  # its database, extracted for the repair (then deleted)
+    created_at: str = ""
+
+
+class _NewestBackup:
+    """The newest verified backup: its database is extracted once, when first needed, into
+    a work folder that lives as long as the repair and is deleted after it."""
+
+    def __init__(self, settings: Settings, notes: list[str]) -> None:
+        self.settings = settings
+        self.notes = notes
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._read = False
+        self._backup: _Backup | None = None
+
+    def extracted(self) -> _Backup | None:
+        """The newest verified backup that could be read, with its database extracted."""
+        if not self._read:
+            self._read = True
+            clean_stale(self.settings.recovery_dir, "repair")
+            self._folder = tempfile.TemporaryDirectory(
+                dir=self.settings.recovery_dir, prefix=work_prefix("repair")
+            )
+            self._backup = _newest_backup(self.settings, Path(self._folder.name), self.notes)
+        return self._backup
+
+    def described(self) -> _Backup | None:
+        """The newest verified backup, as its metadata describes it (nothing extracted)."""
+        return self._backup if self._read else _newest_backup(self.settings)
+
+    def __enter__(self) -> _NewestBackup:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
 
 
 def repair(settings: Settings, *, apply: bool = False) -> RepairResult:
@@ -211,6 +266,8 @@ def _keep_damaged(settings: Settings, db: Path, stamp: str) -> list[Path]:
 def salvage_copy(settings: Settings, source: Path, target: Path) -> RepairResult:
     """Salvage `source` page by page into `target` (a new file), e.g. for diagnose's export.
 
+    Only what the file holds: no row of a lost page is taken from a backup.
+
     Raises:
         NotADatabase: no SQLite page in the file.
     """
@@ -218,16 +275,29 @@ def salvage_copy(settings: Settings, source: Path, target: Path) -> RepairResult
 
 
 def _build(settings: Settings, source: Path, stamp: str, into: Path | None = None) -> RepairResult:
-    """Salvage `source` (with its -wal/-journal) into a new recovered database."""
+    """Salvage `source` (with its -wal/-journal) into a new recovered database; a repair
+    (not `into`) takes the rows of the pages the file lost from the newest backup."""
+    notes: list[str] = []
+    with _NewestBackup(settings, notes) as backups:
+        return _build_with(settings, source, stamp, into, backups, notes)
+
+
+def _build_with(
+    settings: Settings,
+    source: Path,
+    stamp: str,
+    into: Path | None,
+    backups: _NewestBackup,
+    notes: list[str],
+) -> RepairResult:
     started = time.monotonic()
     recovered = into or unique_path(settings.recovery_dir / f"recovered_{stamp}.db")
     partial = recovered.with_name(f".{recovered.name}.partial")
-    notes: list[str] = []
     with source.open("rb") as handle:
         header = parse_header(handle.read(100))
     backup = None
     if header is None:
-        backup = _newest_backup(settings)
+        backup = backups.extracted()
         page_size = _page_size_without_header(source, backup, notes)
         reserved, encoding = 0, backup.encoding if backup else "utf-8"
     else:
@@ -235,13 +305,17 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
     with PageFile(source, page_size, reserved) as pages:
         _overlay(pages, source, notes, header.page_count if header else 0)
         reader = TreeReader(pages, encoding)
-        schema, backup = _schema(settings, reader, backup, notes)
+        schema, borrowed, unknown = _schema(reader, backups, notes)
         layouts: list[Layout] = []
         with reader.unexpected.step("working out the tables' layouts"):
             layouts = build_layouts(schema, notes)
+        if borrowed:
+            with reader.unexpected.step("checking the backup's root pages against the file"):
+                schema = _trust_roots(reader, schema, layouts, borrowed, notes)
         target = RecoveredDatabase(partial, page_size)
         try:
-            counts = _salvage(reader, schema, layouts, target, header)
+            second = None if into is not None else backups.extracted
+            counts = _salvage(reader, schema, layouts, target, header, second, notes, unknown)
             target.finish(
                 header.user_version if header else backup.user_version if backup else 0,
                 header.application_id if header else backup.application_id if backup else 0,
@@ -268,7 +342,7 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
         "details: please report it)"
         for error in reader.unexpected.errors
     ]
-    newest = backup or _newest_backup(settings, extract=False)
+    newest = backups.described()
     return RepairResult(
         recovered=recovered,
         report=Path(),
@@ -290,17 +364,25 @@ def _build(settings: Settings, source: Path, stamp: str, into: Path | None = Non
 
 
 def _schema(
-    settings: Settings, reader: TreeReader, backup: _Backup | None, notes: list[str]
-) -> tuple[list[SchemaRow], _Backup | None]:
-    """Read the schema from page 1's tree, completed from the newest backup when damaged."""
+    reader: TreeReader, backups: _NewestBackup, notes: list[str]
+) -> tuple[list[SchemaRow], dict[str, str], bool]:
+    """Read the schema from page 1's tree, completed from the newest backup when damaged.
+
+    Returns:
+        The schema; the entries taken from the backup (name: the backup's name); and
+        whether the schema is still unknown in part (not read whole, and no backup).
+    """
     schema: list[SchemaRow] = []
     complete = False
     with reader.unexpected.step("reading the schema (sqlite_master)"):
         schema, complete = read_schema(reader)
-    if not complete or not schema:
-        backup = backup or _newest_backup(settings)
-        schema = _merge_schema(schema, backup, notes)
-    return schema, backup
+    if complete and schema:
+        return schema, {}, False
+    backup = backups.extracted()
+    merged = _merge_schema(schema, backup, notes)
+    known = {row.name for row in schema}
+    borrowed = {row.name: backup.name for row in merged if row.name not in known} if backup else {}
+    return merged, borrowed, backup is None
 
 
 @dataclass
@@ -385,6 +467,42 @@ def _overlay(pages: PageFile, source: Path, notes: list[str], header_pages: int)
         notes.append(f"the file is truncated: it holds {pages.page_count} of {header_pages} pages")
 
 
+def _trust_roots(
+    reader: TreeReader,
+    schema: list[SchemaRow],
+    layouts: list[Layout],
+    borrowed: dict[str, str],
+    notes: list[str],
+) -> list[SchemaRow]:
+    """Keep a root page taken from a backup's schema only where the file's page there fits
+    (a file reorganised since, by VACUUM, has other roots: the backup's would put one
+    table's rows into another). A table whose root does not fit is read from the pages
+    no table reaches; an index's is not used to set its pages aside."""
+    by_name = {layout.name: layout for layout in layouts}
+    checked = []
+    for row in schema:
+        if row.name not in borrowed or row.rootpage < 2:
+            checked.append(row)
+            continue
+        layout = by_name.get(row.name) if row.type == "table" else None
+        index = row.type == "index" or (layout is not None and layout.without_rowid)
+        if reader.root_fits(row.rootpage, layout, index=index):
+            checked.append(row)
+            continue
+        what = "the rows of the table are looked for on the pages no table reaches"
+        if layout is not None:
+            layout.root = 0
+            layout.missing.append((None, None))  # the whole table: placed as unlinked
+        else:
+            what = "its pages are not set aside by it"
+        notes.append(
+            f"{row.type} {row.name}: page {row.rootpage}, its root in {borrowed[row.name]}, "
+            f"is not a root of it in this file (reorganised since, e.g. by VACUUM): {what}"
+        )
+        checked.append(replace(row, rootpage=0))
+    return checked
+
+
 def _merge_schema(
     schema: list[SchemaRow], backup: _Backup | None, notes: list[str]
 ) -> list[SchemaRow]:
@@ -409,8 +527,14 @@ def _salvage(
     layouts: list[Layout],
     target: RecoveredDatabase,
     header: Any,
+    second: Callable[[], _Backup | None] | None,
+    notes: list[str],
+    unknown: bool = False,
 ) -> dict[str, TableCount]:
-    """Fill the target: table trees, then unlinked pages, then what is rebuilt."""
+    """Fill the target: table trees, then unlinked pages, then the rows of lost pages from
+    the newest backup (`second`, which extracts it; None: only the file), then what is
+    rebuilt. With the schema `unknown` in part, the records of index pages no tree reaches
+    are kept in lost_and_found (they may be a WITHOUT ROWID table's rows)."""
     counts = {layout.name: TableCount() for layout in layouts if not layout.shadow}
     target.create_tables(layouts)
     by_name = {layout.name: layout for layout in layouts}
@@ -425,7 +549,12 @@ def _salvage(
             reader.mark_freelist(header.freelist_trunk)
     progress.phase("looking for rows on pages no table reaches")
     with step("the scan for pages no table reaches"):
-        _place_orphans(reader, layouts, target, counts)
+        _place_orphans(reader, layouts, target, counts, unknown)
+    lost_pages = second_source.lost_ranges(layouts)
+    if second is not None and lost_pages:
+        progress.phase("taking the rows of lost pages from the newest backup")
+        with step("taking the rows of lost pages from the newest backup"):
+            _from_backup(second(), lost_pages, target, counts, notes)
     progress.phase("writing the recovered database")
     for lost in reader.lost:
         target.lose(lost)
@@ -439,6 +568,58 @@ def _salvage(
     return counts
 
 
+def _from_backup(
+    backup: _Backup | None,
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+    notes: list[str],
+) -> None:
+    """Take the rows of the tables' lost rowid ranges that the file no longer holds from
+    the newest verified backup; a backup that cannot be read is a note, never an error."""
+    if backup is None or backup.database is None:
+        notes.append(
+            "no verified backup could be read to take the rows of the lost pages from: "
+            f"{', '.join(t.name for t in layouts)} may miss rows"
+        )
+        return
+    when = _moment(backup.created_at)
+    try:
+        taken = second_source.take_from_backup(
+            backup.database, layouts, target, f"from backup {backup.name}"
+        )
+    except sqlite3.DatabaseError as error:
+        if disk_error(error) is not None:
+            raise
+        notes.append(
+            f"backup {backup.name} could not be read ({sqlite_message(error)}): no row "
+            "of the lost pages was taken from it"
+        )
+        return
+    for table, rows in taken.rows.items():
+        counts[table].from_backup += rows
+        if rows:
+            notes.append(
+                f"{rows} rows of {table} taken from backup {backup.name} of {when} (the file "
+                "lost the pages that held them)"
+            )
+    if any(taken.rows.values()):
+        notes.append(
+            "rows taken from a backup are as they were then: a change made to them since is "
+            "not in them, and a row deleted since the backup comes back"
+        )
+    for table, why in taken.skipped.items():
+        notes.append(f"no row of {table} was taken from backup {backup.name}: {why}")
+
+
+def _moment(created_at: str) -> str:
+    """A backup's time for a note: local date, hours and minutes as it was recorded."""
+    try:
+        return f"{datetime.fromisoformat(created_at):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return created_at
+
+
 def _read_trees(
     reader: TreeReader,
     layouts: list[Layout],
@@ -450,6 +631,8 @@ def _read_trees(
     progress.phase("reading every table's pages", len(layouts))
     for layout in layouts:
         progress.advance(1)
+        if layout.root < 2:  # no root in this file: its pages are placed as unlinked
+            continue
         try:
             _read_tree(reader, layout, target, counts, shadow_rows)
         except Exception as error:  # noqa: BLE001 - one table's failure never ends the repair
@@ -483,11 +666,13 @@ def _place_orphans(
     layouts: list[Layout],
     target: RecoveredDatabase,
     counts: dict[str, TableCount],
+    unknown: bool = False,
 ) -> None:
-    """Give the leaf pages no tree reached to the table whose gap they fill, or lose them."""
+    """Give the leaf pages no tree reached to the table whose gap they fill, or lose them
+    (an index leaf's records only when the schema is `unknown` in part)."""
     for page in reader.orphans():
         with reader.unexpected.step(f"page {page.number}, which no table reaches"):
-            _place_orphan(reader, page, layouts, target, counts)
+            _place_orphan(reader, page, layouts, target, counts, unknown)
 
 
 def _place_orphan(
@@ -496,11 +681,17 @@ def _place_orphan(
     layouts: list[Layout],
     target: RecoveredDatabase,
     counts: dict[str, TableCount],
+    unknown: bool = False,
 ) -> None:
     """Give one leaf page no tree reached to the table whose gap it fills, or lose its rows."""
-    if page.kind == INDEX_LEAF:
+    if page.kind in (INDEX_LEAF, INDEX_INTERIOR):
+        placed = False
         if any(t.without_rowid and t.missing for t in layouts):
-            _place_records(reader, page, layouts, target, counts)
+            placed = _place_records(reader, page, layouts, target, counts)
+        if unknown and not placed:
+            reason = "on an index page no tree reaches (a WITHOUT ROWID row or an index entry)"
+            for _, values in reader.index_leaf(page):
+                target.lose(Lost(page.number, None, None, reason, values))
         return
     if page.kind != TABLE_LEAF:
         return
@@ -527,11 +718,12 @@ def _place_records(
     layouts: list[Layout],
     target: RecoveredDatabase,
     counts: dict[str, TableCount],
-) -> None:
-    """Give an unlinked index leaf to a damaged WITHOUT ROWID table it fits exactly."""
+) -> bool:
+    """Give an unlinked index page to a damaged WITHOUT ROWID table it fits exactly; tell
+    whether it did."""
     records = list(reader.index_leaf(page))
     if not records:
-        return
+        return False
     widths = {len(values) for _, values in records}
     fitting = [
         t
@@ -546,6 +738,8 @@ def _place_records(
         counts[fitting[0].name].from_unlinked_pages += target.insert(
             fitting[0], records, page.number
         )
+        return True
+    return False
 
 
 def _owner(
@@ -575,55 +769,75 @@ def _within(low: int, high: int, gap: tuple[int | None, int | None]) -> bool:
     return (start is None or low > start) and (end is None or high <= end)
 
 
-def _newest_backup(settings: Settings, *, extract: bool = True) -> _Backup | None:
-    """Read the structure of the newest verified backup's database (schema, page size)."""
+# an archive or its database that cannot be read, or metadata without what it should say
+_BACKUP_ERRORS: tuple[type[Exception], ...] = (
+    *READ_ERRORS,
+    sqlite3.DatabaseError,
+    ValueError,
+    TypeError,
+)
+
+
+def _newest_backup(
+    settings: Settings, into: Path | None = None, notes: list[str] | None = None
+) -> _Backup | None:
+    """The newest verified backup: its metadata; with `into`, its database too, extracted
+    there and read (schema, page size). One that cannot be read is noted and passed over."""
     for backup in catalog.list_backups(settings):
         if not backup.verified or backup.degraded or not backup.metadata:
             continue
-        database = backup.metadata["database"]
-        if not extract:
-            return _Backup(
-                backup.name,
-                [],
-                int(database.get("page_size") or 0),
-                "utf-8",
-                0,
-                0,
-                dict(database.get("tables", {})),
-            )
-        member = next((m for m in backup.metadata["members"] if m.get("role") == "database"), None)
-        if member is None:
+        try:
+            found = _read_backup(backup, into)
+        except _BACKUP_ERRORS as error:
+            if disk_error(error) is not None:
+                raise
+            logger.warning("repair: backup %s cannot be read: %s", backup.name, error)
+            if notes is not None:
+                notes.append(f"backup {backup.name} could not be read ({error}); not used")
             continue
-        clean_stale(settings.recovery_dir, "repair")
-        with tempfile.TemporaryDirectory(
-            dir=settings.recovery_dir, prefix=work_prefix("repair")
-        ) as tmp:
-            copy = Path(tmp) / "schema.db"
-            if extract_member(backup.path, member["path"], copy, member):
-                continue
-            with closing(open_readonly(copy, immutable=True)) as conn:
-                schema = [
-                    SchemaRow(*row)
-                    for row in conn.execute(
-                        "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master"
-                    )
-                ]
-                facts = [
-                    conn.execute(f"PRAGMA {p}").fetchone()[0]
-                    for p in ("page_size", "encoding", "user_version", "application_id")
-                ]
-        encoding = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
-        return _Backup(
-            backup.name,
-            schema,
-            int(facts[0]),
-            encoding.get(str(facts[1]), "utf-8"),
-            int(facts[2]),
-            int(facts[3]),
-            dict(database.get("tables", {})),
-            str(database.get("journal_mode", "")).lower() == "wal",
-        )
+        if found is not None:
+            return found
     return None
+
+
+def _read_backup(backup: catalog.BackupInfo, into: Path | None) -> _Backup | None:
+    """What one backup knows of the database; with `into`, its database extracted there
+    (None when the archive has no database member, or it fails its checksum)."""
+    metadata = backup.metadata or {}
+    database = metadata["database"]
+    tables = {str(k): int(v) for k, v in dict(database.get("tables", {})).items()}
+    if into is None:
+        page_size = int(database.get("page_size") or 0)
+        return _Backup(backup.name, [], page_size, "utf-8", 0, 0, tables)
+    member = next((m for m in metadata["members"] if m.get("role") == "database"), None)
+    if member is None:
+        return None
+    copy = into / f"{backup.name}.db"
+    if extract_member(backup.path, member["path"], copy, member):
+        copy.unlink(missing_ok=True)
+        return None
+    with closing(open_readonly(copy, immutable=True)) as conn:
+        schema = [
+            SchemaRow(*row)
+            for row in conn.execute("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master")
+        ]
+        facts = [
+            conn.execute(f"PRAGMA {p}").fetchone()[0]
+            for p in ("page_size", "encoding", "user_version", "application_id")
+        ]
+    encoding = {"UTF-8": "utf-8", "UTF-16le": "utf-16-le", "UTF-16be": "utf-16-be"}
+    return _Backup(
+        backup.name,
+        schema,
+        int(facts[0]),
+        encoding.get(str(facts[1]), "utf-8"),
+        int(facts[2]),
+        int(facts[3]),
+        tables,
+        str(database.get("journal_mode", "")).lower() == "wal",
+        database=copy,
+        created_at=backup.created_at,
+    )
 
 
 def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
@@ -635,6 +849,7 @@ def _write_report(settings: Settings, stamp: str, result: RepairResult) -> Path:
             "from_unlinked_pages": (
                 result.counts[name].from_unlinked_pages if name in result.counts else None
             ),
+            "from_backup": result.counts[name].from_backup if name in result.counts else None,
             "in_newest_backup": (result.expected or {}).get(name),
         }
         for name, rows in result.rows.items()

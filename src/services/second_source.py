@@ -1,0 +1,159 @@
+"""The backup as a second source: rows of the pages a damaged file lost, from a backup.
+
+Where a table's tree lost a page, its parent still gives the rowid range the page held
+(`Layout.missing`). The rows of those ranges that the recovered table does not hold yet
+(the file's own rows and the unlinked pages placed come first) are taken from the newest
+verified backup's database, for tables whose columns there are the same. They are as they
+were at that backup: later changes to them are not in it, and rows deleted since it come
+back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from src.errors import disk_error
+from src.services import table_kinds
+from src.services.integrity import quote_identifier, sqlite_message
+from src.services.page_salvage import Bound, Layout, TableRow
+from src.services.recovered_db import BATCH, RecoveredDatabase, rowid_column
+
+_Range = tuple[Bound, Bound]
+
+
+@dataclass
+class Taken:
+    """What the backup gave: rows per table, and the tables it could not give rows for."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # table: why
+
+
+def lost_ranges(layouts: list[Layout]) -> list[Layout]:
+    """The ordinary tables whose tree lost pages (the ones a backup can help)."""
+    return [
+        layout
+        for layout in layouts
+        if layout.missing and not layout.shadow and not table_kinds.is_internal(layout.name)
+    ]
+
+
+def take_from_backup(
+    database: Path, layouts: list[Layout], target: RecoveredDatabase, origin: str
+) -> Taken:
+    """Insert the backup's rows of each table's lost rowid ranges that the target lacks.
+
+    Args:
+        database: the backup's database (an extracted copy nobody writes).
+        layouts: the tables whose tree lost pages (`lost_ranges`).
+        target: the recovered database, holding every row the file gave.
+        origin: the backup, as named in lost_and_found for a row the target refuses.
+
+    Raises:
+        sqlite3.DatabaseError: the backup's database cannot be opened or read at all.
+    """
+    taken = Taken()
+    uri = database.resolve().as_uri() + "?immutable=1"
+    with closing(sqlite3.connect(uri, uri=True)) as source:
+        source.execute("PRAGMA query_only=ON")
+        for layout in layouts:
+            why = _unusable(source, target.conn, layout)
+            if why is not None:
+                taken.skipped[layout.name] = why
+                continue
+            try:
+                taken.rows[layout.name] = _take(source, target, layout, origin)
+            except sqlite3.DatabaseError as error:
+                if disk_error(error) is not None:
+                    raise
+                taken.skipped[layout.name] = f"its rows could not be read ({sqlite_message(error)})"
+    return taken
+
+
+def _unusable(source: sqlite3.Connection, target: sqlite3.Connection, layout: Layout) -> str | None:
+    """Why the backup's table cannot give rows to the recovered one (None: it can)."""
+    if layout.without_rowid:
+        return "a WITHOUT ROWID table: its lost pages tell no key range to take"
+    if layout.alias is None and rowid_column(layout) is None:
+        return "its columns hide the rowid"
+    theirs = _columns(source, layout.name)
+    if not theirs:
+        return "the backup has no such table"
+    if theirs != _columns(target, layout.name):
+        return "its columns in the backup are not the same"
+    return None
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
+    """A table's columns as its CREATE statement declares them: name, type, primary key."""
+    try:
+        info = conn.execute(f"PRAGMA main.table_xinfo({quote_identifier(table)})").fetchall()
+    except sqlite3.DatabaseError:
+        return []
+    return [
+        (str(name).lower(), str(kind).upper(), pk, hidden)
+        for _, name, kind, _n, _d, pk, hidden in info
+    ]
+
+
+def _take(
+    source: sqlite3.Connection, target: RecoveredDatabase, layout: Layout, origin: str
+) -> int:
+    """Insert the backup's rows of the table's lost ranges whose rowid the target lacks."""
+    table = quote_identifier(layout.name)
+    rowid = (
+        quote_identifier(layout.stored[layout.alias])
+        if layout.alias is not None
+        else str(rowid_column(layout))
+    )
+    columns = ", ".join(quote_identifier(c) for c in layout.stored)
+    done = 0
+    for low, high in merge(layout.missing):
+        where = " AND ".join(
+            [f"{rowid} > ?"] * (low is not None) + [f"{rowid} <= ?"] * (high is not None)
+        )
+        sql = f"SELECT {rowid}, {columns} FROM {table}{' WHERE ' + where if where else ''}"
+        bounds = [b for b in (low, high) if b is not None]
+        for batch in _batches(source.execute(sql, bounds)):
+            held = _held(target.conn, table, rowid, [r for r, _ in batch])
+            fresh = [row for row in batch if row[0] not in held]
+            done += target.insert(layout, fresh, origin=origin)
+    return done
+
+
+def _batches(cursor: sqlite3.Cursor) -> Iterator[list[TableRow]]:
+    while rows := cursor.fetchmany(BATCH):
+        yield [(int(row[0]), list(row[1:])) for row in rows]
+
+
+def _held(conn: sqlite3.Connection, table: str, rowid: str, rowids: list[int]) -> set[int]:
+    """The rowids among `rowids` that the recovered table holds already."""
+    marks = ",".join("?" * len(rowids))
+    found = conn.execute(f"SELECT {rowid} FROM {table} WHERE {rowid} IN ({marks})", rowids)
+    return {r for (r,) in found}
+
+
+def merge(ranges: list[_Range]) -> list[_Range]:
+    """Merge overlapping (low, high] rowid ranges (None: unbounded) into disjoint ones."""
+    lowest = -(1 << 64)
+
+    def key(r: _Range) -> int:
+        return lowest if r[0] is None else r[0]
+
+    merged: list[_Range] = []
+    for low, high in sorted(ranges, key=key):
+        if merged:
+            last_low, last_high = merged[-1]
+            if last_high is None or (low is not None and low <= last_high) or low is None:
+                merged[-1] = (
+                    last_low,
+                    None if last_high is None or high is None else max(last_high, high),
+                )
+                continue
+        merged.append((low, high))
+    return merged
