@@ -4,8 +4,8 @@ Where a table's tree lost a page, its parent still gives the rowid range the pag
 (`Layout.missing`). The rows of those ranges that the recovered table does not hold yet
 (the file's own rows and the unlinked pages placed come first) are taken from the newest
 verified backup's database, for tables whose columns there are the same. They are as they
-were at that backup: later changes to them are not in it, and rows deleted since it come
-back.
+were at that backup: later changes to them are not in it, and rows deleted since it from
+those ranges come back. A tree lost whole (no parent gives a range) takes nothing.
 """
 
 from __future__ import annotations
@@ -63,6 +63,12 @@ def take_from_backup(
         source.execute("PRAGMA query_only=ON")
         for layout in layouts:
             why = _unusable(source, target.conn, layout)
+            if why is None and not _bounded(layout):
+                why = (
+                    "its tree was not found at all: with no rowid range to go by, the backup "
+                    "would bring back rows deleted since it (the file's rows come from the "
+                    "pages no tree reaches)"
+                )
             if why is not None:
                 taken.skipped[layout.name] = why
                 continue
@@ -73,6 +79,12 @@ def take_from_backup(
                     raise
                 taken.skipped[layout.name] = f"its rows could not be read ({sqlite_message(error)})"
     return taken
+
+
+def _bounded(layout: Layout) -> list[_Range]:
+    """The lost ranges a parent page gave (at least one bound): a whole tree lost tells
+    no range, and taking every row the backup has would bring deleted ones back."""
+    return [r for r in layout.missing if r != (None, None)]
 
 
 def _unusable(source: sqlite3.Connection, target: sqlite3.Connection, layout: Layout) -> str | None:
@@ -113,7 +125,7 @@ def _take(
     )
     columns = ", ".join(quote_identifier(c) for c in layout.stored)
     done = 0
-    for low, high in merge(layout.missing):
+    for low, high in merge(_bounded(layout)):
         where = " AND ".join(
             [f"{rowid} > ?"] * (low is not None) + [f"{rowid} <= ?"] * (high is not None)
         )
