@@ -811,6 +811,66 @@ def _fill(folder: Path) -> None:
         pass
 
 
+@pytest.mark.skipif(os.name == "nt", reason="tmpfs")
+def test_a_full_log_folder_is_said_once_and_the_command_goes_on(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    logs = tmp_path / "logs"
+    if not _can_mount_tmpfs(logs):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(logs)], check=True)
+    try:
+        _fill(logs)
+        result = run_cli("backup", "--type", "manual", db=sample_db)
+    finally:
+        subprocess.run(["umount", str(logs)], check=True)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "Logging error" not in said and "Traceback" not in said, said
+    line = f"Cannot write to the log in {logs}: No space left on device"
+    assert result.stderr.count(line) == 1, result.stderr
+    assert "log lines are lost until there is room" in result.stderr
+
+
+def test_a_log_file_that_cannot_be_written_is_said_once_not_per_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without root (no tmpfs): the log files' streams fail as a full disk does."""
+    import logging
+
+    from src.logging_setup import configure_logging
+
+    class FullDisk(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    configure_logging(tmp_path / "logs")
+    root = logging.getLogger()
+    files = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    try:
+        assert len(files) == 2
+        for handler in files:
+            handler.stream.close()
+            handler.stream = FullDisk()
+        for n in range(5):
+            logging.getLogger("test").error("line %d", n)
+        first = capsys.readouterr().err
+        for handler in files:  # room again: a later failure is said again
+            handler.stream = io.StringIO()
+        logging.getLogger("test").error("written")
+        for handler in files:
+            handler.stream = FullDisk()
+        logging.getLogger("test").error("lost again")
+        second = capsys.readouterr().err
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+    assert "Logging error" not in first and "Traceback" not in first, first
+    line = f"⚠️ Cannot write to the log in {tmp_path / 'logs'}: No space left on device"
+    assert first.count(line) == 1, first
+    assert second.count(line) == 1, second
+
+
 @pytest.mark.slow
 def test_a_full_recovery_folder_is_named_and_no_good_backup_is_marked_failed(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
