@@ -90,6 +90,12 @@ class RestoreAborted(BackupError):
     """A restore was refused before anything changed."""
 
 
+class NotVerifiedHere(BackupError):
+    """`latest` found archives, but none verified here (the backup folder moved, say)."""
+
+    exit_status = ExitStatus.INTEGRITY
+
+
 class NotConfirmed(BackupError):
     """A restore was validated and shown, but not confirmed."""
 

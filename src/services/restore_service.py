@@ -21,6 +21,7 @@ from src.errors import (
     ArchiveInvalid,
     BackupError,
     LockBusy,
+    NotVerifiedHere,
     RestoreAborted,
     SchemaChangeRefused,
     disk_error,
@@ -267,7 +268,29 @@ def _validate_first(
             f"No verified backup passed validation ({'; '.join(skipped)}). Nothing was "
             "restored. `verify --all` checks every backup; `list` shows them."
         )
+    if reference == "latest" and not from_target:
+        _unverified_here(settings)
     raise RestoreAborted("No verified backup to restore. `list` shows the backups there are.")
+
+
+def _unverified_here(settings: Settings) -> None:
+    """Say what to do when `latest` finds no verified backup but unverified ones exist.
+
+    Raises:
+        NotVerifiedHere: archives that could be `latest` have not been verified here.
+    """
+    unverified = [
+        b
+        for b in catalog.list_backups(settings)
+        if b.verified is None
+        and catalog.not_latest_because(b.backup_type, b.degraded, b.trigger) is None
+    ]
+    if unverified:
+        raise NotVerifiedHere(
+            f"No verified backup to restore: {len(unverified)} archive(s) in "
+            f"{settings.backup_dir} have not been verified here (the backup folder may have "
+            "been moved or copied). Run `backup_manager.py verify --all`, then restore again."
+        )
 
 
 def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
