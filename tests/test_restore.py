@@ -887,6 +887,23 @@ def test_a_killed_restore_leaves_no_work_folder_behind(
     assert list((tmp_path / "recovery").glob(".restore-*")) == []
 
 
+@pytest.mark.parametrize("command", ["restore", "backup"])
+def test_a_staging_file_a_killed_restore_left_is_removed_by_the_next_restore_or_backup(
+    command: str, tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    archive = _backup(run_cli, sample_db)
+    staging = sample_db.with_name(f".{sample_db.name}.restoring")
+    staging.write_bytes(b"half of a database" * 1000)  # as a SIGKILL mid-copy leaves it
+    args = ("restore", str(archive), "--confirm") if command == "restore" else ("backup",)
+
+    done = run_cli(*args, db=sample_db)  # a restore that writes into the live file
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not staging.exists()
+    assert _integrity(sample_db) == "ok"
+    assert staging.name in (tmp_path / "logs" / "pmo_bot.log").read_text("utf-8")
+
+
 # --- 7. a live database too damaged to open --------------------------------------------
 
 

@@ -38,11 +38,11 @@ from src.services.integrity import (
 )
 from src.services.live_database import (
     SIDECARS,
+    clean_after_killed_restore,
     is_busy,
     match_live,
     opens,
     readable_copy,
-    roll_back_hot_journal,
     set_journal_mode,
     write_live,
     write_tables,
@@ -412,7 +412,7 @@ def restore(
         # one lock from the safety copy to the end of the write: nothing slips in between
         exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout),
     ):
-        roll_back_hot_journal(settings.database_path)
+        clean_after_killed_restore(settings.database_path)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # the safety copy (of the live file) is made on one core while the archive is
             # validated on the other; a refused restore deletes it again
