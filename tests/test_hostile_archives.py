@@ -36,8 +36,10 @@ from tests.test_restore import (
     _member_of,
     _overwrite_header,
     _planted,
+    _project_copy,
     _read_archive,
     _rows_of,
+    _run_project,
     _safety_copies,
     _tree,
     _without_fts_internals,
@@ -708,6 +710,23 @@ def test_a_env_file_that_is_not_utf8_names_the_line_and_never_prints_a_value(
     assert ".env:2" in message, message
     assert secret not in message and "caf" not in message
     assert exit_status_for(raised.value) == ExitStatus.CONFIG
+
+
+def test_a_env_file_that_is_not_utf8_is_exit_3_through_the_cli_and_prints_no_value(
+    tmp_path: Path, sample_db: Path
+) -> None:
+    project = _project_copy(tmp_path)
+    secret = "123456789:AAF-not-a-real-token_but-shaped-like-one"
+    (project / ".env").write_bytes(
+        f"# settings\nBOT_TOKEN={secret}\nNOTE=caf\xe9 {secret}\n".encode("latin-1")
+    )
+    for args in (("status",), ("backup",), ("list",)):
+        result = _run_project(project, tmp_path, sample_db, *args)
+        said = result.stdout + result.stderr
+        assert result.returncode == 3, (args, said)
+        assert f"{project / '.env'}:3" in said or ".env:3" in said, said
+        assert secret not in said and secret.split(":")[1] not in said, said
+        assert "caf" not in said and "Traceback" not in said, said
 
 
 def _can_mount_tmpfs(where: Path) -> bool:
