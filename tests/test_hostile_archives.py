@@ -955,6 +955,48 @@ def test_a_read_only_recovery_folder_is_named_by_repair(
     assert "Unexpected error" not in said and "Traceback" not in said, said
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes and mounts")
+def test_a_read_only_backup_folder_can_be_looked_at_and_restored_from_but_not_written(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    backups = tmp_path / "backups"
+    archive = _backup(run_cli, sample_db)
+    as_root = os.geteuid() == 0  # root ignores modes: a read-only bind mount it is
+    if as_root:
+        bound = subprocess.run(["mount", "--bind", str(backups), str(backups)], check=False)
+        if bound.returncode:
+            pytest.skip("as root, needs a bind mount to make a read-only folder")
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(backups)], check=True)
+    else:
+        for folder in (backups, *[p for p in backups.rglob("*") if p.is_dir()]):
+            folder.chmod(0o555)
+    try:
+        if os.access(backups, os.W_OK) and not as_root:
+            pytest.skip("this user can write in a 0555 folder")
+        _checkpoint(sample_db)
+        before = sample_db.read_bytes()
+        status = run_cli("status", db=sample_db)
+        verify = run_cli("verify", "--all", db=sample_db)
+        preview = run_cli("restore", "latest", db=sample_db)
+        confirmed = run_cli("restore", "latest", "--confirm", db=sample_db)
+    finally:
+        if as_root:
+            subprocess.run(["umount", str(backups)], check=True)
+        else:
+            for folder in (backups, *[p for p in backups.rglob("*") if p.is_dir()]):
+                folder.chmod(0o700)
+    for result in (status, verify, preview, confirmed):
+        said = result.stdout + result.stderr
+        assert "Traceback" not in said and "Unexpected error" not in said, said
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert preview.returncode == NOT_CONFIRMED, preview.stdout + preview.stderr
+    assert archive.name in preview.stdout
+    assert confirmed.returncode == 7, confirmed.stdout + confirmed.stderr
+    assert f"Cannot write in {backups}" in confirmed.stderr, confirmed.stderr
+    assert sample_db.read_bytes() == before  # no safety copy could be made: nothing changed
+
+
 @pytest.mark.skipif(os.name == "nt", reason="tmpfs")
 def test_restoring_over_an_unopenable_database_on_a_full_disk_changes_nothing(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
