@@ -468,6 +468,10 @@ def test_verify_refuses_the_names_restore_refuses_and_latest_skips_such_an_archi
     from src.services.history import History
 
     History(tmp_path / "backups" / "history.sqlite3").record_verification(newer, datetime.now(), [])
+    listed = run_cli("list", db=sample_db)  # the names are checked again: not ✅
+    line = next(line for line in listed.stdout.splitlines() if line.endswith(newer.name))
+    assert line.startswith("❌"), listed.stdout
+    assert "not a safe relative path" in listed.stdout
     latest = run_cli("restore", "latest", db=sample_db)
     assert latest.returncode == NOT_CONFIRMED, latest.stderr
     assert good.name in latest.stdout

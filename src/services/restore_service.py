@@ -129,12 +129,15 @@ class CopyResult:
         return "ok" if self.ok else "failed"
 
 
-def candidates(settings: Settings, reference: str) -> Iterator[Path]:
+def candidates(
+    settings: Settings, reference: str, passed: list[str] | None = None
+) -> Iterator[Path]:
     """Yield the archives `reference` names: a path or a name `list` shows, or for `latest`
     the verified ones, newest first.
 
     `latest` follows the one rule (catalog.counts_as_latest); when one fails validation,
-    the next one is tried.
+    the next one is tried. A newer archive that `list` itself finds unusable (unreadable,
+    or a member name restore refuses) is noted in `passed`, as a skipped one is.
     """
     if reference != "latest":
         yield catalog.resolve_archive(settings, reference)
@@ -142,6 +145,8 @@ def candidates(settings: Settings, reference: str) -> Iterator[Path]:
     for backup in catalog.list_backups(settings):
         if catalog.counts_as_latest(backup):
             yield backup.path
+        elif backup.error and passed is not None:
+            passed.append(f"skipped {backup.name}: {backup.error}")
 
 
 def plan_restore(
@@ -232,11 +237,11 @@ def _validate_first(
     a full recovery folder (InsufficientSpace) says nothing about the archive and stops.
     """
     skipped: list[str] = []
-    fetched: list[str] = []
+    fetched: list[str] = []  # for `latest`: also the newer archives `list` finds unusable
     archives = (
         fetching.candidates(settings, from_target, reference, work, fetched)
         if from_target
-        else candidates(settings, reference)
+        else candidates(settings, reference, fetched)
     )
     record = record and not from_target  # a fetched copy is no archive of the history
     history = History(settings.history_path)
