@@ -90,6 +90,13 @@ class RestoreAborted(BackupError):
     """A restore was refused before anything changed."""
 
 
+class NotVerifiedHere(BackupError):
+    """`latest` found archives, but none verified here (the backup folder moved, say):
+    nothing failed a check, so not exit 5; the message says to run `verify --all`."""
+
+    exit_status = ExitStatus.ERROR
+
+
 class NotConfirmed(BackupError):
     """A restore was validated and shown, but not confirmed."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import logging.handlers
 import re
+import sys
+import threading
 from pathlib import Path
 
 from src.services import progress
@@ -52,6 +55,63 @@ class _Console(logging.StreamHandler):
         super().emit(record)
 
 
+def _tell(text: str) -> None:
+    """One line to the person at the console, above any progress line."""
+    if not progress.note(text):
+        print(text, file=sys.stderr, flush=True)
+
+
+def cannot_log(log_dir: Path, error: BaseException | None) -> str:
+    """The one line that says the log cannot be written, and what that costs."""
+    reason = (error.strerror if isinstance(error, OSError) else None) or str(error or "")
+    full = isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+    until = "there is room" if full else "it can be written"
+    return f"⚠️ Cannot write to the log in {log_dir}: {reason}; log lines are lost until {until}"
+
+
+class _LogFolder:
+    """The log folder's files share one warning: said once, again only after a recovery."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.said = False
+        self.lock = threading.Lock()
+
+    def failed(self, error: BaseException | None) -> None:
+        """A write failed: say so, unless it was said and no write has worked since."""
+        with self.lock:
+            if self.said:
+                return
+            self.said = True
+        _tell(cannot_log(self.folder, error))
+
+    def worked(self) -> None:
+        """A write worked: a later failure is worth saying again."""
+        self.said = False
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """A rotating log file that, when it cannot be written (a full disk, a read-only
+    folder), says so in one line instead of a traceback for every lost record."""
+
+    def __init__(self, path: Path, folder: _LogFolder) -> None:
+        super().__init__(path, maxBytes=5 * 2**20, backupCount=5, encoding="utf-8")
+        self.folder = folder
+        self.lost = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record (the base class calls handleError when that fails)."""
+        self.lost = False
+        super().emit(record)
+        if not self.lost:
+            self.folder.worked()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """The record is lost: one line to the console, not a traceback per record."""
+        self.lost = True
+        self.folder.failed(sys.exc_info()[1])
+
+
 def configure_logging(
     log_dir: Path,
     token: str | None = None,
@@ -80,16 +140,13 @@ def configure_logging(
     handlers: list[logging.Handler] = [console]
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
-        main = logging.handlers.RotatingFileHandler(
-            log_dir / "pmo_bot.log", maxBytes=5 * 2**20, backupCount=5, encoding="utf-8"
-        )
-        errors = logging.handlers.RotatingFileHandler(
-            log_dir / "errors.log", maxBytes=5 * 2**20, backupCount=5, encoding="utf-8"
-        )
+        folder = _LogFolder(log_dir)
+        main = _LogFile(log_dir / "pmo_bot.log", folder)
+        errors = _LogFile(log_dir / "errors.log", folder)
         errors.setLevel(logging.ERROR)
         handlers += [main, errors]
     except OSError as error:
-        logging.getLogger(__name__).warning("cannot write logs to %s: %s", log_dir, error)
+        _tell(cannot_log(log_dir, error))
     for handler in handlers:
         if handler is not console:
             handler.setFormatter(formatter)

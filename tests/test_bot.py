@@ -467,23 +467,40 @@ def _replace_newest_manual(settings, build) -> None:
     crafted.replace(item.path)
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        "attach_live",
+        "attach_new_file",
+        "vacuum_into",
+        "forged_history",
+        "hidden_in_insert",
+        "load_extension",
+    ],
+)
 def test_restore_button_on_a_hostile_sql_dump_changes_no_byte(
-    telegram, bot, bot_settings, sample_db, tmp_path
+    case, telegram, bot, bot_settings, sample_db, tmp_path
 ):
     from src.services.backup_service import create_backup
     from tests.test_hostile_archives import _attack_dumps, _with_sql_dump
-    from tests.test_restore import _checkpoint, _planted, _tree
+    from tests.test_restore import _checkpoint, _planted, _rows_of, _tree
 
     settings = bot_settings()
     create_backup(settings, "manual", trigger="test")
-    dump = _attack_dumps(sample_db, tmp_path, "tok3n")["attach_live"]
+    dump = _attack_dumps(sample_db, tmp_path, "tok3n")[case]
     _replace_newest_manual(settings, lambda src, dst: _with_sql_dump(src, dst, dump))
     _checkpoint(sample_db)
-    tree = _tree(tmp_path, sample_db)
+    rows, tree = _rows_of(sample_db), _tree(tmp_path, sample_db)
+    project = _tree(ROOT, ROOT / "data" / "pmo_recovery.db")
     plan = _restore_screen(telegram)  # validation ran: the SQL copy was refused, JSON used
     assert "users: 600 → 600" in plan["text"]
+    assert _rows_of(sample_db) == rows
     assert _tree(tmp_path, sample_db) == tree
+    assert _tree(ROOT, ROOT / "data" / "pmo_recovery.db") == project
     assert _planted("tok3n", tmp_path) == []
+    with closing(sqlite3.connect(settings.history_path)) as conn:
+        forged = "SELECT count(*) FROM verifications WHERE archive='forged'"
+        assert conn.execute(forged).fetchone()[0] == 0
 
 
 def test_restore_button_asks_again_before_a_schema_change(

@@ -6,6 +6,7 @@ and hashes the whole tree before and after.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -18,8 +19,10 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -33,8 +36,10 @@ from tests.test_restore import (
     _member_of,
     _overwrite_header,
     _planted,
+    _project_copy,
     _read_archive,
     _rows_of,
+    _run_project,
     _safety_copies,
     _tree,
     _without_fts_internals,
@@ -357,8 +362,9 @@ def test_a_damaged_live_database_that_still_opens_needs_schema_consent(
     assert sample_db.read_bytes() == before
 
 
-def _many_members(target: Path, count: int) -> Path:
-    """A real ZIP of `count` empty members, written fast (no zipfile overhead per entry)."""
+def _many_members(target: Path, count: int, *, zip64: bool = False) -> Path:
+    """A real ZIP of `count` empty members, written fast (no zipfile overhead per entry);
+    with `zip64`, a ZIP64 end record gives the count the 16-bit field cannot hold."""
     local, central = bytearray(), bytearray()
     for n in range(count):
         name = f"logs/m{n:06d}.log".encode()
@@ -397,14 +403,22 @@ def _many_members(target: Path, count: int) -> Path:
         len(local),
         0,
     )
-    target.write_bytes(bytes(local + central + end))
+    records = b""
+    if zip64:
+        at = len(local) + len(central)
+        records = struct.pack(
+            "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(central), len(local)
+        )
+        records += struct.pack("<4sIQI", b"PK\x06\x07", 0, at, 1)
+    target.write_bytes(bytes(local + central + records + end))
     return target
 
 
+@pytest.mark.parametrize(("zip64", "said"), [(False, "65,535 or more"), (True, "100,000")])
 def test_an_archive_of_100000_members_is_refused_within_seconds(
-    tmp_path: Path, sample_db: Path, run_cli: RunCli
+    zip64: bool, said: str, tmp_path: Path, sample_db: Path, run_cli: RunCli
 ) -> None:
-    archive = _many_members(tmp_path / "absurd.zip", 100_000)
+    archive = _many_members(tmp_path / "absurd.zip", 100_000, zip64=zip64)
     with zipfile.ZipFile(archive) as zf:  # a real ZIP, not a broken one
         assert len(zf.infolist()) == 100_000
     for args in (("verify", str(archive)), ("restore", str(archive))):
@@ -412,7 +426,10 @@ def test_an_archive_of_100000_members_is_refused_within_seconds(
         result = run_cli(*args, db=sample_db, timeout=60)
         took = time.monotonic() - started
         assert result.returncode == 5, (args, result.stderr)
-        assert "more than any backup has" in result.stderr + result.stdout
+        assert f"it says it has {said} members, more than any backup has" in (
+            result.stderr + result.stdout
+        ), result.stderr
+        assert "65535" not in result.stderr + result.stdout
         assert took < 20, took  # a generous bound for a slow CI machine; a second here
 
 
@@ -451,6 +468,10 @@ def test_verify_refuses_the_names_restore_refuses_and_latest_skips_such_an_archi
     from src.services.history import History
 
     History(tmp_path / "backups" / "history.sqlite3").record_verification(newer, datetime.now(), [])
+    listed = run_cli("list", db=sample_db)  # the names are checked again: not ✅
+    line = next(line for line in listed.stdout.splitlines() if line.endswith(newer.name))
+    assert line.startswith("❌"), listed.stdout
+    assert "not a safe relative path" in listed.stdout
     latest = run_cli("restore", "latest", db=sample_db)
     assert latest.returncode == NOT_CONFIRMED, latest.stderr
     assert good.name in latest.stdout
@@ -480,6 +501,126 @@ def test_a_local_header_that_disagrees_with_the_directory_is_refused_like_unzip_
     if shutil.which("unzip"):
         tested = subprocess.run(["unzip", "-tq", str(crafted)], capture_output=True, check=False)
         assert tested.returncode != 0
+
+
+def _central_entry(archive: Path, name: str) -> int:
+    """Where the central directory's entry for `name` starts."""
+    with zipfile.ZipFile(archive) as zf:
+        at = zf.start_dir
+    data = archive.read_bytes()
+    while data[at : at + 4] == b"PK\x01\x02":
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, at + 28)
+        if data[at + 46 : at + 46 + name_len] == name.encode():
+            return at
+        at += 46 + name_len + extra_len + comment_len
+    raise KeyError(name)
+
+
+def _patch(raw: BinaryIO, at: int, fmt: str, change: Callable[[int], int]) -> None:
+    raw.seek(at)
+    (value,) = struct.unpack(fmt, raw.read(struct.calcsize(fmt)))
+    raw.seek(at)
+    raw.write(struct.pack(fmt, change(value)))
+
+
+# (field offset in the local header or the central entry, its format, the change)
+_LOCAL_EDITS: dict[str, tuple[int, str, Callable[[int], int]]] = {
+    "name": (30, "<B", lambda v: v ^ 1),
+    "version": (4, "<H", lambda v: 63),
+    "bit3": (6, "<H", lambda v: v | 0x08),
+    "encrypted": (6, "<H", lambda v: v | 0x01),
+    "utf8": (6, "<H", lambda v: v ^ 0x800),
+    "level_hint": (6, "<H", lambda v: v ^ 0x02),
+    "method": (8, "<H", lambda v: 0),
+    "time": (10, "<H", lambda v: v ^ 1),
+    "crc": (14, "<I", lambda v: 0),
+    "packed": (18, "<I", lambda v: v + 1),
+    "size": (22, "<I", lambda v: v + 1),
+    "name_len": (26, "<H", lambda v: v + 1),
+    "extra_len": (28, "<H", lambda v: v + 4),
+}
+_CENTRAL_EDITS: dict[str, tuple[int, str, Callable[[int], int]]] = {
+    "bit3": (8, "<H", lambda v: v | 0x08),
+    "packed_less": (20, "<I", lambda v: v - 1),
+    "packed_more": (20, "<I", lambda v: v + 1),
+    "offset": (42, "<I", lambda v: v + 1),
+}
+
+
+def _crafted_variants(base: Path, folder: Path) -> list[Path]:
+    """Copies of `base` whose local headers or central entries disagree, one field each,
+    on a member in the middle and on the last one (before the central directory)."""
+    with zipfile.ZipFile(base) as zf:
+        ordered = sorted(zf.infolist(), key=lambda i: i.header_offset)
+    middle = next(i for i in ordered if i.filename.endswith(".json"))
+    edits = [("local", n, e) for n, e in _LOCAL_EDITS.items()]
+    edits += [("central", n, e) for n, e in _CENTRAL_EDITS.items()]
+    edits.append(("both", "bit3", _LOCAL_EDITS["bit3"]))  # no descriptor follows the data
+    variants = []
+    for info, where in ((middle, "middle"), (ordered[-1], "last")):
+        for side, name, (offset, fmt, change) in edits:
+            target = folder / f"crafted_{where}_{side}_{name}.zip"
+            shutil.copyfile(base, target)
+            central = _central_entry(target, info.filename)
+            with target.open("r+b") as raw:
+                if side in ("local", "both"):
+                    _patch(raw, info.header_offset + offset, fmt, change)
+                if side in ("central", "both"):
+                    field = offset if side == "central" else 8  # the central flags
+                    _patch(raw, central + field, fmt, change)
+            variants.append(target)
+    return variants
+
+
+def _with_data_descriptors(base: Path, target: Path) -> Path:
+    """A sound copy of `base` written as a stream: every member's CRC and sizes follow its
+    data (flag bit 3), as zip tools writing to a pipe do."""
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self, raw: BinaryIO) -> None:
+            self.raw = raw
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            return self.raw.write(data)
+
+    with (
+        target.open("wb") as raw,
+        zipfile.ZipFile(base) as source,
+        zipfile.ZipFile(Unseekable(raw), "w", zipfile.ZIP_DEFLATED) as written,
+    ):
+        for info in source.infolist():
+            with written.open(info.filename, "w") as member:
+                member.write(source.read(info))
+    return target
+
+
+@pytest.mark.skipif(not shutil.which("unzip"), reason="compares with Info-ZIP's unzip")
+def test_every_crafted_header_disagreement_unzip_refuses_is_refused_by_verify(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    base = _backup(run_cli, sample_db)
+    crafted = tmp_path / "crafted"
+    crafted.mkdir()
+    verdicts = {}
+    for archive in _crafted_variants(base, crafted):
+        theirs = subprocess.run(["unzip", "-tq", str(archive)], capture_output=True, check=False)
+        ours = run_cli("verify", str(archive), db=sample_db)
+        assert "Traceback" not in ours.stderr, ours.stderr
+        verdicts[archive.stem] = (theirs.returncode, ours.returncode)
+    missed = {name: v for name, v in verdicts.items() if v[0] != 0 and v[1] == 0}
+    assert missed == {}, missed
+    # the cases the audit found, and that the comparison above is not idle
+    for name in ("middle_local_bit3", "last_local_bit3", "middle_both_bit3", "middle_local_utf8"):
+        assert verdicts[f"crafted_{name}"][0] != 0, verdicts
+    # a sound archive with data descriptors passes both
+    streamed = _with_data_descriptors(base, tmp_path / "streamed.zip")
+    unzipped = subprocess.run(["unzip", "-tq", str(streamed)], capture_output=True, check=False)
+    assert unzipped.returncode == 0, unzipped.stdout
+    passed = run_cli("verify", str(streamed), db=sample_db)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
 
 
 def test_a_failure_at_the_final_flush_of_a_compressed_member_does_not_hang(tmp_path: Path) -> None:
@@ -573,6 +714,23 @@ def test_a_env_file_that_is_not_utf8_names_the_line_and_never_prints_a_value(
     assert ".env:2" in message, message
     assert secret not in message and "caf" not in message
     assert exit_status_for(raised.value) == ExitStatus.CONFIG
+
+
+def test_a_env_file_that_is_not_utf8_is_exit_3_through_the_cli_and_prints_no_value(
+    tmp_path: Path, sample_db: Path
+) -> None:
+    project = _project_copy(tmp_path)
+    secret = "123456789:AAF-not-a-real-token_but-shaped-like-one"
+    (project / ".env").write_bytes(
+        f"# settings\nBOT_TOKEN={secret}\nNOTE=caf\xe9 {secret}\n".encode("latin-1")
+    )
+    for args in (("status",), ("backup",), ("list",)):
+        result = _run_project(project, tmp_path, sample_db, *args)
+        said = result.stdout + result.stderr
+        assert result.returncode == 3, (args, said)
+        assert f"{project / '.env'}:3" in said or ".env:3" in said, said
+        assert secret not in said and secret.split(":")[1] not in said, said
+        assert "caf" not in said and "Traceback" not in said, said
 
 
 def _can_mount_tmpfs(where: Path) -> bool:
@@ -676,6 +834,66 @@ def _fill(folder: Path) -> None:
         pass
 
 
+@pytest.mark.skipif(os.name == "nt", reason="tmpfs")
+def test_a_full_log_folder_is_said_once_and_the_command_goes_on(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    logs = tmp_path / "logs"
+    if not _can_mount_tmpfs(logs):
+        pytest.skip("needs root and tmpfs to fill a real file system")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(logs)], check=True)
+    try:
+        _fill(logs)
+        result = run_cli("backup", "--type", "manual", db=sample_db)
+    finally:
+        subprocess.run(["umount", str(logs)], check=True)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "Logging error" not in said and "Traceback" not in said, said
+    line = f"Cannot write to the log in {logs}: No space left on device"
+    assert result.stderr.count(line) == 1, result.stderr
+    assert "log lines are lost until there is room" in result.stderr
+
+
+def test_a_log_file_that_cannot_be_written_is_said_once_not_per_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without root (no tmpfs): the log files' streams fail as a full disk does."""
+    import logging
+
+    from src.logging_setup import configure_logging
+
+    class FullDisk(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    configure_logging(tmp_path / "logs")
+    root = logging.getLogger()
+    files = [h for h in root.handlers if isinstance(h, logging.FileHandler)]
+    try:
+        assert len(files) == 2
+        for handler in files:
+            handler.stream.close()
+            handler.stream = FullDisk()
+        for n in range(5):
+            logging.getLogger("test").error("line %d", n)
+        first = capsys.readouterr().err
+        for handler in files:  # room again: a later failure is said again
+            handler.stream = io.StringIO()
+        logging.getLogger("test").error("written")
+        for handler in files:
+            handler.stream = FullDisk()
+        logging.getLogger("test").error("lost again")
+        second = capsys.readouterr().err
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+    assert "Logging error" not in first and "Traceback" not in first, first
+    line = f"⚠️ Cannot write to the log in {tmp_path / 'logs'}: No space left on device"
+    assert first.count(line) == 1, first
+    assert second.count(line) == 1, second
+
+
 @pytest.mark.slow
 def test_a_full_recovery_folder_is_named_and_no_good_backup_is_marked_failed(
     tmp_path: Path, sample_db: Path, run_cli: RunCli
@@ -739,6 +957,48 @@ def test_a_read_only_recovery_folder_is_named_by_repair(
     assert result.returncode == 7, said
     assert f"Cannot write in {recovery}" in result.stderr, said
     assert "Unexpected error" not in said and "Traceback" not in said, said
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes and mounts")
+def test_a_read_only_backup_folder_can_be_looked_at_and_restored_from_but_not_written(
+    tmp_path: Path, sample_db: Path, run_cli: RunCli
+) -> None:
+    backups = tmp_path / "backups"
+    archive = _backup(run_cli, sample_db)
+    as_root = os.geteuid() == 0  # root ignores modes: a read-only bind mount it is
+    if as_root:
+        bound = subprocess.run(["mount", "--bind", str(backups), str(backups)], check=False)
+        if bound.returncode:
+            pytest.skip("as root, needs a bind mount to make a read-only folder")
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(backups)], check=True)
+    else:
+        for folder in (backups, *[p for p in backups.rglob("*") if p.is_dir()]):
+            folder.chmod(0o555)
+    try:
+        if os.access(backups, os.W_OK) and not as_root:
+            pytest.skip("this user can write in a 0555 folder")
+        _checkpoint(sample_db)
+        before = sample_db.read_bytes()
+        status = run_cli("status", db=sample_db)
+        verify = run_cli("verify", "--all", db=sample_db)
+        preview = run_cli("restore", "latest", db=sample_db)
+        confirmed = run_cli("restore", "latest", "--confirm", db=sample_db)
+    finally:
+        if as_root:
+            subprocess.run(["umount", str(backups)], check=True)
+        else:
+            for folder in (backups, *[p for p in backups.rglob("*") if p.is_dir()]):
+                folder.chmod(0o700)
+    for result in (status, verify, preview, confirmed):
+        said = result.stdout + result.stderr
+        assert "Traceback" not in said and "Unexpected error" not in said, said
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert preview.returncode == NOT_CONFIRMED, preview.stdout + preview.stderr
+    assert archive.name in preview.stdout
+    assert confirmed.returncode == 7, confirmed.stdout + confirmed.stderr
+    assert f"Cannot write in {backups}" in confirmed.stderr, confirmed.stderr
+    assert sample_db.read_bytes() == before  # no safety copy could be made: nothing changed
 
 
 @pytest.mark.skipif(os.name == "nt", reason="tmpfs")

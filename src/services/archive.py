@@ -338,6 +338,19 @@ def read_metadata(path: Path) -> dict[str, Any]:
     return data
 
 
+def refused_names(path: Path) -> list[str]:
+    """The member names (and kinds) restore would refuse, from the central directory.
+
+    Raises:
+        ArchiveInvalid: not a readable ZIP.
+    """
+    try:
+        with open_zip(path) as archive:
+            return check_infos(archive.infolist())
+    except _METADATA_ERRORS as error:
+        raise ArchiveInvalid(f"{path.name} is not a readable ZIP archive: {error}") from None
+
+
 def check_members(
     path: Path,
     metadata: dict[str, Any],

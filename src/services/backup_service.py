@@ -39,7 +39,7 @@ from src.services.integrity import (
     open_readonly,
     run_check,
 )
-from src.services.live_database import copy_with_sidecars, roll_back_hot_journal
+from src.services.live_database import clean_after_killed_restore, copy_with_sidecars
 from src.services.locking import exclusive_lock
 from src.services.member_names import safe_part
 from src.services.naming import publish_new
@@ -279,7 +279,7 @@ def _create_locked(
     """Make the backup while holding the lock."""
     db = settings.database_path
     check_header(db)
-    roll_back_hot_journal(db)  # a killed restore's journal: read-only opens cannot
+    clean_after_killed_restore(db)  # its journal (read-only opens cannot roll it back)
     clean_leftovers(folder)
     check_space(settings, folder)
     name = unique_name(folder, backup_type, started)

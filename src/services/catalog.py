@@ -13,7 +13,7 @@ from typing import Any
 
 from src.config.settings import ARCHIVE_TYPES, PRE_RESTORE, Settings
 from src.errors import ArchiveInvalid, BackupError, disk_errors_in
-from src.services.archive import check_members, extract_member, read_metadata
+from src.services.archive import check_members, extract_member, read_metadata, refused_names
 from src.services.history import History
 from src.services.integrity import count_rows, run_check
 from src.services.naming import clean_stale, work_prefix
@@ -188,11 +188,16 @@ def _describe(
 ) -> BackupInfo:
     """Read what `list` shows of one archive."""
     metadata, error = None, None
+    known = history.verification(path)
     try:
         metadata = read_metadata(path)
+        # one verified by an older version may hold names this one refuses to restore
+        refused = refused_names(path) if known and known[0] else []
+        if refused:
+            more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
+            error = "; ".join(refused[:3]) + more
     except ArchiveInvalid as problem:
         error = str(problem)
-    known = history.verification(path)
     verified = False if error else (known[0] if known else None)
     return BackupInfo(
         path=path,

@@ -136,6 +136,14 @@ def read_only_history(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
+def _same_file(conn: sqlite3.Connection, key: str, found: os.stat_result) -> bool:
+    """Whether the archive recorded as `key` passed every check with this size and time."""
+    row = conn.execute(
+        "SELECT size, mtime_ns FROM verified_files WHERE archive = ?", (key,)
+    ).fetchone()
+    return row is not None and (found.st_size, found.st_mtime_ns) == (row[0], row[1])
+
+
 def _has_tables(conn: sqlite3.Connection, *names: str) -> bool:
     """Tell whether the history's tables exist (a file made elsewhere, or by an older
     version of the tool, may lack them: its writers add them on their next write)."""
@@ -227,31 +235,66 @@ class History:
 
     def unchanged_since_verified(self, archive: Path) -> bool:
         """Tell whether the archive passed every check and its file has not changed since
-        (the same size and modification time); False when unknown."""
+        (the same size and modification time); False when unknown.
+
+        An archive recorded at another path with the same place in the backup folder (the
+        folder was moved, history and all) counts only with that same size and time.
+        """
         if not self.path.exists() or not archive.is_file():
             return False
-        row = None
+        found = archive.stat()
         with self._recording("a look-up"), self._reading() as conn:
             if not _has_tables(conn, "verified_files"):
                 return False
-            row = conn.execute(
-                "SELECT size, mtime_ns FROM verified_files WHERE archive = ?", (str(archive),)
-            ).fetchone()
-        found = archive.stat()
-        return row is not None and (found.st_size, found.st_mtime_ns) == (row[0], row[1])
+            return any(
+                _same_file(conn, key, found) for key in [str(archive), *self._moved(conn, archive)]
+            )
+        return False
 
     def verification(self, archive: Path) -> tuple[bool, str] | None:
-        """Return (ok, verified_at) of the last verification of an archive, if any."""
+        """Return (ok, verified_at) of the last verification of an archive, if any.
+
+        When this path has none, a verification recorded where the backup folder used to
+        be (the same path inside it) counts: a failed one always, a passed one only while
+        the file has the size and modification time it had then.
+        """
         if not self.path.exists():
             return None
-        row = None
         with self._recording("a look-up"), self._reading() as conn:
             if not _has_tables(conn):
                 return None
-            row = conn.execute(
-                "SELECT ok, verified_at FROM verifications WHERE archive = ?", (str(archive),)
-            ).fetchone()
-        return (bool(row[0]), str(row[1])) if row else None
+            query = "SELECT ok, verified_at FROM verifications WHERE archive = ?"
+            row = conn.execute(query, (str(archive),)).fetchone()
+            if row is not None:
+                return bool(row[0]), str(row[1])
+            found = archive.stat() if archive.is_file() else None
+            found = found if _has_tables(conn, "verified_files") else None
+            trusted = []
+            for key in self._moved(conn, archive):
+                ok, at = conn.execute(query, (key,)).fetchone()
+                if not ok or (found is not None and _same_file(conn, key, found)):
+                    trusted.append((str(at), bool(ok)))
+            if trusted:
+                at, ok = max(trusted)
+                return ok, at
+        return None
+
+    def _moved(self, conn: sqlite3.Connection, archive: Path) -> list[str]:
+        """The recorded paths, other than this one, of the archive at the same place in the
+        backup folder (where the folder was before it moved with its history)."""
+        try:
+            inside = archive.relative_to(self.path.parent).parts
+        except ValueError:
+            return []
+        pattern = "%" + archive.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        keys = conn.execute(
+            "SELECT archive FROM verifications WHERE archive LIKE ? ESCAPE '\\'", (pattern,)
+        )
+        return [
+            str(key)
+            for (key,) in keys
+            if str(key) != str(archive) and Path(str(key)).parts[-len(inside) :] == inside
+        ]
 
     def keep(self, archive: str, when: datetime) -> bool:
         """Exempt an archive (its file name) from retention; False when it was already.

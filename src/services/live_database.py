@@ -78,6 +78,26 @@ def roll_back_hot_journal(db: Path) -> bool:
     return True
 
 
+def staging_path(db: Path) -> Path:
+    """Where a restore that replaces the database as a file writes the new one first."""
+    return db.with_name(f".{db.name}.restoring")
+
+
+def clean_after_killed_restore(db: Path) -> bool:
+    """Undo what a killed restore left beside the live database; say if there was any.
+
+    Call it holding the backup lock (no restore is then at work): the hot journal of a
+    write into the database is rolled back, and a half-written (or never used) staging
+    file of a replacement is removed. The live file itself is always the old or the new.
+    """
+    staging = staging_path(db)
+    found = staging.exists()
+    if found:
+        logger.warning("removing %s, the leftover of a restore that was stopped", staging)
+        staging.unlink(missing_ok=True)
+    return roll_back_hot_journal(db) or found
+
+
 @contextmanager
 def readable_copy(db: Path, work_dir: Path) -> Iterator[Path]:
     """Yield the database to read: a rolled-back copy when a hot journal is beside it.
@@ -328,7 +348,7 @@ def opens(db: Path) -> bool:
 def _replace_file(settings: Settings, candidate: Path, db: Path) -> list[Path]:
     """Put the candidate in place of an unopenable (or missing) database file."""
     db.parent.mkdir(parents=True, exist_ok=True)
-    staging = db.with_name(f".{db.name}.restoring")
+    staging = staging_path(db)
     kept: list[Path] = []
     try:
         _stage(candidate, staging, db)

@@ -21,6 +21,7 @@ from src.errors import (
     ArchiveInvalid,
     BackupError,
     LockBusy,
+    NotVerifiedHere,
     RestoreAborted,
     SchemaChangeRefused,
     disk_error,
@@ -37,11 +38,11 @@ from src.services.integrity import (
 )
 from src.services.live_database import (
     SIDECARS,
+    clean_after_killed_restore,
     is_busy,
     match_live,
     opens,
     readable_copy,
-    roll_back_hot_journal,
     set_journal_mode,
     write_live,
     write_tables,
@@ -128,12 +129,15 @@ class CopyResult:
         return "ok" if self.ok else "failed"
 
 
-def candidates(settings: Settings, reference: str) -> Iterator[Path]:
+def candidates(
+    settings: Settings, reference: str, passed: list[str] | None = None
+) -> Iterator[Path]:
     """Yield the archives `reference` names: a path or a name `list` shows, or for `latest`
     the verified ones, newest first.
 
     `latest` follows the one rule (catalog.counts_as_latest); when one fails validation,
-    the next one is tried.
+    the next one is tried. A newer archive that `list` itself finds unusable (unreadable,
+    or a member name restore refuses) is noted in `passed`, as a skipped one is.
     """
     if reference != "latest":
         yield catalog.resolve_archive(settings, reference)
@@ -141,6 +145,8 @@ def candidates(settings: Settings, reference: str) -> Iterator[Path]:
     for backup in catalog.list_backups(settings):
         if catalog.counts_as_latest(backup):
             yield backup.path
+        elif backup.error and passed is not None:
+            passed.append(f"skipped {backup.name}: {backup.error}")
 
 
 def plan_restore(
@@ -231,11 +237,11 @@ def _validate_first(
     a full recovery folder (InsufficientSpace) says nothing about the archive and stops.
     """
     skipped: list[str] = []
-    fetched: list[str] = []
+    fetched: list[str] = []  # for `latest`: also the newer archives `list` finds unusable
     archives = (
         fetching.candidates(settings, from_target, reference, work, fetched)
         if from_target
-        else candidates(settings, reference)
+        else candidates(settings, reference, fetched)
     )
     record = record and not from_target  # a fetched copy is no archive of the history
     history = History(settings.history_path)
@@ -267,7 +273,29 @@ def _validate_first(
             f"No verified backup passed validation ({'; '.join(skipped)}). Nothing was "
             "restored. `verify --all` checks every backup; `list` shows them."
         )
+    if reference == "latest" and not from_target:
+        _unverified_here(settings)
     raise RestoreAborted("No verified backup to restore. `list` shows the backups there are.")
+
+
+def _unverified_here(settings: Settings) -> None:
+    """Say what to do when `latest` finds no verified backup but unverified ones exist.
+
+    Raises:
+        NotVerifiedHere: archives that could be `latest` have not been verified here.
+    """
+    unverified = [
+        b
+        for b in catalog.list_backups(settings)
+        if b.verified is None
+        and catalog.not_latest_because(b.backup_type, b.degraded, b.trigger) is None
+    ]
+    if unverified:
+        raise NotVerifiedHere(
+            f"No verified backup to restore: {len(unverified)} archive(s) in "
+            f"{settings.backup_dir} have not been verified here (the backup folder may have "
+            "been moved or copied). Run `backup_manager.py verify --all`, then restore again."
+        )
 
 
 def _schema_changes(live: Path, validation: Validation) -> list[SchemaChange]:
@@ -389,7 +417,7 @@ def restore(
         # one lock from the safety copy to the end of the write: nothing slips in between
         exclusive_lock(settings.backup_dir / ".lock", "restore", settings.lock_timeout),
     ):
-        roll_back_hot_journal(settings.database_path)
+        clean_after_killed_restore(settings.database_path)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # the safety copy (of the live file) is made on one core while the archive is
             # validated on the other; a refused restore deletes it again
