@@ -494,7 +494,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return a 
         output.emit("❌ Interrupted; nothing half-written is left as a backup.", sys.stderr)
         return int(ExitStatus.INTERRUPTED)
     except BackupError as error:
-        output.emit(f"❌ {error}", sys.stderr)
+        # a restore shown but not confirmed failed nothing: it waits for the operator
+        shown = isinstance(error, NotConfirmed)
+        output.emit(f"{'💡' if shown else '❌'} {error}", sys.stderr)
         return int(exit_status_for(error))
     except Exception as error:
         known = disk_error(error)
