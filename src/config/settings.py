@@ -555,9 +555,7 @@ class _Reader:
         raw = self.text(name, default).lower()
         parts = _DURATION.findall(raw)
         if not parts or "".join(n + u for n, u in parts) != raw:
-            raise ConfigError(
-                f"{name}={raw!r} is not a duration: write e.g. 72h, 30m, 1s or 500ms"
-            )
+            raise ConfigError(f"{name}={raw!r} is not a duration: write e.g. 72h, 30m, 1s or 500ms")
         unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
         value = timedelta(seconds=sum(float(n) * unit[u] for n, u in parts))
         if value < minimum:
