@@ -128,6 +128,15 @@ def supervisor_state(settings: Settings) -> dict[str, Any]:
     return state if isinstance(state, dict) else {}
 
 
+def _changed_since(settings: Settings, moment: datetime | None) -> bool:
+    """Tell whether the database (or its WAL) was written after `moment` (+1 s)."""
+    db = settings.database_path
+    stamps = [p.stat().st_mtime for p in (db, db.with_name(db.name + "-wal")) if p.exists()]
+    if not stamps or moment is None:
+        return bool(stamps)
+    return max(stamps) > moment.timestamp() + 1
+
+
 def read_status(settings: Settings, now: datetime) -> ReplicationStatus | None:
     """Gather the REPLICATION section (None: REPLICA_URL is not set)."""
     if not settings.replica.enabled:
@@ -142,6 +151,8 @@ def read_status(settings: Settings, now: datetime) -> ReplicationStatus | None:
     lag, at_most = seen.lag, False
     newest = seen.replica.newest_at
     behind = seen.local_txid is not None and seen.local_txid > seen.replica.newest_txid
+    # without Litestream nothing counts the writes: a database changed since is behind
+    behind = behind or (not running and _changed_since(settings, newest))
     if behind and waiting:
         lag = now - datetime.fromisoformat(waiting)
     elif behind and newest is not None:
@@ -154,7 +165,7 @@ def read_status(settings: Settings, now: datetime) -> ReplicationStatus | None:
         last_exit=saved.get("last_exit"),
         local_txid=seen.local_txid,
         positions=seen.replica,
-        lag=lag if seen.local_txid is not None else None,
+        lag=lag if seen.local_txid is not None or at_most else None,
         lag_at_most=at_most,
         max_lag=settings.replica.max_lag,
         error=seen.error,
