@@ -50,6 +50,7 @@ from src.services.live_database import (
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, publish_new, unique_path, work_prefix
 from src.services.offsite import fetching
+from src.services.replication import litestream
 from src.services.replication.restore import restore_from_replica
 from src.services.safety_copy import SafetyCopy
 from src.services.sandbox import open_untrusted
@@ -452,6 +453,8 @@ def restore(
         else:
             moved = write_live(settings, plan.validation.candidate)
             set_journal_mode(settings.database_path, journal_mode)
+            if settings.replica.enabled:  # a running Litestream writes to its own tables
+                litestream.keep_bookkeeping(settings.database_path)
         result = _after(settings, plan, safety, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)

@@ -6,10 +6,12 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import sysconfig
 from collections.abc import Mapping
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -162,3 +164,14 @@ def _last_words(settings: Settings, stderr: str) -> str:
     if settings.replica.url:
         text = text.replace(settings.replica.url, settings.replica.describe())
     return text[:400]
+
+
+def keep_bookkeeping(db: Path) -> None:
+    """Give a database that was just replaced Litestream's two tables back (as Litestream
+    makes them): a running Litestream writes to them, and a restored backup may lack them.
+    """
+    with closing(sqlite3.connect(db, timeout=10, isolation_level=None)) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _litestream_seq (id INTEGER PRIMARY KEY, seq INTEGER)"
+        )
+        conn.execute("CREATE TABLE IF NOT EXISTS _litestream_lock (id INTEGER)")

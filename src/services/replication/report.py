@@ -62,13 +62,16 @@ class ReplicationStatus:
         return self.running and self.error is None and not self.behind
 
 
+CHECK_TIMEOUT = 10.0  # seconds a look at the replica may take (an unreachable one hangs)
+
+
 def local_txid(settings: Settings) -> int | None:
     """The newest transaction Litestream has taken from the live database (None: none yet).
 
     Raises:
         ReplicationError: litestream failed.
     """
-    rows = litestream.run_json(settings, "status", "-json", timeout=30) or []
+    rows = litestream.run_json(settings, "status", "-json", timeout=CHECK_TIMEOUT) or []
     for row in rows:
         if row.get("database") == str(settings.database_path) and row.get("local_txid"):
             try:
@@ -78,14 +81,14 @@ def local_txid(settings: Settings) -> int | None:
     return None
 
 
-def replica_positions(settings: Settings) -> ReplicaPositions:
+def replica_positions(settings: Settings, timeout: float = 60) -> ReplicaPositions:
     """What the replica holds (it is listed: this reaches the storage).
 
     Raises:
-        ReplicationError: the replica could not be listed.
+        ReplicationError: the replica could not be listed within `timeout` seconds.
     """
     listing = litestream.run_json(
-        settings, "ltx", "-level", "all", "-json", str(settings.database_path), timeout=60
+        settings, "ltx", "-level", "all", "-json", str(settings.database_path), timeout=timeout
     )
     return positions(parse_ltx(listing))
 
@@ -98,7 +101,7 @@ def observe(settings: Settings, tracker: LagTracker, now: datetime) -> Observati
     except ReplicationError as failed:
         local, error = None, str(failed)
     try:
-        replica = replica_positions(settings)
+        replica = replica_positions(settings, CHECK_TIMEOUT)
     except ReplicationError as failed:
         waiting = tracker.oldest_waiting_since()
         lag = now - waiting if waiting else None
