@@ -23,7 +23,7 @@ class ExitStatus(IntEnum):
     BUSY = 6  # another backup or restore holds the lock
     NO_SPACE = 7  # not enough free disk space, or a folder is not writable
     NOT_CONFIRMED = 8  # restore shown but not done: add --confirm
-    OFFSITE = 10  # an off-machine target could not be reached, or refused a copy (9: the .bat)
+    OFFSITE = 10  # an off-machine target or the replica could not be reached (9: the .bat)
     INTERRUPTED = 130  # Ctrl-C / SIGINT
 
 
@@ -117,6 +117,12 @@ class OffsiteCopyInvalid(OffsiteError):
     """A copy on a target does not match what was sent, or does not decrypt."""
 
     exit_status = ExitStatus.INTEGRITY
+
+
+class ReplicationError(BackupError):
+    """Litestream is missing or failed, or its replica (REPLICA_URL) could not be read."""
+
+    exit_status = ExitStatus.OFFSITE
 
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

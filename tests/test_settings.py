@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +128,58 @@ def test_default_zone_follows_daylight_saving(tmp_path):
         cwd=Path(__file__).parents[1],
     )
     assert done.stdout.split() == ["2026-07-01T12:00:00+02:00", "2026-01-01T11:00:00+01:00"]
+
+
+def test_replication_is_off_by_default_and_its_defaults_are_litestreams(tmp_path):
+    replica = load_settings({}, root=tmp_path, env_file=tmp_path / ".env").replica
+    assert not replica.enabled
+    assert (replica.retention, replica.sync_interval, replica.max_lag) == (
+        timedelta(hours=72),
+        timedelta(seconds=1),
+        timedelta(minutes=5),
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REPLICA_URL", "ftp://host/db"),
+        ("REPLICA_URL", "file://relative/path"),
+        ("REPLICA_URL", "/just/a/path"),
+        ("REPLICA_ENDPOINT", "minio:9000"),
+        ("REPLICA_RETENTION", "3 days"),
+        ("REPLICA_SYNC_INTERVAL", "1"),
+        ("REPLICA_SYNC_INTERVAL", "10ms"),
+        ("REPLICA_MAX_LAG", "-5m"),
+        ("REPLICA_CA_BUNDLE", "missing.pem"),
+        ("OFFSITE_TARGETS", "replica=/mnt/usb"),
+    ],
+)
+def test_invalid_replica_settings_name_the_variable(tmp_path, name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value}, root=tmp_path, env_file=tmp_path / ".env")
+
+
+def test_replica_durations_read_as_go_writes_them(tmp_path):
+    replica = load_settings(
+        {
+            "REPLICA_URL": "s3://bucket/bot",
+            "REPLICA_RETENTION": "1h30m",
+            "REPLICA_SYNC_INTERVAL": "500ms",
+        },
+        root=tmp_path,
+        env_file=tmp_path / ".env",
+    ).replica
+    assert replica.retention == timedelta(minutes=90)
+    assert replica.sync_interval == timedelta(milliseconds=500)
+
+
+def test_windows_refuses_replication_saying_why(tmp_path):
+    with pytest.raises(ConfigError, match="no Windows build"):
+        load_settings(
+            {"REPLICA_URL": "s3://bucket/bot"},
+            root=tmp_path,
+            env_file=tmp_path / ".env",
+            platform="win32",
+        )
+    assert not load_settings({}, root=tmp_path, platform="win32").replica.enabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,7 +15,13 @@ from src.cli import output
 from src.cli.offsite_commands import offsite
 from src.cli.progress_display import shows_progress
 from src.cli.scheduler_commands import scheduler
-from src.config.settings import ARCHIVE_TYPES, BACKUP_TYPES, Settings, load_settings
+from src.config.settings import (
+    ARCHIVE_TYPES,
+    BACKUP_TYPES,
+    REPLICA_SOURCE,
+    Settings,
+    load_settings,
+)
 from src.errors import (
     ArchiveInvalid,
     BackupError,
@@ -40,6 +47,7 @@ from src.services import (
 )
 from src.services.file_modes import restrict_new_files
 from src.services.notifiers import notifier_for
+from src.services.replication.restore import parse_at
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +281,15 @@ def verify(settings: Settings, path: Path | None, check_all: bool, as_json: bool
     "from_target",
     metavar="NAME",
     help="Take the archive from the off-machine target NAME (downloaded and decrypted with "
-    "AGE_IDENTITY_FILE); ARCHIVE is then `latest` or a copy's name there.",
+    "AGE_IDENTITY_FILE); ARCHIVE is then `latest` or a copy's name there. `--from replica`: "
+    "the Litestream replica (REPLICA_URL), ARCHIVE `latest`.",
+)
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIME",
+    help="With --from replica: restore the database as it was at TIME, `YYYY-MM-DD HH:MM[:SS]` "
+    "in BACKUP_TIMEZONE or ISO 8601 with an offset.",
 )
 @click.option(
     "--to",
@@ -311,6 +327,7 @@ def restore(
     include_files: bool,
     allow_schema_change: bool,
     from_target: str | None,
+    at_text: str | None,
     to_path: Path | None,
     tables: tuple[str, ...],
     safety_dir: Path | None,
@@ -320,12 +337,13 @@ def restore(
     """Restore the database from ARCHIVE (a backup ZIP, or `latest`)."""
     if no_safety_copy and safety_dir is not None:
         raise click.UsageError("--safety-dir says where the safety copy goes: drop one of them.")
+    at = _point_in_time(settings, from_target, at_text, include_files)
     if to_path is not None:
         if tables or include_files:
             raise click.UsageError(
                 "--to writes the whole database to a new file: drop --table and --include-files."
             )
-        copy = restore_service.restore_to(settings, archive, to_path, from_target)
+        copy = restore_service.restore_to(settings, archive, to_path, from_target, at)
         output.emit(
             output.result_json(copy, ok=copy.ok, state=copy.state)
             if as_json
@@ -335,7 +353,7 @@ def restore(
             raise IntegrityFailure(f"{copy.path} does not match the backup; see above.")
         return
     if not confirm:
-        plan = restore_service.check_only(settings, archive, from_target, list(tables))
+        plan = restore_service.check_only(settings, archive, from_target, list(tables), at)
         output.emit(
             output.result_json(
                 plan, confirmed=False, needs_schema_consent=plan.needs_schema_consent
@@ -366,6 +384,7 @@ def restore(
         tables=list(tables),
         safety_dir=safety_dir,
         safety_copy=not no_safety_copy,
+        at=at,
     )
     output.emit(
         output.result_json(result, confirmed=True, ok=result.ok, state=result.state)
@@ -377,6 +396,22 @@ def restore(
 
 
 NO_SAFETY_ANSWER = "no safety copy"
+
+
+def _point_in_time(
+    settings: Settings, from_target: str | None, at_text: str | None, include_files: bool
+) -> datetime | None:
+    """Read --at (only with --from replica, which has no files to restore)."""
+    if from_target == REPLICA_SOURCE and include_files:
+        raise click.UsageError("The replica holds the database only: drop --include-files.")
+    if at_text is None:
+        return None
+    if from_target != REPLICA_SOURCE:
+        raise click.UsageError("--at chooses a moment of the replica: add --from replica.")
+    try:
+        return parse_at(at_text, settings)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--at") from None
 
 
 def _confirm_without_safety_copy(settings: Settings) -> None:

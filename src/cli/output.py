@@ -10,6 +10,7 @@ import orjson
 
 from src.cli import offsite_output
 from src.presentation import offsite as offsite_words
+from src.presentation import replication as replication_words
 from src.presentation import status as status_words
 from src.presentation.marks import mark
 from src.presentation.units import size, when, yes_no
@@ -444,6 +445,7 @@ def status_json(status: SystemStatus) -> dict[str, Any]:
         },
         "scheduler": scheduler_json(status.scheduler),
         "offsite": offsite_output.status_json(status.offsite),
+        "replication": replication_words.status_json(status.replication),
     }
 
 

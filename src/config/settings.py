@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import sys
 import time as time_module
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -66,7 +67,19 @@ SETTING_NAMES = (
     "OFFSITE_STALE_HOURS",
     "NOTIFY_URLS",
     "HEALTHCHECK_URL",
+    "REPLICA_URL",
+    "REPLICA_ENDPOINT",
+    "REPLICA_RETENTION",
+    "REPLICA_SYNC_INTERVAL",
+    "REPLICA_MAX_LAG",
+    "REPLICA_CA_BUNDLE",
 )
+# `restore --from replica` names the Litestream replica: no off-machine target may be so named
+REPLICA_SOURCE = "replica"
+REPLICA_SCHEMES = ("s3", "file", "sftp", "gs", "abs", "webdav", "webdavs", "nats", "oss")
+# the environment Litestream reads its credentials from (also when set in .env)
+_REPLICA_ENV = re.compile(r"^(AWS_|LITESTREAM_|GOOGLE_|AZURE_|ALIBABA_CLOUD_)", re.I)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _ENV_KEY = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _TOKEN_SHAPE = re.compile(r"\d+:[A-Za-z0-9_-]{20,}")
@@ -149,6 +162,34 @@ class OffsiteSettings:
 
 
 @dataclass(frozen=True)
+class ReplicaSettings:
+    """Continuous replication through Litestream (REPLICA_*); empty url: none."""
+
+    url: str = field(default="", repr=False)  # sftp://user:password@... may hold a secret
+    endpoint: str = ""
+    retention: timedelta = timedelta(hours=72)
+    sync_interval: timedelta = timedelta(seconds=1)
+    max_lag: timedelta = timedelta(minutes=5)
+    ca_bundle: Path | None = None  # the only CA bundle Litestream is given
+    # AWS_*, LITESTREAM_*, ... from .env (the environment's reach Litestream anyway)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether the database is replicated."""
+        return bool(self.url)
+
+    @property
+    def scheme(self) -> str:
+        """The replica's kind: s3, file, sftp, ..."""
+        return self.url.partition("://")[0].lower()
+
+    def describe(self) -> str:
+        """Where the replica is, without a password a URL may hold."""
+        return re.sub(r"//[^/@]*@", "//", self.url)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the tool; paths are absolute."""
 
@@ -181,6 +222,7 @@ class Settings:
     offsite: OffsiteSettings = field(default_factory=OffsiteSettings)
     notify_urls: tuple[str, ...] = field(default=(), repr=False)  # may hold tokens
     healthcheck_url: str | None = field(default=None, repr=False)
+    replica: ReplicaSettings = field(default_factory=ReplicaSettings)
 
     def type_dir(self, backup_type: str) -> Path:
         """Return the folder of one backup type."""
@@ -440,6 +482,12 @@ class _Reader:
                     f"{name}: entry {number}: a target's name is a letter followed by up to 31 "
                     "letters, digits, '-' or '_' (e.g. cloud, usb)"
                 )
+            if label.lower() == REPLICA_SOURCE:
+                raise ConfigError(
+                    f"{name}: entry {number}: the name {label!r} is reserved (`restore --from "
+                    "replica` restores from the Litestream replica, REPLICA_URL); name the "
+                    "target otherwise"
+                )
             if any(t.name == label for t in targets):
                 raise ConfigError(f"{name}: the target name {label!r} is used twice")
             targets.append(OffsiteTarget(label, destination))
@@ -502,6 +550,38 @@ class _Reader:
                     )
         return urls
 
+    def duration(self, name: str, default: str, minimum: timedelta) -> timedelta:
+        """A Go-style duration as Litestream writes them: 72h, 1s, 500ms, 1h30m."""
+        raw = self.text(name, default).lower()
+        parts = _DURATION.findall(raw)
+        if not parts or "".join(n + u for n, u in parts) != raw:
+            raise ConfigError(f"{name}={raw!r} is not a duration: write e.g. 72h, 30m, 1s or 500ms")
+        unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+        value = timedelta(seconds=sum(float(n) * unit[u] for n, u in parts))
+        if value < minimum:
+            raise ConfigError(f"{name}={raw} is too short: at least {go_duration(minimum)}")
+        return value
+
+    def replica_url(self, name: str, platform: str) -> str:
+        """A Litestream replica URL (s3://bucket/path, file:///path, sftp://host/path ...)."""
+        raw = self.text(name, "")
+        if not raw:
+            return ""
+        if platform == "win32":
+            raise ConfigError(
+                f"{name} is set, but Litestream (continuous replication) has no Windows "
+                f"build: remove {name} here, or run the bot and its scheduler on Linux or macOS"
+            )
+        scheme, sep, rest = raw.partition("://")
+        if not sep or scheme.lower() not in REPLICA_SCHEMES or not rest.strip("/"):
+            raise ConfigError(
+                f"{name} must be a Litestream replica URL ({', '.join(REPLICA_SCHEMES[:5])}...),"
+                " e.g. s3://bucket/bot1/db or file:///mnt/replica/bot1"
+            )
+        if scheme.lower() == "file" and not rest.startswith("/"):
+            raise ConfigError(f"{name}: a file replica needs an absolute path: file:///path")
+        return raw
+
     def token(self, name: str) -> str | None:
         raw = self.text(name, "")
         if raw and not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", raw):
@@ -509,10 +589,17 @@ class _Reader:
         return raw or None
 
 
+def go_duration(value: timedelta) -> str:
+    """Write a duration as Litestream (Go) reads it: whole seconds, else milliseconds."""
+    millis = round(value.total_seconds() * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     root: Path = PROJECT_ROOT,
     env_file: Path | None = None,
+    platform: str = sys.platform,
 ) -> Settings:
     """Build the settings from `.env` in the project root, overridden by the environment.
 
@@ -520,6 +607,7 @@ def load_settings(
         environ: the environment to read (default: ``os.environ``).
         root: the folder relative paths are resolved against.
         env_file: the `.env` file to read (default: ``root / ".env"``).
+        platform: the operating system (``sys.platform``); Windows refuses REPLICA_URL.
 
     Returns:
         The settings, with every path absolute.
@@ -575,6 +663,29 @@ def load_settings(
         offsite=_offsite(read, retention),
         notify_urls=read.apprise_urls("NOTIFY_URLS"),
         healthcheck_url=read.secret_url("HEALTHCHECK_URL"),
+        replica=_replica(read, platform),
+    )
+
+
+def _replica(read: _Reader, platform: str) -> ReplicaSettings:
+    """Read the REPLICA_* settings (checked even while REPLICA_URL is empty)."""
+    endpoint = read.text("REPLICA_ENDPOINT", "").rstrip("/")
+    if endpoint and not re.match(r"^https?://[^/\s]+", endpoint):
+        raise ConfigError(
+            f"REPLICA_ENDPOINT={endpoint!r} must be an http(s) URL, e.g. "
+            "https://<account>.r2.cloudflarestorage.com"
+        )
+    ca_bundle = read.optional_file("REPLICA_CA_BUNDLE")
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise ConfigError(f"REPLICA_CA_BUNDLE={ca_bundle} is no file: point it at a PEM file")
+    return ReplicaSettings(
+        url=read.replica_url("REPLICA_URL", platform),
+        endpoint=endpoint,
+        retention=read.duration("REPLICA_RETENTION", "72h", timedelta(minutes=1)),
+        sync_interval=read.duration("REPLICA_SYNC_INTERVAL", "1s", timedelta(milliseconds=100)),
+        max_lag=read.duration("REPLICA_MAX_LAG", "5m", timedelta(seconds=1)),
+        ca_bundle=ca_bundle,
+        env={k: v for k, v in read.values.items() if _REPLICA_ENV.match(k)},
     )
 
 

@@ -14,7 +14,10 @@ import threading
 
 import schedule
 
+from src.driver.replication import ReplicationRunner
+from src.errors import BackupError
 from src.services.backup_scheduler import BackupScheduler
+from src.services.replication.supervisor import Supervisor
 from src.services.scheduler_state import HEARTBEAT_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ class Heartbeat:
         self._schedule = schedule.Scheduler()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.replication: ReplicationRunner | None = None
 
     @property
     def stopping(self) -> threading.Event:
@@ -47,6 +51,23 @@ class Heartbeat:
         self._schedule.every(max(1, round(self.beat_seconds))).seconds.do(self.beat)
         self._thread = threading.Thread(target=self._loop, name="backup-scheduler", daemon=True)
         self._thread.start()
+        self._start_replication()
+
+    def _start_replication(self) -> None:
+        """Start Litestream where REPLICA_URL is set; a failure is alarmed, backups go on."""
+        settings = self.scheduler.settings
+        if not settings.replica.enabled:
+            return
+        runner = ReplicationRunner(Supervisor(settings, self.scheduler.notifier))
+        try:
+            runner.start()
+        except BackupError as error:
+            logger.exception("replication could not start")
+            self.scheduler.notifier.notify(
+                "replication_down", f"Continuous replication could not start: {error}"
+            )
+            return
+        self.replication = runner
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop after the backup in progress (if any); return False if it is still running."""
@@ -55,6 +76,9 @@ class Heartbeat:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 return False
+        if self.replication is not None:  # last: what the backup in progress did is sent
+            self.replication.stop()
+            self.replication = None
         self.scheduler.stop()
         return True
 

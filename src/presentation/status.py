@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.presentation import offsite
+from src.presentation import offsite, replication
 from src.presentation.units import size, when, yes_no
 from src.services.scheduler_state import SchedulerView
 from src.services.status_service import SystemStatus
@@ -52,6 +52,8 @@ def status_text(status: SystemStatus, hints: Hints) -> str:
         lines.append("  None yet")
     lines += ["", *scheduler_lines(status.scheduler, hints)]
     lines += ["", *offsite.status_lines(status.offsite)]
+    replica = replication.status_lines(status.replication, hints.start_scheduler)
+    lines += ["", *replica] if replica else []
     lines += [
         "",
         "📜 HISTORY (every backup, any trigger):",

@@ -52,7 +52,21 @@ def judge(settings: Settings, status: SystemStatus, now: datetime) -> Health:
     if status.scheduler.hanging:
         health.add(WARNING, "the scheduler does not respond")
     _offsite(status, health)
+    _replication(status, health)
     return health
+
+
+def _replication(status: SystemStatus, health: Health) -> None:
+    """Litestream down, the replica unreadable or behind: a warning (the backups go on)."""
+    replica = status.replication
+    if replica is None:
+        return
+    if not replica.running:
+        health.add(WARNING, "continuous replication (Litestream) is not running")
+    if replica.error:
+        health.add(WARNING, f"replica: {replica.error[:160]}")
+    if replica.behind and replica.lag is not None:
+        health.add(WARNING, f"the replica is {replica.lag.total_seconds():.0f} s behind")
 
 
 def _offsite(status: SystemStatus, health: Health) -> None:

@@ -235,10 +235,11 @@ def gather_facts(conn: sqlite3.Connection, size_bytes: int) -> DatabaseFacts:
 
 
 def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
-    """Count the rows of every readable table (shadow tables of virtual tables included)."""
+    """Count the rows of every readable table (shadow tables of virtual tables included;
+    Litestream's bookkeeping left out: it changes on its own while replicating)."""
     counts = {}
     for table in list_tables(conn):
-        if not table.readable:
+        if not table.readable or table_kinds.is_replication_bookkeeping(table.name):
             continue
         query = f"SELECT count(*) FROM {quote_identifier(table.name)}"
         counts[table.name] = int(conn.execute(query).fetchone()[0])

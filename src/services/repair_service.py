@@ -56,6 +56,7 @@ from src.services.page_salvage import (
     read_schema,
 )
 from src.services.recovered_db import RecoveredDatabase
+from src.services.replication import litestream
 from src.services.sqlite_file import (
     INDEX_INTERIOR,
     INDEX_LEAF,
@@ -248,6 +249,8 @@ def _repair_and_apply(settings: Settings, stamp: str) -> RepairResult:
     # no waiting for a lock: a writer that holds it would commit just before we overwrite
     result.kept_damaged += live_database.write_live(settings, result.recovered, busy_seconds=0)
     live_database.set_journal_mode(db, mode)
+    if settings.replica.enabled:  # a running Litestream writes to its own tables
+        litestream.keep_bookkeeping(db)
     with closing(open_readonly(db)) as conn:
         live = run_check(conn, "integrity_check")
     if live != "ok":

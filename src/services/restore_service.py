@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from src.config.settings import Settings
+from src.config.settings import REPLICA_SOURCE, Settings
 from src.errors import (
     ArchiveInvalid,
     BackupError,
@@ -50,6 +51,8 @@ from src.services.live_database import (
 from src.services.locking import exclusive_lock
 from src.services.naming import clean_stale, publish_new, unique_path, work_prefix
 from src.services.offsite import fetching
+from src.services.replication import litestream
+from src.services.replication.restore import restore_from_replica
 from src.services.safety_copy import SafetyCopy
 from src.services.sandbox import open_untrusted
 from src.services.schema_diff import SchemaChange, schema_changes
@@ -157,13 +160,15 @@ def plan_restore(
     record: bool = False,
     from_target: str | None = None,
     tables: list[str] | None = None,
+    at: datetime | None = None,
 ) -> RestorePlan:
     """Validate the archive and compare it with the live database; change nothing.
 
     Args:
         record: remember in the history an archive that `latest` had to skip (not in a
             dry run, which writes nothing outside its work folder).
-        from_target: fetch the archive from this off-machine target (into `work`).
+        from_target: fetch the archive from this off-machine target (into `work`), or
+            "replica": restore the Litestream replica's newest state, or the one `at`.
         tables: restore only these tables (each must be an ordinary or virtual table
             with the same columns in the archive and in the live database).
 
@@ -172,7 +177,7 @@ def plan_restore(
         RestoreAborted: no archive, or one of another application's database.
         LockBusy: the bot or another program holds the live database locked.
     """
-    validation = _validate_first(settings, reference, work, record, from_target)
+    validation = _validate_first(settings, reference, work, record, from_target, at)
     db = settings.database_path
     with readable_copy(db, work) as live:
         # only a database that is missing or does not open (replaced as a file) needs
@@ -229,13 +234,28 @@ def _check_tables(live: Path, validation: Validation, tables: list[str], opens: 
 
 
 def _validate_first(
-    settings: Settings, reference: str, work: Path, record: bool, from_target: str | None
+    settings: Settings,
+    reference: str,
+    work: Path,
+    record: bool,
+    from_target: str | None,
+    at: datetime | None = None,
 ) -> Validation:
-    """Validate the archive (for `latest`, the newest one that passes).
+    """Validate the archive (for `latest`, the newest one that passes), or restore and
+    check the replica's state (`from_target` "replica").
 
     Only an archive with a defect is skipped (and, with `record`, recorded as failed);
     a full recovery folder (InsufficientSpace) says nothing about the archive and stops.
     """
+    if from_target == REPLICA_SOURCE:
+        if reference != "latest":
+            raise RestoreAborted(
+                "The replica holds no archives: restore `latest --from replica`, with "
+                "--at TIME for an earlier moment."
+            )
+        return restore_from_replica(settings, work, at)
+    if at is not None:
+        raise RestoreAborted("--at chooses a moment of the replica: use it with --from replica.")
     skipped: list[str] = []
     fetched: list[str] = []  # for `latest`: also the newer archives `list` finds unusable
     archives = (
@@ -324,12 +344,15 @@ def check_only(
     reference: str,
     from_target: str | None = None,
     tables: list[str] | None = None,
+    at: datetime | None = None,
 ) -> RestorePlan:
     """Validate an archive in a work folder that is removed again; change nothing."""
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(settings.recovery_dir, "check")
     with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("check")) as tmp:
-        return plan_restore(settings, reference, Path(tmp), from_target=from_target, tables=tables)
+        return plan_restore(
+            settings, reference, Path(tmp), from_target=from_target, tables=tables, at=at
+        )
 
 
 def _live_counts(db: Path) -> tuple[dict[str, int] | None, str | None]:
@@ -382,6 +405,7 @@ def restore(
     tables: list[str] | None = None,
     safety_dir: Path | None = None,
     safety_copy: bool = True,
+    at: datetime | None = None,
 ) -> RestoreResult:
     """Replace the live database's content (or only `tables`) with a validated backup's.
 
@@ -397,11 +421,13 @@ def restore(
             live one (its tables, views, triggers, indexes or application_id).
         from_target: take the archive from this off-machine target (downloaded and
             decrypted into the work folder first); works with no local backup at all.
+            "replica": restore the Litestream replica (REPLICA_URL) instead.
         tables: replace only the rows of these tables, in one transaction (the same
             validation and safety copy come first).
         safety_dir: put the safety copy here instead of backups/pre-restore/.
         safety_copy: False only when the operator said so twice (the CLI asks); never
             from the bot.
+        at: with the replica, the moment to restore (None: its newest state).
 
     Raises:
         ArchiveInvalid, RestoreAborted: refused before anything changed.
@@ -422,7 +448,9 @@ def restore(
             # the safety copy (of the live file) is made on one core while the archive is
             # validated on the other; a refused restore deletes it again
             copying = (
-                pool.submit(_safety_copy, settings, _restoring(settings, reference), safety_dir)
+                pool.submit(
+                    _safety_copy, settings, _restoring(settings, reference, from_target), safety_dir
+                )
                 if safety_copy
                 else None
             )
@@ -434,6 +462,7 @@ def restore(
                     record=True,
                     from_target=from_target,
                     tables=tables,
+                    at=at,
                 )
                 _refuse_unasked_schema_change(plan, allow_schema_change)
             except BaseException:
@@ -452,6 +481,8 @@ def restore(
         else:
             moved = write_live(settings, plan.validation.candidate)
             set_journal_mode(settings.database_path, journal_mode)
+            if settings.replica.enabled:  # a running Litestream writes to its own tables
+                litestream.keep_bookkeeping(settings.database_path)
         result = _after(settings, plan, safety, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)
@@ -460,7 +491,11 @@ def restore(
 
 
 def restore_to(
-    settings: Settings, reference: str, target: Path, from_target: str | None = None
+    settings: Settings,
+    reference: str,
+    target: Path,
+    from_target: str | None = None,
+    at: datetime | None = None,
 ) -> CopyResult:
     """Write the validated archive's database to `target`, a new file; touch nothing else.
 
@@ -487,7 +522,7 @@ def restore_to(
     settings.recovery_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(settings.recovery_dir, "check")
     with tempfile.TemporaryDirectory(dir=settings.recovery_dir, prefix=work_prefix("check")) as tmp:
-        validation = _validate_first(settings, reference, Path(tmp), False, from_target)
+        validation = _validate_first(settings, reference, Path(tmp), False, from_target, at)
         partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
         try:
             progress.phase(f"writing {target.name}", validation.candidate.stat().st_size)
@@ -539,9 +574,11 @@ def _refuse_unasked_schema_change(plan: RestorePlan, allowed: bool) -> None:
         )
 
 
-def _restoring(settings: Settings, reference: str) -> Path:
+def _restoring(settings: Settings, reference: str, from_target: str | None = None) -> Path:
     """The archive a restore will most likely read, known before it is validated: named in
     the safety copy's metadata and kept from retention while it is read."""
+    if from_target == REPLICA_SOURCE:
+        return Path(REPLICA_SOURCE)
     if reference == "latest":
         newest = catalog.latest(settings)
         return newest.path if newest else Path("latest")

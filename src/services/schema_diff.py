@@ -62,7 +62,9 @@ def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     return {
         (kind, name): " ".join(str(sql).split())
         for kind, name, sql in rows
-        if not _internal(kind, name, sql) and name not in shadow
+        if not _internal(kind, name, sql)
+        and name not in shadow
+        and not (kind == "table" and table_kinds.is_replication_bookkeeping(name))
     }
 
 

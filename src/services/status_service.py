@@ -13,6 +13,7 @@ from src.services.history import History, Statistics
 from src.services.integrity import check_file, check_header
 from src.services.live_database import has_hot_journal
 from src.services.offsite.report import OffsiteStatus, offsite_status
+from src.services.replication.report import ReplicationStatus, read_status
 from src.services.scheduler_state import SchedulerView, scheduler_view
 
 HOT_JOURNAL = (
@@ -44,6 +45,7 @@ class SystemStatus:
     statistics: Statistics
     scheduler: SchedulerView
     offsite: OffsiteStatus | None = None
+    replication: ReplicationStatus | None = None  # None: REPLICA_URL is not set
 
     @property
     def total_backups(self) -> int:
@@ -85,4 +87,5 @@ def get_status(settings: Settings) -> SystemStatus:
         statistics=History(settings.history_path).statistics(),
         scheduler=scheduler_view(settings),
         offsite=offsite_status(settings, settings.now()),
+        replication=read_status(settings, settings.now()),
     )

@@ -100,6 +100,15 @@ def content_option(sql: str | None) -> str | None:
     return None
 
 
+# Litestream's bookkeeping in a replicated database: made (and needed) by Litestream, not data
+LITESTREAM_TABLES = frozenset({"_litestream_seq", "_litestream_lock"})
+
+
+def is_replication_bookkeeping(name: str) -> bool:
+    """Tell whether a table is Litestream's own (never counted, never a schema change)."""
+    return name.lower() in LITESTREAM_TABLES
+
+
 def is_internal(name: str) -> bool:
     """SQLite's own tables (sqlite_schema, sqlite_sequence, sqlite_stat1-4)."""
     return name.lower().startswith("sqlite_")

@@ -23,6 +23,8 @@ TITLES = {
     "offsite_failed": "⚠️ Off-machine copy failed",
     "offsite_stale": "⏰ Off-machine copies are late",
     "offsite_drill_failed": "❌ Off-machine restore drill failed",
+    "replication_down": "⚠️ Replication (Litestream) stopped",
+    "replication_lag": "⏰ The replica is behind",
 }
 
 
