@@ -69,6 +69,15 @@ class TreeReader:
         self.damaged.add(number)
         layout.missing.append(gap)
 
+    def _unreadable(
+        self, number: int, layout: Layout, gap: tuple[Bound, Bound], error: Exception
+    ) -> None:
+        """Note a page of a tree that could not be read; an error no reader foresaw (not
+        `Damaged`) is counted as unexpected too."""
+        if not isinstance(error, Damaged):
+            self.unexpected.add(f"page {number} of table {layout.name}", error)
+        self._unread(number, layout, gap)
+
     def table_rows(self, layout: Layout) -> Iterator[Row]:
         """Yield the rows of a rowid table's tree; note the ranges it could not read."""
         stack: list[tuple[int, Bound, Bound]] = [(layout.root, None, None)]
@@ -83,12 +92,8 @@ class TreeReader:
                     continue
                 else:
                     rows = self._leaf(page, layout, low, high)
-            except Damaged:
-                self._unread(number, layout, (low, high))
-                continue
             except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
-                self.unexpected.add(f"page {number} of table {layout.name}", error)
-                self._unread(number, layout, (low, high))
+                self._unreadable(number, layout, (low, high), error)
                 continue
             for rowid, values in rows:
                 if (low is None or rowid > low) and (high is None or rowid <= high):
@@ -278,12 +283,8 @@ class TreeReader:
             try:
                 page = self._take(number, (INDEX_INTERIOR, INDEX_LEAF))
                 records = list(self.index_leaf(page, layout.name))
-            except Damaged:
-                self._unread(number, layout, (None, None))
-                continue
             except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
-                self.unexpected.add(f"page {number} of table {layout.name}", error)
-                self._unread(number, layout, (None, None))
+                self._unreadable(number, layout, (None, None), error)
                 continue
             if page.interior:
                 stack.append(page.right)
