@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as `python benchmarks/fuzz_repair.py`
 from src.config.settings import load_settings  # noqa: E402
 from src.errors import NotADatabase  # noqa: E402
 from src.services import repair_service  # noqa: E402
-from src.services.sqlite_file import parse_header  # noqa: E402
+from src.services.salvage.fileformat import parse_header  # noqa: E402
 from tests.test_repair_fuzz import flip_bits  # noqa: E402 - the damage the fuzz tests do
 
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from src.cli import output
 from src.config.settings import load_settings
 from src.errors import ExitStatus, NotADatabase
-from src.services import page_salvage
 from src.services.backup_service import create_backup
 from src.services.repair_service import RepairResult, repair
-from src.services.sqlite_file import parse_header
+from src.services.salvage import btree
+from src.services.salvage.fileformat import parse_header
 from tests.conftest import CHINOOK, ROOT, make_env, table_rows
 
 # ---------------------------------------------------------------------------------------
@@ -458,7 +458,7 @@ def test_an_fts_table_whose_content_option_is_damaged_is_not_kept_unreadable(tmp
 def test_an_error_no_reader_foresaw_costs_one_page_and_is_reported(tmp_path, chinook, monkeypatch):
     with closing(sqlite3.connect(chinook)) as conn:
         original = table_rows(conn)
-    real = page_salvage.decode_record
+    real = btree.decode_record
 
     def buggy(payload: bytes, encoding: str = "utf-8") -> list:
         # a bug no test foresaw, hit by one record of one page (Album 1, on one leaf)
@@ -466,7 +466,7 @@ def test_an_error_no_reader_foresaw_costs_one_page_and_is_reported(tmp_path, chi
             raise RuntimeError("a reader bug")
         return real(payload, encoding)
 
-    monkeypatch.setattr(page_salvage, "decode_record", buggy)
+    monkeypatch.setattr(btree, "decode_record", buggy)
     folder = case(tmp_path)
     db = folder / "pmo_recovery.db"
     db.write_bytes(chinook.read_bytes())

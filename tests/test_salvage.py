@@ -21,7 +21,7 @@ from src.cli.output import repair_text
 from src.config.settings import Settings
 from src.services.backup_service import create_backup
 from src.services.repair_service import RepairResult, repair
-from src.services.sqlite_file import varint
+from src.services.salvage.fileformat import varint
 from tests.conftest import table_rows
 from tests.salvage_db import build
 

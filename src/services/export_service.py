@@ -21,7 +21,7 @@ from src.services.exporters import exact_row, json_default, json_exportable
 from src.services.integrity import TableInfo, check_header, list_tables, open_readonly
 from src.services.live_database import readable_copy
 from src.services.naming import unique_path
-from src.services.salvage import readable_rows
+from src.services.row_reader import readable_rows
 
 logger = logging.getLogger(__name__)
 

@@ -75,3 +75,31 @@ def test_imports_are_found_in_every_form():
     for banned in NOT_IN_SERVICES:
         assert any(within(name, banned) for name in names), banned
     assert not within("scheduler_state", "schedule") and not within("clickhouse", "click")
+
+
+def test_the_file_format_reader_reads_bytes_only():
+    fileformat = SRC / "services" / "salvage" / "fileformat.py"
+    names = sorted(imported(fileformat))
+    # no sqlite3 and none of our SQLite helpers (src.services.integrity and the like):
+    # the reader works where SQLite refuses the file
+    assert [name for name in names if within(name, "src") or within(name, "sqlite3")] == []
+
+
+def test_the_salvage_package_takes_its_backup_as_a_hint_not_from_the_settings():
+    offences = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((SRC / "services" / "salvage").rglob("*.py"))
+        for name in sorted(imported(path))
+        if any(
+            within(name, banned)
+            for banned in ("src.config", "src.services.catalog", "src.services.archive")
+        )
+    ]
+    assert offences == []
+
+
+def test_salvage_means_the_page_level_salvage_package_only():
+    named = [
+        p.relative_to(ROOT).as_posix() for p in SRC.rglob("salvage*") if p.name != "__pycache__"
+    ]
+    assert named == ["src/services/salvage"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.services.second_source import merge
+from src.services.salvage.second_source import merge
 
 
 def test_overlapping_and_touching_ranges_merge():

@@ -2,7 +2,8 @@
 
 The page-level salvage needs this where SQLite itself refuses a damaged file. Every
 parser here checks what it reads and raises `Damaged` instead of guessing; a page that
-is not whole (the end of a truncated file) is never read as zeros.
+is not whole (the end of a truncated file) is never read as zeros. Nothing here uses
+SQLite: only bytes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from src.services.integrity import SQLITE_HEADER
-
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every database file
 TABLE_INTERIOR, TABLE_LEAF, INDEX_INTERIOR, INDEX_LEAF = 5, 13, 2, 10
 PAGE_KINDS = (TABLE_INTERIOR, TABLE_LEAF, INDEX_INTERIOR, INDEX_LEAF)
 _FIXED_SIZES = (0, 1, 2, 3, 4, 6, 8, 8, 0, 0)  # serial types 0-9

@@ -14,14 +14,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
-from src.services.page_salvage import Bound, Layout, TableRow
-from src.services.recovered_db import BATCH, RecoveredDatabase, rowid_column
+from src.services.salvage.backup_hint import Backup
+from src.services.salvage.layouts import Bound, Layout, TableRow
+from src.services.salvage.result import TableCount
+from src.services.salvage.writer import BATCH, RecoveredDatabase, rowid_column
 
 _Range = tuple[Bound, Bound]
 
@@ -41,6 +44,56 @@ def lost_ranges(layouts: list[Layout]) -> list[Layout]:
         for layout in layouts
         if layout.missing and not layout.shadow and not table_kinds.is_internal(layout.name)
     ]
+
+
+def from_backup(
+    backup: Backup | None,
+    layouts: list[Layout],
+    target: RecoveredDatabase,
+    counts: dict[str, TableCount],
+    notes: list[str],
+) -> None:
+    """Take the rows of the tables' lost rowid ranges that the file no longer holds from
+    the newest verified backup; a backup that cannot be read is a note, never an error."""
+    if backup is None or backup.database is None:
+        notes.append(
+            "no verified backup could be read to take the rows of the lost pages from: "
+            f"{', '.join(t.name for t in layouts)} may miss rows"
+        )
+        return
+    when = _moment(backup.created_at)
+    try:
+        taken = take_from_backup(backup.database, layouts, target, f"from backup {backup.name}")
+    except sqlite3.DatabaseError as error:
+        if disk_error(error) is not None:
+            raise
+        notes.append(
+            f"backup {backup.name} could not be read ({sqlite_message(error)}): no row "
+            "of the lost pages was taken from it"
+        )
+        return
+    for table, rows in taken.rows.items():
+        counts[table].from_backup += rows
+        if rows:
+            notes.append(
+                f"{rows} rows of {table} taken from backup {backup.name} of {when} (the file "
+                "lost the pages that held them)"
+            )
+    if any(taken.rows.values()):
+        notes.append(
+            "rows taken from a backup are as they were then: a change made to them since is "
+            "not in them, and a row deleted since the backup comes back"
+        )
+    for table, why in taken.skipped.items():
+        notes.append(f"no row of {table} was taken from backup {backup.name}: {why}")
+
+
+def _moment(created_at: str) -> str:
+    """A backup's time for a note: local date, hours and minutes as it was recorded."""
+    try:
+        return f"{datetime.fromisoformat(created_at):%Y-%m-%d %H:%M}"
+    except ValueError:
+        return created_at
 
 
 def take_from_backup(

@@ -1,4 +1,4 @@
-"""Unit tests of the file-format reader (src/services/sqlite_file.py): a record that is not
+"""Unit tests of the file-format reader (src/services/salvage/fileformat.py): a record that is not
 what SQLite would have written is `Damaged`, never another exception, whatever its bytes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from src.services.sqlite_file import Damaged, decode_record
+from src.services.salvage.fileformat import Damaged, decode_record
 
 
 def record(serials: list[int], body: bytes) -> bytes:

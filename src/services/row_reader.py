@@ -1,4 +1,5 @@
-"""Read every row that can still be read from a damaged table, seeking past bad pages."""
+"""Read every row SQLite can still read from a damaged table, seeking past bad pages (the
+row-level reader of export and diagnose; the page-level salvage is src/services/salvage/)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from typing import Any
 from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
-from src.services.page_salvage import Layout, Lost, Row, SchemaRow
+from src.services.salvage.layouts import Layout, Lost, Row, SchemaRow
 from src.services.sandbox import check_schema_sql, guard
 
 BATCH = 500

@@ -1,10 +1,10 @@
-"""Unit tests of the layouts page salvage gives each table (src/services/page_salvage.py): a
+"""Unit tests of the layouts page salvage gives each table (src/services/salvage/layouts.py): a
 schema read from damaged pages makes layouts named as SQLite names what the SQL creates, or
 none, with a note; never an exception."""
 
 from __future__ import annotations
 
-from src.services.page_salvage import SchemaRow, build_layouts
+from src.services.salvage.layouts import SchemaRow, build_layouts
 
 
 def table(name: str, sql: str, root: int = 2) -> SchemaRow:

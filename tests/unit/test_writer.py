@@ -1,4 +1,4 @@
-"""Unit tests of the database a repair writes (src/services/recovered_db.py): a batch that
+"""Unit tests of the database a repair writes (src/services/salvage/writer.py): a batch that
 SQLite refuses is rolled back for real, so every good row lands once and only the refused
 ones reach lost_and_found."""
 
@@ -8,8 +8,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from src.services.page_salvage import SchemaRow, build_layouts
-from src.services.recovered_db import BATCH, RecoveredDatabase
+from src.services.salvage.layouts import SchemaRow, build_layouts
+from src.services.salvage.writer import BATCH, RecoveredDatabase
 
 
 def made(tmp_path: Path, sql: str) -> tuple[RecoveredDatabase, object]:
