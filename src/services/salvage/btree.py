@@ -143,9 +143,12 @@ class TreeReader:
         """
         usable = self.pages.usable
         size, pos = varint(data, offset)
-        rowid = signed64(varint(data, pos)[0])
-        pos = varint(data, pos)[1]
+        key, pos = varint(data, pos)
+        rowid = signed64(key)
         try:
+            if size <= usable - 35 and pos + size <= usable:  # all on the page: the usual case
+                values = decode_record(data[pos : pos + size], self.encoding)
+                return rowid, values, pos + size
             values = decode_record(self._payload(data, pos, size, index=False), self.encoding)
         except Damaged:
             own = record_size(data[:usable], pos)
@@ -174,10 +177,12 @@ class TreeReader:
         rows: list[TableRow] = []
         spans: list[tuple[int, int]] = []
         failed: list[tuple[int, Damaged]] = []
+        reached: set[int] = set()
         for offset in page.cells:
-            if any(a == offset for a, _ in spans):  # a pointer to a cell reached already
+            if offset in reached:  # a pointer to a cell reached already
                 failed.append((offset, Damaged("two cell pointers lead to one cell")))
                 continue
+            reached.add(offset)
             try:
                 rowid, values, end = self._table_cell(page.data, offset)
             except Damaged as error:
@@ -187,7 +192,8 @@ class TreeReader:
             spans.append((offset, end))
         start = 100 if page.number == 1 else 0
         floor = start + 8 + 2 * len(page.cells)
-        if not failed and not accounted(page, self.pages.usable):
+        cell_bytes = sum(max(4, end - offset) for offset, end in spans)
+        if not failed and not accounted(page, self.pages.usable, cell_bytes):
             # bytes no cell or free block accounts for: a cell count too low leaves
             # pointers past its end that still lead to cells
             found = self.cells.past_the_count(page.data, floor, layout, low, high, rows, spans)

@@ -84,8 +84,44 @@ def signed64(value: int) -> int:
 
 def decode_record(payload: bytes, encoding: str = "utf-8") -> list[Any]:
     """Decode a record's values, checking that header and body account for every byte."""
+    serial_types, body = _serial_types(payload)
+    end = len(payload)
+    values: list[Any] = []
+    append = values.append
+    for serial in serial_types:
+        if serial >= 12:  # text or a blob, the most common: inlined
+            size = (serial - 12) >> 1
+            if body + size > end:
+                raise Damaged("record body shorter than its header says")
+            chunk = payload[body : body + size]
+            append(bytes(chunk) if serial & 1 == 0 else chunk.decode(encoding, "replace"))
+            body += size
+            continue
+        size = serial_size(serial)
+        if body + size > end:  # checked before reading: a short float is no float
+            raise Damaged("record body shorter than its header says")
+        if 1 <= serial <= 6:
+            append(int.from_bytes(payload[body : body + size], "big", signed=True))
+        else:
+            append(_value(serial, payload[body : body + size], encoding))
+        body += size
+    if body != end:
+        raise Damaged("record body longer than its header says")
+    return values
+
+
+def _serial_types(payload: bytes) -> tuple[Any, int]:
+    """A record's serial types and its header size (where the body begins)."""
+    end = len(payload)
+    if end and payload[0] < 0x80:
+        header_size = payload[0]
+        if not 1 <= header_size <= end:
+            raise Damaged("record header size out of range")
+        header = payload[1:header_size]
+        if max(header, default=0) < 0x80:  # every type a one-byte varint: the usual case
+            return header, header_size
     header_size, pos = varint(payload, 0)
-    if not 1 <= header_size <= len(payload):
+    if not 1 <= header_size <= end:
         raise Damaged("record header size out of range")
     serial_types = []
     while pos < header_size:
@@ -93,17 +129,7 @@ def decode_record(payload: bytes, encoding: str = "utf-8") -> list[Any]:
         serial_types.append(serial)
     if pos != header_size:
         raise Damaged("record header overruns itself")
-    values: list[Any] = []
-    body = header_size
-    for serial in serial_types:
-        size = serial_size(serial)
-        if body + size > len(payload):  # checked before reading: a short float is no float
-            raise Damaged("record body shorter than its header says")
-        values.append(_value(serial, payload[body : body + size], encoding))
-        body += size
-    if body != len(payload):
-        raise Damaged("record body longer than its header says")
-    return values
+    return serial_types, header_size
 
 
 def record_size(buf: bytes, pos: int) -> int:

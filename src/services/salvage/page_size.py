@@ -46,15 +46,21 @@ def guess_page_size(pages_of: Any, file_size: int) -> int | None:
     return best
 
 
-def accounted(page: BtreePage, usable: int) -> bool:
-    """Tell whether a page's cells, free blocks and fragments fill its content area exactly."""
+def accounted(page: BtreePage, usable: int, cell_bytes: int | None = None) -> bool:
+    """Tell whether a page's cells, free blocks and fragments fill its content area exactly.
+
+    `cell_bytes`: the bytes its cells take, when the caller has decoded them already.
+    """
     data = page.data
     start = 100 if page.number == 1 else 0
     content = int.from_bytes(data[start + 5 : start + 7], "big") or 65536
     used = data[start + 7]
     try:
-        for offset in page.cells:
-            used += _cell_size(page, offset, usable)
+        if cell_bytes is not None:
+            used += cell_bytes
+        else:
+            for offset in page.cells:
+                used += _cell_size(page, offset, usable)
         block = int.from_bytes(data[start + 1 : start + 3], "big")
         hops = 0
         while block:

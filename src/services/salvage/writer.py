@@ -43,6 +43,7 @@ class RecoveredDatabase:
         self.conn.execute("BEGIN")
         self.conn.execute("CREATE TEMP TABLE lost(page, tbl, row_id, reason, nfield, vals BLOB)")
         self._statements: dict[tuple[str, int, bool], str] = {}
+        self._shapes: dict[str, tuple[bool, bool]] = {}
         self.not_recreated: list[str] = []
         self.lost_rows = 0
         self.lost_table = "lost_and_found"
@@ -106,13 +107,19 @@ class RecoveredDatabase:
         return done
 
     def _parameters(self, layout: Layout, rowid: int | None, values: list[Any]) -> tuple[Any, ...]:
-        values = list(values)
+        keeps, every = self._shapes.get(layout.name) or self._shape(layout)
         if layout.alias is not None and layout.alias < len(values):
+            values = list(values)
             values[layout.alias] = rowid
-        kept = [v for v, ok in zip(values, layout.insertable, strict=False) if ok]
-        if _keeps_rowid(layout):
-            kept.insert(0, rowid)
-        return tuple(kept)
+        if not every:  # generated columns take no value
+            values = [v for v, ok in zip(values, layout.insertable, strict=False) if ok]
+        return (rowid, *values) if keeps else tuple(values)
+
+    def _shape(self, layout: Layout) -> tuple[bool, bool]:
+        """Whether inserts into a table name its rowid, and take a value for every column."""
+        shape = (_keeps_rowid(layout), all(layout.insertable))
+        self._shapes[layout.name] = shape
+        return shape
 
     def _statement(self, layout: Layout, width: int) -> str:
         key = (layout.name, width, _keeps_rowid(layout))
