@@ -11,8 +11,10 @@ import zipfile
 from contextlib import closing
 from pathlib import Path
 
-from src.errors import ExitStatus
-from tests.conftest import ROOT, cli_env, table_rows
+import pytest
+
+from src.errors import BackupError, ExitStatus
+from tests.conftest import ROOT, cli_env, grow_journal, table_rows
 
 
 def rows_of(db: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -143,3 +145,76 @@ def test_no_safety_copy_needs_a_second_typed_yes(run_cli, sample_db, tmp_path):
         "restore", "latest", "--confirm", "--no-safety-copy", "--safety-dir", "x", db=sample_db
     )
     assert both.returncode == ExitStatus.USAGE
+
+
+# --- the safety copy is finished beside the write, which commits only once it is kept ---
+
+
+@pytest.mark.parametrize("size", ["one step", "many steps"])
+def test_a_safety_copy_that_fails_beside_the_write_leaves_the_database_as_it_was(
+    settings_for, sample_db, monkeypatch, size
+):
+    from src.services import backup_service, progress, restore_service, safety_copy
+
+    if size == "many steps":  # more pages than one step of the write: the gate is inside it
+        grow_journal(sample_db, rows=350, blob_bytes=60_000, blob_every=1, seed=5)
+    settings = settings_for(sample_db)
+    backup_service.create_backup(settings, "manual", trigger="test")
+    add_user(sample_db, 777_001)  # a change the restore would undo
+    before = rows_of(sample_db)
+    written: list[int] = []
+
+    class Recorder:  # the write's progress: pages written into the live file
+        def show(self, state: progress.State) -> None:
+            if state.phase.startswith("writing into") and state.done:
+                written.append(state.done)
+
+        def note(self, text: str) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(safety_copy, "check_members", lambda *a, **k: ["a byte flipped on disk"])
+    with (
+        progress.listening(Recorder()),
+        pytest.raises(BackupError, match="safety copy before the restore failed"),
+    ):
+        restore_service.restore(settings, "latest")
+    monkeypatch.undo()
+    assert rows_of(sample_db) == before  # the write, begun or not, was rolled back
+    with closing(sqlite3.connect(sample_db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if size == "many steps":
+        assert written, "the write should have begun beside the safety copy"
+    assert not list((settings.backup_dir / "pre-restore").glob("*.zip"))
+
+
+def test_the_write_commits_only_after_the_safety_copy_is_published(
+    settings_for, sample_db, monkeypatch
+):
+    from src.services import backup_service, live_database, restore_service
+
+    grow_journal(sample_db, rows=350, blob_bytes=60_000, blob_every=1, seed=6)
+    settings = settings_for(sample_db)
+    backup_service.create_backup(settings, "manual", trigger="test")
+    add_user(sample_db, 777_002)
+    seen: list[list[Path]] = []
+    real = live_database.write_live
+
+    def write(settings, candidate, **kwargs):
+        gate = kwargs["before_commit"]
+
+        def checked() -> None:
+            gate()
+            seen.append(sorted((settings.backup_dir / "pre-restore").glob("*.zip")))
+
+        return real(settings, candidate, **{**kwargs, "before_commit": checked})
+
+    monkeypatch.setattr(restore_service, "write_live", write)
+    result = restore_service.restore(settings, "latest")
+    assert seen == [[result.safety_backup]]  # published and kept before the commit
+    assert 777_002 not in {row[0] for row in rows_of(sample_db)["users"]}
+    with zipfile.ZipFile(result.safety_backup) as archive:  # the copy holds what was undone
+        kept = Path(archive.extract("database/pmo_recovery.db", settings.recovery_dir / "x"))
+    assert 777_002 in {row[0] for row in rows_of(kept)["users"]}

@@ -19,7 +19,7 @@ import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -155,12 +155,22 @@ def set_journal_mode(db: Path, mode: str | None) -> None:
         logger.warning("could not set the journal mode of %s back to %s: %s", db, mode, error)
 
 
-def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60) -> list[Path]:
+def write_live(
+    settings: Settings,
+    candidate: Path,
+    *,
+    busy_seconds: float = 60,
+    before_commit: Callable[[], None] | None = None,
+) -> list[Path]:
     """Write the candidate into the live database; return the old files kept aside.
 
     Args:
         busy_seconds: how long to wait while another process holds the database locked
             before giving up with LockBusy (nothing written).
+        before_commit: called once before the write can take effect (before the last step
+            of the backup API, which commits, or before a file is replaced); what it
+            raises aborts the write, which SQLite rolls back (a restore's safety copy
+            is finished beside the write, and must be whole before the commit).
 
     Raises:
         LockBusy: another process kept the database locked.
@@ -169,9 +179,11 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
             live path still holds what it held.
     """
     db = settings.database_path
+    gate = _Once(before_commit)
     if not opens(db):
         # a missing file's stale -wal would be replayed into the new one, and opening a
         # damaged one read-write would checkpoint into it: replace them all as files
+        gate()
         return _replace_file(settings, candidate, db)
     started = time.monotonic()
     progress.phase(f"writing into {db.name}")
@@ -184,13 +196,19 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
                 f"{db} stayed locked by another process for {busy_seconds:.0f} s (is the bot "
                 "writing?); nothing was written. Stop the bot and try again."
             )
+        if 0 < remaining <= _PAGES_PER_STEP:  # the next step is the last: it commits
+            gate()
 
     try:
         with (
             closing(open_readonly(candidate, immutable=True)) as src,
             closing(sqlite3.connect(db, timeout=min(busy_seconds, 60))) as dst,
         ):
-            src.backup(dst, pages=4096, sleep=0.05, progress=give_up_when_busy)
+            if int(src.execute("PRAGMA page_count").fetchone()[0]) <= _PAGES_PER_STEP:
+                gate()  # one step, which commits: nothing is written before the gate
+            # with more pages than a step, a step always ends with 1 to _PAGES_PER_STEP
+            # pages left: the callback above calls the gate before the committing step
+            src.backup(dst, pages=_PAGES_PER_STEP, sleep=0.05, progress=give_up_when_busy)
     except sqlite3.DatabaseError as error:
         raise _write_failed(
             db,
@@ -199,6 +217,21 @@ def write_live(settings: Settings, candidate: Path, *, busy_seconds: float = 60)
             "(SQLite rolled the unfinished write back).",
         ) from error
     return []
+
+
+_PAGES_PER_STEP = 4096  # pages the backup API copies into the live file per step
+
+
+class _Once:
+    """Call a function at most once (the gate before a write commits)."""
+
+    def __init__(self, function: Callable[[], None] | None) -> None:
+        self._function = function
+
+    def __call__(self) -> None:
+        function, self._function = self._function, None
+        if function is not None:
+            function()
 
 
 def _write_failed(db: Path, error: sqlite3.DatabaseError, message: str) -> BackupError:

@@ -9,7 +9,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,7 +53,7 @@ from src.services.naming import clean_stale, publish_new, unique_path, work_pref
 from src.services.offsite import fetching
 from src.services.replication import litestream
 from src.services.replication.restore import restore_from_replica
-from src.services.safety_copy import SafetyCopy
+from src.services.safety_copy import PendingCopy, SafetyCopy
 from src.services.sandbox import open_untrusted
 from src.services.schema_diff import SchemaChange, schema_changes
 from src.services.validation import Validation, validate_archive
@@ -445,11 +445,16 @@ def restore(
     ):
         clean_after_killed_restore(settings.database_path)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # the safety copy (of the live file) is made on one core while the archive is
+            # the snapshot of the live file is taken on one core while the archive is
             # validated on the other; a refused restore deletes it again
+            taken: Future[PendingCopy | None] = Future()
             copying = (
                 pool.submit(
-                    _safety_copy, settings, _restoring(settings, reference, from_target), safety_dir
+                    _safety_copy,
+                    settings,
+                    _restoring(settings, reference, from_target),
+                    safety_dir,
+                    taken,
                 )
                 if safety_copy
                 else None
@@ -465,25 +470,34 @@ def restore(
                     at=at,
                 )
                 _refuse_unasked_schema_change(plan, allow_schema_change)
+                if copying is not None:
+                    taken.result()  # the snapshot holds the live database as it was
             except BaseException:
                 _discard(copying)
                 raise
-            made = copying.result() if copying else None
-            if made is not None:
-                safety_copy_module.keep(settings, made, {plan.validation.archive})
-            safety = made.path if made else None
-        journal_mode = (
-            None if plan.tables else match_live(settings.database_path, plan.validation.candidate)
-        )
-        if plan.tables:
-            write_tables(settings.database_path, plan.validation.candidate, plan.tables)
-            moved = []
-        else:
-            moved = write_live(settings, plan.validation.candidate)
-            set_journal_mode(settings.database_path, journal_mode)
-            if settings.replica.enabled:  # a running Litestream writes to its own tables
-                litestream.keep_bookkeeping(settings.database_path)
-        result = _after(settings, plan, safety, moved)
+            # its archive is compressed, checked and read back beside the write, which
+            # commits only once the copy is kept
+            safety = _Safety(settings, copying, plan)
+            journal_mode = (
+                None
+                if plan.tables
+                else match_live(settings.database_path, plan.validation.candidate)
+            )
+            try:
+                if plan.tables:
+                    safety.kept()
+                    write_tables(settings.database_path, plan.validation.candidate, plan.tables)
+                    moved = []
+                else:
+                    moved = write_live(
+                        settings, plan.validation.candidate, before_commit=safety.kept
+                    )
+                    set_journal_mode(settings.database_path, journal_mode)
+                    if settings.replica.enabled:  # a running Litestream writes its own tables
+                        litestream.keep_bookkeeping(settings.database_path)
+            finally:
+                safety.settle()
+        result = _after(settings, plan, safety.path, moved)
         if include_files:
             _restore_files(settings, plan.validation, result)
     result.report = _write_report(settings, result)
@@ -588,6 +602,70 @@ def _restoring(settings: Settings, reference: str, from_target: str | None = Non
         return Path(reference)  # validation says what is wrong with it
 
 
+class _Safety:
+    """The safety copy being finished beside a restore's write: `kept` waits for it and
+    records it (the write's gate before its commit); `settle` waits for it in any case."""
+
+    def __init__(
+        self, settings: Settings, finishing: Future[SafetyCopy | None] | None, plan: RestorePlan
+    ) -> None:
+        self.settings, self.finishing, self.plan = settings, finishing, plan
+        self.path: Path | None = None
+        self._kept = False
+
+    def kept(self) -> None:
+        """Wait for the safety copy and keep it; raise when it failed (nothing written)."""
+        if self.finishing is None or self._kept:
+            return
+        self._kept = True
+        made = self.finishing.result()
+        if made is not None:
+            safety_copy_module.keep(self.settings, made, {self.plan.validation.archive})
+            self.path = made.path
+
+    def settle(self) -> None:
+        """Wait for a copy the write did not wait for (it failed first): keep it, whole."""
+        if self.finishing is None or self._kept:
+            return
+        try:
+            self.kept()
+        except BaseException:
+            logger.warning("restore: the safety copy failed too", exc_info=True)
+
+
+def _safety_copy(
+    settings: Settings,
+    restoring: Path,
+    folder: Path | None,
+    taken: Future[PendingCopy | None],
+) -> SafetyCopy | None:
+    """Make the safety copy of the current database; `taken` is set once its snapshot is
+    taken (from then on the live database may change). A failure stops the restore."""
+    with progress.lane("safety copy"):
+        try:
+            with _failed_safety_copy():
+                pending = safety_copy_module.begin_safety_copy(settings, restoring, folder)
+        except BaseException as error:
+            taken.set_exception(error)
+            raise
+        taken.set_result(pending)
+        if pending is None:
+            return None
+        with _failed_safety_copy():
+            return pending.finish()
+
+
+@contextmanager
+def _failed_safety_copy() -> Iterator[None]:
+    try:
+        yield
+    except BackupError as error:
+        error.args = (
+            f"The safety copy before the restore failed, so nothing was restored: {error}",
+        )
+        raise
+
+
 def _discard(copying: Future[SafetyCopy | None] | None) -> None:
     """A restore refused after its safety copy began: wait for the copy, then delete it
     (nothing was replaced; it leaves no trace, and pushes no older safety copy out)."""
@@ -600,18 +678,6 @@ def _discard(copying: Future[SafetyCopy | None] | None) -> None:
         return
     if made is not None:
         safety_copy_module.discard(made)
-
-
-def _safety_copy(settings: Settings, restoring: Path, folder: Path | None) -> SafetyCopy | None:
-    """Make the pre-restore copy of the current database; a failure stops the restore."""
-    try:
-        with progress.lane("safety copy"):  # shown beside the archive's checks
-            return safety_copy_module.make_safety_copy(settings, restoring, folder)
-    except BackupError as error:
-        error.args = (
-            f"The safety copy before the restore failed, so nothing was restored: {error}",
-        )
-        raise
 
 
 def _after(

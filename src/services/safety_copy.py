@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 from src.config.settings import PRE_RESTORE, Settings
 from src.errors import BackupError, InsufficientSpace, disk_error
@@ -79,11 +80,24 @@ def make_safety_copy(
     Raises:
         InsufficientSpace, FolderNotWritable: it cannot be written; nothing was restored.
     """
+    pending = begin_safety_copy(settings, restoring, folder, trigger)
+    return pending.finish() if pending else None
+
+
+def begin_safety_copy(
+    settings: Settings, restoring: Path, folder: Path | None = None, trigger: str = "restore"
+) -> PendingCopy | None:
+    """Take the snapshot of the live database a safety copy archives; return it, to be
+    finished (compressed, checked, read back, published) by `PendingCopy.finish`.
+
+    Once this returns, the live database may change: the snapshot holds it as it was.
+    Arguments, return (None: no database to keep) and errors as `make_safety_copy`.
+    """
     db = settings.database_path
     try:
         check_header(db)
     except BackupError as missing:
-        logger.warning("restore: no safety copy (%s)", missing)
+        logger.warning("%s: no safety copy (%s)", trigger, missing)
         return None
     retained = folder is None
     folder = folder or settings.type_dir(PRE_RESTORE)
@@ -93,24 +107,75 @@ def make_safety_copy(
     started, clock = settings.now(), time.monotonic()
     logger.info("%s: safety copy of %s started", trigger, db)
     final = folder / unique_name(folder, PRE_RESTORE, started)
-    work = folder / f".tmp-{final.stem}"
+    pending = PendingCopy(
+        settings, db, folder / f".tmp-{final.stem}", final, started, clock, restoring, trigger
+    )
+    pending.made_folder, pending.retained = made_folder, retained
     try:
         _check_room(db, folder, settings.min_free_mb)
-        work.mkdir(mode=0o700)
-        _write(settings, db, work, final, started, clock, restoring, trigger)
-    except BaseException as caught:
+        pending.work.mkdir(mode=0o700)
+        pending.problems = _snapshot(db, pending.snapshot)
+    except BaseException as caught:  # noqa: BLE001 - failed() records it and raises it again
+        pending.failed(caught)
+    return pending
+
+
+class PendingCopy:
+    """A safety copy whose snapshot is taken: the rest (compression, integrity_check,
+    read-back, publishing) is done by `finish`, which may run beside the restore's write
+    (the restore commits only once `finish` has returned)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Path,
+        work: Path,
+        final: Path,
+        started: datetime,
+        clock: float,
+        restoring: Path,
+        trigger: str,
+    ) -> None:
+        self.settings, self.db, self.work, self.final = settings, db, work, final
+        self.started, self.clock, self.restoring, self.trigger = started, clock, restoring, trigger
+        self.snapshot = work / db.name
+        self.problems: list[str] = []
+        self.made_folder = False
+        self.retained = True
+
+    def finish(self) -> SafetyCopy:
+        """Compress and check the snapshot, read the archive back and publish it.
+
+        Raises:
+            BackupError (InsufficientSpace, FolderNotWritable ...): the copy failed; it is
+                recorded in the history as a failed attempt and nothing of it is left.
+        """
+        try:
+            _write(self, self.settings.compression_level)
+        except BaseException as caught:  # noqa: BLE001 - failed() records it, raises it again
+            self.failed(caught)
+        finally:
+            shutil.rmtree(self.work, ignore_errors=True)
+        seconds = time.monotonic() - self.clock
+        logger.info("%s: safety copy %s done, %.2f s", self.trigger, self.final.name, seconds)
+        return SafetyCopy(
+            self.final, self.started, seconds, self.trigger, self.retained, self.made_folder
+        )
+
+    def failed(self, caught: BaseException) -> NoReturn:
+        """Record the failed attempt, delete what was made, and raise the error (a full or
+        read-only folder named)."""
+        shutil.rmtree(self.work, ignore_errors=True)
+        folder = self.final.parent
         error: BaseException = disk_error(caught, folder) or caught
-        history = History(settings.history_path)
-        attempt = history.start(PRE_RESTORE, trigger, started)
-        history.finish(attempt, settings.now(), time.monotonic() - clock, error=str(error))
+        history = History(self.settings.history_path)
+        attempt = history.start(PRE_RESTORE, self.trigger, self.started)
+        history.finish(
+            attempt, self.settings.now(), time.monotonic() - self.clock, error=str(error)
+        )
         if error is caught:
-            raise
+            raise caught
         raise error from caught
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    seconds = time.monotonic() - clock
-    logger.info("%s: safety copy %s done, %.2f s", trigger, final.name, seconds)
-    return SafetyCopy(final, started, seconds, trigger, retained, made_folder)
 
 
 def keep(settings: Settings, copy: SafetyCopy, protect: set[Path]) -> None:
@@ -154,26 +219,22 @@ def _check_room(db: Path, folder: Path, min_free_mb: int) -> None:
         )
 
 
-def _write(
-    settings: Settings,
-    db: Path,
-    work: Path,
-    final: Path,
-    started: datetime,
-    clock: float,
-    restoring: Path,
-    trigger: str,
-) -> None:
-    """Snapshot, compress and check in parallel; read the archive back; publish it."""
-    snapshot = work / db.name
-    problems: list[str] = []
+def _snapshot(db: Path, snapshot: Path) -> list[str]:
+    """Take the scratch snapshot (its archive is synced, so it is not); a file SQLite cannot
+    copy is kept as its raw files. Returns the problems to record."""
     try:
-        take_snapshot(db, snapshot, synced=False)  # scratch: its archive is synced
+        take_snapshot(db, snapshot, synced=False)
     except sqlite3.DatabaseError as error:  # damaged: keep the files as they are
         snapshot.unlink(missing_ok=True)
-        copy_with_sidecars(db, work)
-        problems.append(f"SQLite could not copy the database ({error}); kept the raw files")
-    writer = ArchiveWriter(work / (final.name + ".partial"), settings.compression_level)
+        copy_with_sidecars(db, snapshot.parent)
+        return [f"SQLite could not copy the database ({error}); kept the raw files"]
+    return []
+
+
+def _write(copy: PendingCopy, level: int) -> None:
+    """Compress and check the snapshot in parallel; read the archive back; publish it."""
+    snapshot, db, final = copy.snapshot, copy.db, copy.final
+    writer = ArchiveWriter(copy.work / (final.name + ".partial"), level)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             checked = pool.submit(check_snapshot, snapshot)
@@ -187,20 +248,20 @@ def _write(
             progress.phase("checking the safety copy")
             after, facts = checked.result()
         metadata = build_metadata(
-            settings,
+            copy.settings,
             PRE_RESTORE,
-            started,
-            time.monotonic() - clock,
+            copy.started,
+            time.monotonic() - copy.clock,
             facts,
             "not checked (the live database is read once, by the snapshot)",
             after,
         )
         metadata.update(
-            degraded=after != "ok" or bool(problems),
-            problems=problems,
+            degraded=after != "ok" or bool(copy.problems),
+            problems=copy.problems,
             files={"included": [], "missing": []},
-            trigger=trigger,
-            restoring=restoring.name,
+            trigger=copy.trigger,
+            restoring=copy.restoring.name,
             members=[m.to_json() for m in writer.members],
         )
         writer.add_metadata(metadata)
