@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from contextlib import closing
 from pathlib import Path
 
@@ -263,3 +264,35 @@ def test_repair_warns_when_the_newest_backup_has_more_rows(run_cli, chinook):
     assert "its columns in the backup are not the same" in done.stdout
     report = report_of(done.stdout)
     assert report["fewer_rows_than_newest_backup"]
+
+
+def test_an_emergency_backup_of_a_damaged_database_holds_what_repair_finds(
+    run_cli, tmp_path, chinook
+):
+    # no backup to borrow from: the archive and the repair read the same file alone
+    with sqlite3.connect(chinook) as conn:
+        original = table_rows(conn)
+    corrupt(chinook)
+    done = run_cli("repair", db=chinook)
+    assert done.returncode == 0, done.stderr
+    with closing(sqlite3.connect(recovered_path(done.stdout))) as conn:
+        repaired = table_rows(conn)
+    made = run_cli("backup", "--type", "emergency", db=chinook)
+    assert made.returncode == 0, made.stderr
+    (archive,) = (tmp_path / "backups" / "emergency").glob("*.zip")
+    with zipfile.ZipFile(archive) as zf:
+        meta = json.loads(zf.read("metadata.json"))
+        roles = {m["role"]: m["path"] for m in meta["members"]}
+        salvaged = Path(zf.extract(roles["salvaged"], tmp_path / "x"))
+    assert meta["degraded"] is True and roles["salvaged"] == f"database/{chinook.stem}.salvaged.db"
+    with closing(sqlite3.connect(salvaged)) as conn:
+        assert table_rows(conn) == repaired  # every row the repair found, as it found it
+    assert sum(map(len, repaired.values())) >= 0.9 * sum(map(len, original.values()))
+    assert run_cli("verify", str(archive), db=chinook).returncode == ExitStatus.OK
+    # restored elsewhere: the damaged .db fails, the salvaged copy is taken
+    elsewhere = tmp_path / "restored.db"
+    restored = run_cli("restore", str(archive), "--to", str(elsewhere), db=chinook)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "salvaged" in restored.stdout
+    with closing(sqlite3.connect(elsewhere)) as conn:
+        assert table_rows(conn) == repaired

@@ -35,6 +35,7 @@ from src.services.integrity import (
     DatabaseFacts,
     check_file,
     check_header,
+    count_rows,
     gather_facts,
     open_readonly,
     run_check,
@@ -45,6 +46,7 @@ from src.services.member_names import safe_part
 from src.services.naming import publish_new
 from src.services.offsite import copying
 from src.services.offsite.copying import OffsiteRun
+from src.services.salvage import SalvageResult, salvage
 from src.services.snapshot import take_snapshot
 
 logger = logging.getLogger(__name__)
@@ -319,6 +321,7 @@ class _Parts:
     exported: dict[str, dict[str, int]]
     files: dict[str, list[str]]
     problems: list[str]
+    salvaged: dict[str, Any] | None = None  # an emergency backup of a damaged database
 
 
 def _build(
@@ -340,6 +343,8 @@ def _build(
         settings, backup_type, started, duration, parts.facts, parts.before, parts.after
     )
     metadata.update(degraded=degraded, problems=parts.problems, files=parts.files, trigger=trigger)
+    if parts.salvaged is not None:
+        metadata["salvaged"] = parts.salvaged
     _close_and_verify(parts.writer, metadata)
     publish_new(parts.writer.path, final)
     return BackupResult(
@@ -371,12 +376,19 @@ def _write_parts(
     problems: list[str] = []
     writer: ArchiveWriter | None = None
     checking_live = pool.submit(check_file, db, "quick_check")
+    salvaged: SalvageResult | None = None
     try:
         snapshot = _snapshot(db, partial.parent, backup_type, checking_live, problems)
         checked = pool.submit(check_snapshot, snapshot)
+        source = snapshot
+        if backup_type == "emergency" and (problems or checking_live.result() != "ok"):
+            # a damaged database: its rows as the page-level reader of `repair` finds
+            # them, archived beside the file, and the SQL and JSON copies made from them
+            salvaged = _salvage(snapshot, partial.parent, problems)
+            source = salvaged.recovered if salvaged else snapshot
         exports = {
             role: pool.submit(
-                _export, write, snapshot, partial.parent / f"{role}.part", level, cancel
+                _export, write, source, partial.parent / f"{role}.part", level, cancel
             )
             for _label, role, write in _EXPORTS
         }
@@ -386,6 +398,10 @@ def _write_parts(
             sidecar = snapshot.with_name(snapshot.name + suffix)
             if sidecar.exists():
                 writer.add_file(f"database/{safe_part(sidecar.name)}", sidecar, "database-sidecar")
+        if salvaged is not None:
+            writer.add_file(
+                f"database/{safe_part(db.stem)}.salvaged.db", salvaged.recovered, "salvaged"
+            )
         progress.phase("checking the live database")
         before = checking_live.result()
         _refuse_damaged(db, backup_type, before)
@@ -404,7 +420,42 @@ def _write_parts(
         if writer is not None:
             writer.abort()
         raise
-    return _Parts(writer, before, after, facts, exported, files, problems)
+    found = _salvaged_facts(salvaged) if salvaged else None
+    return _Parts(writer, before, after, facts, exported, files, problems, found)
+
+
+def _salvage(snapshot: Path, work: Path, problems: list[str]) -> SalvageResult | None:
+    """Read every row the damaged snapshot (or raw copy) holds, page by page, into a new
+    database in `work`; None when nothing can be read (the raw files are archived anyway).
+
+    Only the file is read: no backup completes it (a repair can; this archive keeps what
+    the file itself still holds).
+    """
+    progress.phase("reading the damaged database page by page")
+    try:
+        result = salvage(snapshot, None, work / f"{snapshot.stem}.salvaged.db")
+    except BackupError as error:  # NotADatabase: no page of it can be read
+        problems.append(f"the page-level reader found nothing to salvage ({error})")
+        return None
+    if result.integrity != "ok":
+        problems.append(f"the salvaged copy fails integrity_check ({result.integrity[:200]})")
+        return None
+    logger.info("emergency backup: %d rows salvaged page by page", sum(result.rows.values()))
+    return result
+
+
+def _salvaged_facts(result: SalvageResult) -> dict[str, Any]:
+    """What metadata.json says of the salvaged copy: its rows per table, counted as a
+    restore counts them (its SQL and JSON copies were made from it, and a restore of any
+    of the three is checked against these)."""
+    with closing(open_readonly(result.recovered, immutable=True)) as conn:
+        tables = count_rows(conn)
+    return {
+        "tables": tables,
+        "lost_and_found": result.lost_and_found,
+        "integrity": result.integrity,
+        "notes": list(result.notes)[:50],
+    }
 
 
 def _judge(db: Path, backup_type: str, parts: _Parts) -> bool:

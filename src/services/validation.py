@@ -179,22 +179,32 @@ def _choose_database(
 ) -> Validation:
     """Take the archived .db; if it fails, rebuild from the SQL dump, then from JSON.
 
+    An emergency archive of a damaged database also holds a salvaged copy (its rows as
+    the page-level reader found them), tried after the .db; its SQL and JSON copies were
+    made from it, and these three are checked against its row counts.
+
     With `checked_all` False, every other member is read back (SHA-256) before the first
     fallback uses any of them.
     """
-    expected = metadata["database"].get("tables", {})
+    salvaged = metadata.get("salvaged")
+    salvaged_counts = salvaged.get("tables") if isinstance(salvaged, dict) else None
     members = {m.get("role"): m["path"] for m in metadata["members"]}
     page_size = metadata["database"].get("page_size")
     notes: list[str] = []
     attempts = (
         ("database", lambda target: extracted.replace(target) if extracted else None),
+        ("salvaged", lambda target: _extract_salvaged(archive, members["salvaged"], target)),
         ("sql", lambda target: rebuild_from_sql(archive, members["sql"], target, page_size)),
         ("json", lambda target: rebuild_from_json(archive, members["json"], target, page_size)),
     )
     for source, build in attempts:
         if source not in members:
-            notes.append(f"no {source} copy in the archive")
+            if source != "salvaged":  # only an emergency archive of a damaged file has one
+                notes.append(f"no {source} copy in the archive")
             continue
+        expected = metadata["database"].get("tables", {})
+        if source != "database" and isinstance(salvaged_counts, dict):
+            expected = salvaged_counts
         if source != "database" and not checked_all:
             read = frozenset({members["database"]} if "database" in members else set())
             _refuse(archive, check_members(archive, metadata, read))
@@ -231,7 +241,20 @@ def _choose_database(
     )
 
 
-_COPY_NAMES = {"database": "database", "sql": "SQL dump", "json": "JSON export"}
+_COPY_NAMES = {
+    "database": "database",
+    "salvaged": "salvaged copy",
+    "sql": "SQL dump",
+    "json": "JSON export",
+}
+
+
+def _extract_salvaged(archive: Path, name: str, target: Path) -> None:
+    """Extract the salvaged copy (read back with every member before any fallback)."""
+    problems = extract_member(archive, name, target)
+    if problems:
+        raise ArchiveInvalid("; ".join(problems))
+
 
 # what a crafted or damaged copy can raise while it is rebuilt and checked (READ_ERRORS
 # has OSError and zipfile's errors); anything else is a bug of ours and is not hidden
