@@ -18,10 +18,10 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from src.bot import views
+from src.bot import delivery, jobs, views
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.errors import BackupError
 from src.services import catalog, restore_service, scheduler_state, status_service
@@ -81,10 +81,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             if update.effective_message is not None:
                 await update.effective_message.reply_text(text)
             return
-        try:
-            await query.answer(text[:200], show_alert=True)
-        except BadRequest:  # already answered when the work began: say it in the message
-            await query.edit_message_text(text)
+        if not await _answer(update, text[:200], alert=True):  # answered when the work began
+            await _show(update, (text, InlineKeyboardMarkup([])))
     except TelegramError:
         logger.warning("could not tell the user about the failure either")
 
@@ -111,7 +109,8 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if message.chat.type != "private":
         await message.reply_text(PRIVATE_ONLY)
         return
-    text, keyboard = views.main_menu(_menu(context))
+    running = await asyncio.to_thread(jobs.running, _settings(context))
+    text, keyboard = views.main_menu(_menu(context), running)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
@@ -128,10 +127,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     parsed = views.parse(query.data)
     if parsed is None or parsed[0] != context.bot_data["menu_generation"]:
-        await query.answer(
-            "⌛ This menu has expired (the bot restarted). Send /backup for a new one.",
-            show_alert=True,
-        )
+        await _expired(update)
         return
     _, action, argument = parsed
     handler = ACTIONS.get(action)
@@ -182,27 +178,41 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
 
 
-async def _show(update: Update, screen: Screen) -> None:
-    """Replace the menu message's text and buttons (an unchanged screen is no error)."""
+EXPIRED = "⌛ This menu has expired (the bot restarted). Send /backup for a new one."
+
+
+async def _expired(update: Update) -> None:
+    """A button of a menu from before a restart: say so (in the menu when too late to answer)."""
+    if not await _answer(update, EXPIRED, alert=True):
+        await _show(update, (EXPIRED, InlineKeyboardMarkup([])))
+
+
+def _where(update: Update) -> tuple[int, int]:
     query = update.callback_query
-    assert query is not None
-    text, keyboard = screen
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    except BadRequest as error:
-        if "not modified" not in str(error).lower():
-            raise
+    assert query is not None and query.message is not None
+    return query.message.chat.id, query.message.message_id
+
+
+async def _show(update: Update, screen: Screen) -> None:
+    """Replace the menu message's text and buttons (or send them anew when that fails)."""
+    await delivery.edit_or_send(update.get_bot(), *_where(update), *screen)
 
 
 async def _busy(update: Update, text: str) -> None:
-    """Show that work is under way (no buttons meanwhile)."""
-    await _show(update, (text, InlineKeyboardMarkup([])))
+    """Show that work is under way (no buttons meanwhile); a failure never stops the work."""
+    await delivery.try_edit(update.get_bot(), *_where(update), text, InlineKeyboardMarkup([]))
 
 
-async def _answer(update: Update, text: str | None = None, alert: bool = False) -> None:
+async def _answer(update: Update, text: str | None = None, alert: bool = False) -> bool:
+    """Answer the button press; False when Telegram no longer takes it (too old, lost)."""
     query = update.callback_query
     assert query is not None
-    await query.answer(text, show_alert=alert)
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as error:
+        logger.info("button press %s not answered: %s", query.id, error)
+        return False
+    return True
 
 
 # --- the actions ----------------------------------------------------------------------
@@ -210,7 +220,8 @@ async def _answer(update: Update, text: str | None = None, alert: bool = False) 
 
 async def _main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await _answer(update)
-    await _show(update, views.main_menu(_menu(context)))
+    running = await asyncio.to_thread(jobs.running, _settings(context))
+    await _show(update, views.main_menu(_menu(context), running))
 
 
 async def _close(update: Update, _context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
@@ -222,20 +233,21 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
     if kind not in ("manual", "emergency"):
         await _answer(update, "Unknown backup type.", alert=True)
         return
-    await _answer(update, f"⏳ Creating a {kind} backup…")
-    menu = _menu(context)
-    await _show(
-        update,
-        (f"⏳ Creating a {kind} backup… this can take a while.", views.InlineKeyboardMarkup([])),
-    )
-    user = update.effective_user
-    logger.info("%s backup asked by admin %s", kind, user.id if user else None)
-    try:
-        result = await asyncio.to_thread(create_backup, _settings(context), kind, "bot")
-    except BackupError as error:
-        await _show(update, views.failure(menu, f"The {kind} backup", str(error)))
+    job = await jobs.begin(update, context, f"a {kind} backup")
+    if job is None:
         return
-    await _show(update, views.backup_done(menu, result))
+    await _answer(update, f"⏳ Creating a {kind} backup…")
+    await _busy(update, f"⏳ Creating a {kind} backup… this can take a while.")
+    logger.info("%s backup asked by %s", kind, job.started_by)
+    menu, settings = _menu(context), _settings(context)
+    screen = await jobs.run(
+        context,
+        job,
+        functools.partial(create_backup, settings, kind, "bot"),
+        functools.partial(views.backup_done, menu),
+        f"The {kind} backup",
+    )
+    await jobs.show_outcome(update, context, job, screen)
 
 
 async def _types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
@@ -300,7 +312,7 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
         return
     logger.info("download of %s by admin %s", item.name, user.id)
     # read in a worker thread (python-telegram-bot would read the file on the event loop)
-    data = await asyncio.to_thread(Path(item.path).read_bytes)
+    data = await jobs.in_pool(context, Path(item.path).read_bytes)
     try:
         await context.bot.send_document(
             user.id,  # to the admin, whatever chat the menu is in
@@ -327,13 +339,11 @@ async def _plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) 
     if item is None:
         return
     menu = _menu(context)
-    await _show(
-        update,
-        (f"⏳ Validating <code>{views.escape(item.name)}</code>…", views.InlineKeyboardMarkup([])),
-    )
+    await _busy(update, f"⏳ Validating <code>{views.escape(item.name)}</code>…")
     try:
-        plan = await asyncio.to_thread(
-            restore_service.check_only, _settings(context), str(item.path)
+        plan = await jobs.in_pool(
+            context,
+            functools.partial(restore_service.check_only, _settings(context), str(item.path)),
         )
     except BackupError as error:
         await _show(update, views.failure(menu, "Validation", str(error)))
@@ -392,37 +402,62 @@ async def _schema(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
 
 
 async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Step two: only the admin who asked, only before it expires, only once."""
+    """Step two: only the admin who asked, only before it expires, only once, only alone."""
     entry = await _pending(update, context, token)
     if entry is None:
         return
-    context.bot_data["restore_confirmations"].pop(token, None)
-    await _answer(update, "⏳ Restoring…")
-    menu = _menu(context)
-    await _show(
-        update,
-        ("⏳ Restoring… the bot's database is being replaced.", views.InlineKeyboardMarkup([])),
-    )
-    logger.warning("restore of %s confirmed by admin %s", entry["archive"], entry["user"])
-    try:
-        result = await asyncio.to_thread(
-            functools.partial(
-                restore_service.restore,
-                _settings(context),
-                entry["archive"],
-                allow_schema_change=entry["allow_schema_change"],
-            )
-        )
-    except BackupError as error:
-        await _show(update, views.failure(menu, "The restore", str(error)))
+    archive = Path(entry["archive"]).name
+    job = await jobs.begin(update, context, f"a restore from {archive}")
+    if job is None:  # another job runs: refused with what runs; the confirmation stays valid
         return
-    await _show(update, views.restore_done(menu, result))
+    context.bot_data["restore_confirmations"].pop(token, None)
+    started: dict[str, dict[str, Any]] = context.bot_data.setdefault("restores_started", {})
+    started[token] = entry
+    try:
+        await _answer(update, "⏳ Restoring…")
+        await _busy(update, "⏳ Restoring… the bot's database is being replaced.")
+        if entry.get("cancelled"):  # Cancel came while the "⏳" was on its way
+            await _cancelled(update, context, job)
+            return
+        entry["running"] = True
+        logger.warning("restore of %s confirmed by %s", archive, job.started_by)
+        settings, menu = _settings(context), _menu(context)
+        work = functools.partial(
+            restore_service.restore,
+            settings,
+            entry["archive"],
+            allow_schema_change=entry["allow_schema_change"],
+        )
+        done = functools.partial(views.restore_done, menu)
+        screen = await jobs.run(context, job, work, done, "The restore")
+    finally:
+        started.pop(token, None)
+    await jobs.show_outcome(update, context, job, screen)
+
+
+async def _cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE, job: Any) -> None:
+    text = "❌ Restore cancelled before it started: nothing was changed."
+    await asyncio.to_thread(jobs.finish_cancelled, _settings(context), job, text)
+    screen = (text, InlineKeyboardMarkup([_menu(context).nav()]))
+    await jobs.show_outcome(update, context, job, screen)
 
 
 async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Drop a restore confirmation and go back to the menu."""
-    context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
-    await _main(update, context, "")
+    """Drop a restore confirmation; after Confirm, cancel it only if its work has not begun."""
+    entry = context.bot_data.setdefault("restores_started", {}).get(token)
+    if entry is None:
+        context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
+        await _main(update, context, "")
+    elif entry.get("running"):
+        await _answer(
+            update,
+            "Too late to cancel: the restore is running (a safety copy of the database was "
+            "made first). Its result is shown here when it ends.",
+            alert=True,
+        )
+    else:
+        entry["cancelled"] = True
+        await _answer(update, "❌ Cancelled: the restore had not started.")
 
 
 async def _status(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
@@ -456,15 +491,21 @@ def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
 
 
 async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    job = await jobs.begin(update, context, "a daily backup")
+    if job is None:
+        return
     await _answer(update, "⏳ Making the daily backup…")
     await _busy(update, "⏳ Making the daily backup… this can take a while.")
     # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
-    outcome = await asyncio.to_thread(
-        run_scheduled_backup, _settings(context), "daily", scheduler=running
-    )
+    work = functools.partial(run_scheduled_backup, _settings(context), "daily", scheduler=running)
     text, keyboard = await _scheduler_screen(context)
-    await _show(update, (views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard))
+
+    def done(outcome: Any) -> Screen:
+        return views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard
+
+    screen = await jobs.run(context, job, work, done, "The daily backup")
+    await jobs.show_outcome(update, context, job, screen)
 
 
 ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]]] = {
