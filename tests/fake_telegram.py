@@ -78,6 +78,15 @@ class Fault:
     error: ApiError | None = None  # answer with this error
     drop: str | None = None  # "before" (nothing done) or "after" (done, the answer lost)
     chat_id: int | None = None
+    contains: str | None = None  # only calls whose text holds this
+
+    def matches(self, method: str, params: dict[str, Any]) -> bool:
+        """Tell whether this fault applies to a call."""
+        if self.method != method or self.times <= 0:
+            return False
+        if self.chat_id is not None and str(self.chat_id) != str(params.get("chat_id")):
+            return False
+        return self.contains is None or self.contains in str(params.get("text", ""))
 
 
 def _entities(detail: str) -> ApiError:
@@ -213,23 +222,30 @@ class FakeTelegram:
         times: int = 1,
         description: str | None = None,
         chat_id: int | None = None,
+        contains: str | None = None,
     ) -> None:
-        """Answer the next `times` calls of `method` with an error (429 flood wait by default)."""
+        """Answer the next `times` calls of `method` with an error (429 flood wait by default).
+
+        chat_id, contains: only calls to that chat, or whose text holds that.
+        """
         if description is None:
             description = (
                 f"Too Many Requests: retry after {retry_after}" if code == 429 else "Error"
             )
         error = ApiError(code, description, retry_after if code == 429 else None)
         with self._cond:
-            self._faults.append(Fault(method, times, error=error, chat_id=chat_id))
+            self._faults.append(Fault(method, times, error, chat_id=chat_id, contains=contains))
 
-    def drop(self, method: str, times: int = 1, after: bool = False) -> None:
+    def drop(
+        self, method: str, times: int = 1, after: bool = False, contains: str | None = None
+    ) -> None:
         """Close the connection of the next `times` calls of `method` without an answer.
 
         after: do the work first (the message is sent, the bot never hears so).
         """
         with self._cond:
-            self._faults.append(Fault(method, times, drop="after" if after else "before"))
+            drop = "after" if after else "before"
+            self._faults.append(Fault(method, times, drop=drop, contains=contains))
 
     def block(self, user_id: int) -> None:
         """The user blocked the bot: every message to them is refused with 403."""
@@ -247,9 +263,7 @@ class FakeTelegram:
             if method in SENDING and chat is not None and int(chat) in self.not_started:
                 return Fault(method, 1, error=ApiError(403, NOT_STARTED))
             for fault in self._faults:
-                if fault.method == method and fault.times > 0:
-                    if fault.chat_id is not None and str(fault.chat_id) != str(chat):
-                        continue
+                if fault.matches(method, params):
                     fault.times -= 1
                     self.faults_served.append(
                         (method, fault.drop or f"{fault.error.code if fault.error else ''}")

@@ -81,7 +81,8 @@ async def _post_init(app: BotApplication) -> None:
     except TelegramError as error:
         logger.warning("could not set the command list: %s", error)
     app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None
-    await jobs.tell_unseen(app.bot, settings, backup_handlers.admin_ids(settings))
+    admins, run = backup_handlers.admin_ids(settings), app.bot_data["menu_generation"]
+    await jobs.tell_unseen(app.bot, settings, admins, run)
     if not settings.bot_run_scheduler:
         logger.info("BOT_RUN_SCHEDULER is off: the bot does not run the scheduler")
         return

@@ -55,18 +55,20 @@ def reach_state(error: TelegramError) -> str:
 
 
 async def with_retries(call: Callable[[], Awaitable[T]], attempts: int = ATTEMPTS) -> T:
-    """Run a Bot API call, again after a transient error (backoff, or Telegram's wait).
+    """Run a Bot API call, again after a timeout or a lost connection (with backoff).
+
+    A 429 is not retried here: the rate limiter has already waited it out its times.
 
     Raises:
-        TelegramError: a lasting error, or the last transient one.
+        TelegramError: a lasting error, a 429, or the last timeout or lost connection.
     """
     for attempt in range(1, attempts + 1):
         try:
             return await call()
         except TelegramError as error:
-            if not transient(error) or attempt == attempts:
+            if isinstance(error, RetryAfter) or not transient(error) or attempt == attempts:
                 raise
-            delay = retry_delay(attempt, retry_after(error))
+            delay = retry_delay(attempt)
             logger.info("Bot API call failed (%s); trying again in %.1f s", error, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -60,8 +60,9 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -
     settings: Settings = context.bot_data["settings"]
     chat = update.effective_chat
     try:
+        run = context.bot_data["menu_generation"]
         return await asyncio.to_thread(
-            Jobs(settings).begin, what, who(update), chat.id if chat else None
+            Jobs(settings).begin, what, who(update), chat.id if chat else None, run
         )
     except JobBusy as busy:
         query = update.callback_query
@@ -124,9 +125,9 @@ async def show_outcome(
     await asyncio.to_thread(Jobs(settings).mark_shown, job)
 
 
-async def tell_unseen(bot: Bot, settings: Settings, admins: list[int]) -> None:
+async def tell_unseen(bot: Bot, settings: Settings, admins: list[int], run: str) -> None:
     """After a restart: say which jobs it cut short, and show outcomes nobody saw."""
-    for job in await asyncio.to_thread(Jobs(settings).unseen):
+    for job in await asyncio.to_thread(Jobs(settings).unseen, run):
         if job.status == "interrupted":
             text = views.interrupted(job)
             chats = admins

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     what TEXT NOT NULL,
     started_by TEXT NOT NULL,
     chat_id INTEGER,
+    run TEXT NOT NULL DEFAULT '',
     started_at TEXT NOT NULL,
     pid INTEGER NOT NULL,
     host TEXT NOT NULL,
@@ -88,8 +89,11 @@ class Jobs:
                 raise
             conn.commit()
 
-    def begin(self, what: str, started_by: str, chat_id: int | None = None) -> Job:
+    def begin(self, what: str, started_by: str, chat_id: int | None = None, run: str = "") -> Job:
         """Record a job as running before its work starts.
+
+        Args:
+            run: which start of the bot asks (outcomes of other starts are `unseen`).
 
         Raises:
             JobBusy: another job (or a scheduled backup) is running; nothing was recorded.
@@ -100,9 +104,9 @@ class Jobs:
                 raise JobBusy(running)
             started = self.settings.now().isoformat(timespec="seconds")
             cursor = conn.execute(
-                "INSERT INTO jobs (what, started_by, chat_id, started_at, pid, host, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'running')",
-                (what, started_by, chat_id, started, os.getpid(), socket.gethostname()),
+                "INSERT INTO jobs (what, started_by, chat_id, run, started_at, pid, host, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                (what, started_by, chat_id, run, started, os.getpid(), socket.gethostname()),
             )
             return Job(int(cursor.lastrowid or 0), what, started_by, chat_id, started, "running")
 
@@ -125,16 +129,15 @@ class Jobs:
         with read_only_history(self.path) as conn:
             return self._running(conn)
 
-    def unseen(self) -> list[Job]:
-        """Jobs of earlier processes that a restart cut short, or whose outcome nobody saw."""
+    def unseen(self, run: str) -> list[Job]:
+        """Jobs of earlier starts that a restart cut short, or whose outcome nobody saw."""
         if not self.path.exists():
             return []
         with read_only_history(self.path) as conn:
             if not _has_jobs(conn):
                 return []
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE shown = 0 AND pid != ? ORDER BY id",
-                (os.getpid(),),
+                f"SELECT {_COLUMNS} FROM jobs WHERE shown = 0 AND run != ? ORDER BY id", (run,)
             ).fetchall()
         jobs = [_job(row) for row in rows]
         return [job for job in jobs if job.status != "running"]

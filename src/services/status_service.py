@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.errors import BackupError
-from src.services import catalog
+from src.services import admin_reach, catalog
 from src.services.history import History, Statistics
 from src.services.integrity import check_file, check_header
 from src.services.live_database import has_hot_journal
@@ -44,6 +44,7 @@ class SystemStatus:
     statistics: Statistics
     scheduler: SchedulerView
     offsite: OffsiteStatus | None = None
+    unreachable_admins: list[admin_reach.AdminReach] = field(default_factory=list)
 
     @property
     def total_backups(self) -> int:
@@ -85,4 +86,5 @@ def get_status(settings: Settings) -> SystemStatus:
         statistics=History(settings.history_path).statistics(),
         scheduler=scheduler_view(settings),
         offsite=offsite_status(settings, settings.now()),
+        unreachable_admins=admin_reach.unreachable(settings),
     )
