@@ -3,6 +3,7 @@ two admins at once, restarts and signals, each met the way an admin would meet i
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -278,6 +279,12 @@ def test_alarms_get_through_flood_waits_and_dropped_connections_and_status_names
     assert f"{SECOND_ADMIN}: blocked the bot" in cli.stdout, cli.stdout + cli.stderr
     assert f"{THIRD_ADMIN}: never started the bot" in cli.stdout
     assert f"{ADMIN}:" not in cli.stdout.split("ADMINS")[-1]
+    as_json = subprocess.run(
+        [sys.executable, "backup_manager.py", "status", "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    reach = {a["admin"]: a["state"] for a in json.loads(as_json.stdout)["unreachable_admins"]}
+    assert reach == {SECOND_ADMIN: "blocked", THIRD_ADMIN: "not_started"}
 
 
 # --- texts -----------------------------------------------------------------------------------

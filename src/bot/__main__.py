@@ -21,6 +21,8 @@ from src.services.file_modes import restrict_new_files
 def main() -> int:
     """Run until Ctrl-C or SIGTERM; return the exit status."""
     restrict_new_files()  # the bot's database, logs and backups: owner-only
+    if hasattr(signal, "SIGHUP"):  # from the first moment: a closed SSH session never ends it
+        signal.signal(signal.SIGHUP, lambda *_: print("SIGHUP ignored", file=sys.stderr))
     try:
         settings = load_settings()
         configure_logging(

@@ -438,6 +438,10 @@ def status_json(status: SystemStatus) -> dict[str, Any]:
         },
         "scheduler": scheduler_json(status.scheduler),
         "offsite": offsite_output.status_json(status.offsite),
+        "unreachable_admins": [
+            {"admin": r.admin, "state": r.state, "reason": r.reason, "since": r.since}
+            for r in status.unreachable_admins
+        ],
     }
 
 
