@@ -295,7 +295,9 @@ class FakeTelegram:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out; calls: {[c[0] for c in self.calls][-15:]}")
+                    texts = [m.get("text", "")[:200] for m in self.messages.values()][-4:]
+                    calls = [c[0] for c in self.calls][-15:]
+                    raise AssertionError(f"timed out; calls: {calls}; last texts: {texts}")
                 self._cond.wait(min(left, 0.2))
 
     def answer_of(self, query_id: str, timeout: float = 30) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import secrets
-import time
 from collections.abc import Awaitable, Callable
 from html import escape
 from pathlib import Path
@@ -21,10 +19,11 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-from src.bot import delivery, jobs, views
+from src.bot import jobs, views
+from src.bot.handlers import common, restore_handlers
+from src.bot.handlers.common import Screen
 from src.config.settings import ARCHIVE_TYPES, Settings
-from src.errors import BackupError
-from src.services import catalog, restore_service, scheduler_state, status_service
+from src.services import catalog, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 from src.services.backup_service import create_backup
 
@@ -32,9 +31,6 @@ logger = logging.getLogger(__name__)
 
 # As the spec shows: admins may be listed here; they are united with ADMIN_USER_IDS.
 ADMIN_USER_IDS: list[int] = []
-
-CONFIRM_MINUTES = 5
-Screen = tuple[str, InlineKeyboardMarkup]
 
 
 def is_admin(settings: Settings, user_id: int | None) -> bool:
@@ -81,19 +77,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             if update.effective_message is not None:
                 await update.effective_message.reply_text(text)
             return
-        if not await _answer(update, text[:200], alert=True):  # answered when the work began
-            await _show(update, (text, InlineKeyboardMarkup([])))
+        if not await common.answer(update, text[:200], alert=True):  # answered when the work began
+            await common.show(update, (text, InlineKeyboardMarkup([])))
     except TelegramError:
         logger.warning("could not tell the user about the failure either")
-
-
-def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    settings: Settings = context.bot_data["settings"]
-    return settings
-
-
-def _menu(context: ContextTypes.DEFAULT_TYPE) -> views.Menu:
-    return views.Menu(context.bot_data["menu_generation"])
 
 
 async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,15 +89,15 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if message is None:
         return
-    if not is_admin(_settings(context), user.id if user else None):
+    if not is_admin(common.settings(context), user.id if user else None):
         logger.warning("refused /backup from non-admin user %s", user.id if user else None)
         await message.reply_text("⛔ This command is for the bot's admins only.")
         return
     if message.chat.type != "private":
         await message.reply_text(PRIVATE_ONLY)
         return
-    running = await asyncio.to_thread(jobs.running, _settings(context))
-    text, keyboard = views.main_menu(_menu(context), running)
+    running = await asyncio.to_thread(jobs.running, common.settings(context))
+    text, keyboard = views.main_menu(common.menu(context), running)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
@@ -119,7 +106,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
-    settings = _settings(context)
+    settings = common.settings(context)
     user_id = query.from_user.id if query.from_user else None
     if not is_admin(settings, user_id):
         logger.warning("refused button %r from non-admin user %s", query.data, user_id)
@@ -127,12 +114,12 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     parsed = views.parse(query.data)
     if parsed is None or parsed[0] != context.bot_data["menu_generation"]:
-        await _expired(update)
+        await common.expired(update)
         return
     _, action, argument = parsed
     handler = ACTIONS.get(action)
     if handler is None:
-        await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
+        await query.answer(common.INVALID, show_alert=True)
         return
     chat = update.effective_chat
     if chat is None or chat.type != "private" or query.message is None:
@@ -156,7 +143,7 @@ async def _one_at_a_time(
     """Run a working action unless the same menu is still at work (a double tap)."""
     busy: set[tuple[int, int]] = context.bot_data.setdefault("busy_menus", set())
     if key in busy:
-        await _answer(update, "⏳ Still working on your last request…")
+        await common.answer(update, "⏳ Still working on your last request…")
         return
     busy.add(key)
     try:
@@ -171,75 +158,32 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     if query is None:
         return
     user_id = query.from_user.id if query.from_user else None
-    if not is_admin(_settings(context), user_id):
+    if not is_admin(common.settings(context), user_id):
         logger.warning("refused unknown button %r from non-admin user %s", query.data, user_id)
         await query.answer("⛔ Admins only.", show_alert=True)
         return
-    await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
-
-
-EXPIRED = "⌛ This menu has expired (the bot restarted). Send /backup for a new one."
-
-
-async def _expired(update: Update) -> None:
-    """A button of a menu from before a restart: say so (in the menu when too late to answer)."""
-    if not await _answer(update, EXPIRED, alert=True):
-        await _show(update, (EXPIRED, InlineKeyboardMarkup([])))
-
-
-def _where(update: Update) -> tuple[int, int]:
-    query = update.callback_query
-    assert query is not None and query.message is not None
-    return query.message.chat.id, query.message.message_id
-
-
-async def _show(update: Update, screen: Screen) -> None:
-    """Replace the menu message's text and buttons (or send them anew when that fails)."""
-    await delivery.edit_or_send(update.get_bot(), *_where(update), *screen)
-
-
-async def _busy(update: Update, text: str) -> None:
-    """Show that work is under way (no buttons meanwhile); a failure never stops the work."""
-    await delivery.try_edit(update.get_bot(), *_where(update), text, InlineKeyboardMarkup([]))
-
-
-async def _answer(update: Update, text: str | None = None, alert: bool = False) -> bool:
-    """Answer the button press; False when Telegram no longer takes it (too old, lost)."""
-    query = update.callback_query
-    assert query is not None
-    try:
-        await query.answer(text, show_alert=alert)
-    except TelegramError as error:
-        logger.info("button press %s not answered: %s", query.id, error)
-        return False
-    return True
+    await query.answer(common.INVALID, show_alert=True)
 
 
 # --- the actions ----------------------------------------------------------------------
 
 
-async def _main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    running = await asyncio.to_thread(jobs.running, _settings(context))
-    await _show(update, views.main_menu(_menu(context), running))
-
-
 async def _close(update: Update, _context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    await _show(update, ("Menu closed. /backup opens it again.", InlineKeyboardMarkup([])))
+    await common.answer(update)
+    await common.show(update, ("Menu closed. /backup opens it again.", InlineKeyboardMarkup([])))
 
 
 async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
     if kind not in ("manual", "emergency"):
-        await _answer(update, "Unknown backup type.", alert=True)
+        await common.answer(update, "Unknown backup type.", alert=True)
         return
     job = await jobs.begin(update, context, f"a {kind} backup")
     if job is None:
         return
-    await _answer(update, f"⏳ Creating a {kind} backup…")
-    await _busy(update, f"⏳ Creating a {kind} backup… this can take a while.")
+    await common.answer(update, f"⏳ Creating a {kind} backup…")
+    await common.busy(update, f"⏳ Creating a {kind} backup… this can take a while.")
     logger.info("%s backup asked by %s", kind, job.started_by)
-    menu, settings = _menu(context), _settings(context)
+    menu, settings = common.menu(context), common.settings(context)
     screen = await jobs.run(
         context,
         job,
@@ -251,60 +195,47 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
 
 
 async def _types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-    await _show(update, views.type_picker(_menu(context), backups))
+    await common.answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+    await common.show(update, views.type_picker(common.menu(context), backups))
 
 
 async def _restore_types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-    await _show(update, views.type_picker(_menu(context), backups, action="rlist"))
+    await common.answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+    await common.show(update, views.type_picker(common.menu(context), backups, action="rlist"))
 
 
 def _page_action(action: str) -> Callable[..., Awaitable[None]]:
     async def page(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
         kind, _, number = argument.partition(":")
         if kind not in ARCHIVE_TYPES or not number.isdigit():
-            await _answer(update, "⌛ This button is no longer valid. Send /backup.", alert=True)
+            await common.answer(update, common.INVALID, alert=True)
             return
-        await _answer(update)
-        backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-        menu = _menu(context)
-        await _show(update, views.backup_page(menu, backups, kind, int(number), action))
+        await common.answer(update)
+        backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+        menu = common.menu(context)
+        await common.show(update, views.backup_page(menu, backups, kind, int(number), action))
 
     return page
 
 
-async def _find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> Any:
-    """The backup a short id stands for, or None (then the menu says it is gone).
-
-    The press is answered before this (Telegram wants an answer within seconds).
-    """
-    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-    item = next((b for b in backups if views.backup_id(b) == ident), None)
-    if item is None:
-        gone = "This backup no longer exists (retention may have removed it)."
-        await _show(update, (gone, InlineKeyboardMarkup([_menu(context).nav()])))
-    return item
-
-
 async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    await _answer(update)
-    item = await _find(update, context, ident)
+    await common.answer(update)
+    item = await common.find(update, context, ident)
     if item is None:
         return
-    limit = _settings(context).bot_upload_limit_mb
-    await _show(update, views.backup_details(_menu(context), item, limit))
+    limit = common.settings(context).bot_upload_limit_mb
+    await common.show(update, views.backup_details(common.menu(context), item, limit))
 
 
 async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    await _answer(update, "⬆️ Sending the file…")
-    item = await _find(update, context, ident)
+    await common.answer(update, "⬆️ Sending the file…")
+    item = await common.find(update, context, ident)
     user = update.effective_user
     if item is None or user is None:
         return
-    limit = _settings(context).bot_upload_limit_mb
+    limit = common.settings(context).bot_upload_limit_mb
     if item.size_bytes > limit * 1024 * 1024:
         await context.bot.send_message(
             user.id, f"Too large to send: {item.name} is over the {limit} MB the Bot API takes."
@@ -332,160 +263,32 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
         )
 
 
-async def _plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    """Step one of a restore: validate and show; the confirmation is a second button."""
-    await _answer(update, "⏳ Checking the backup…")
-    item = await _find(update, context, ident)
-    if item is None:
-        return
-    menu = _menu(context)
-    await _busy(update, f"⏳ Validating <code>{views.escape(item.name)}</code>…")
-    try:
-        plan = await jobs.in_pool(
-            context,
-            functools.partial(restore_service.check_only, _settings(context), str(item.path)),
-        )
-    except BackupError as error:
-        await _show(update, views.failure(menu, "Validation", str(error)))
-        return
-    token = secrets.token_urlsafe(9)
-    user = update.effective_user
-    context.bot_data.setdefault("restore_confirmations", {})[token] = {
-        "user": user.id if user else None,
-        "archive": str(item.path),
-        "expires": time.monotonic() + CONFIRM_MINUTES * 60,
-        "schema_changes": [change.describe() for change in plan.schema_changes],
-        "allow_schema_change": False,
-    }
-    await _show(update, views.restore_plan(menu, plan, token, CONFIRM_MINUTES))
-
-
-async def _pending(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
-) -> dict[str, Any] | None:
-    """The confirmation entry behind a button, if it is still valid and the presser's own."""
-    pending: dict[str, Any] = context.bot_data.setdefault("restore_confirmations", {})
-    entry: dict[str, Any] | None = pending.get(token)
-    user = update.effective_user
-    if entry is None or entry["expires"] < time.monotonic():
-        pending.pop(token, None)
-        await _answer(
-            update,
-            "⌛ This confirmation is no longer valid (used, cancelled or expired). "
-            "Start the restore again.",
-            True,
-        )
-        return None
-    if entry["user"] != (user.id if user else None):
-        logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
-        await _answer(update, "⛔ Only the admin who asked for this restore can confirm it.", True)
-        return None
-    return entry
-
-
-async def _schema(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """The extra step when the archive changes the schema: name the changes, ask again."""
-    entry = await _pending(update, context, token)
-    if entry is None:
-        return
-    await _answer(update)
-    entry["allow_schema_change"] = True
-    logger.warning(
-        "restore of %s: admin %s is shown its schema changes", entry["archive"], entry["user"]
-    )
-    await _show(
-        update,
-        views.schema_consent(
-            _menu(context), Path(entry["archive"]).name, entry["schema_changes"], token
-        ),
-    )
-
-
-async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Step two: only the admin who asked, only before it expires, only once, only alone."""
-    entry = await _pending(update, context, token)
-    if entry is None:
-        return
-    archive = Path(entry["archive"]).name
-    job = await jobs.begin(update, context, f"a restore from {archive}")
-    if job is None:  # another job runs: refused with what runs; the confirmation stays valid
-        return
-    context.bot_data["restore_confirmations"].pop(token, None)
-    started: dict[str, dict[str, Any]] = context.bot_data.setdefault("restores_started", {})
-    started[token] = entry
-    try:
-        await _answer(update, "⏳ Restoring…")
-        await _busy(update, "⏳ Restoring… the bot's database is being replaced.")
-        if entry.get("cancelled"):  # Cancel came while the "⏳" was on its way
-            await _cancelled(update, context, job)
-            return
-        entry["running"] = True
-        logger.warning("restore of %s confirmed by %s", archive, job.started_by)
-        settings, menu = _settings(context), _menu(context)
-        work = functools.partial(
-            restore_service.restore,
-            settings,
-            entry["archive"],
-            allow_schema_change=entry["allow_schema_change"],
-        )
-        done = functools.partial(views.restore_done, menu)
-        screen = await jobs.run(context, job, work, done, "The restore")
-    finally:
-        started.pop(token, None)
-    await jobs.show_outcome(update, context, job, screen)
-
-
-async def _cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE, job: Any) -> None:
-    text = "❌ Restore cancelled before it started: nothing was changed."
-    await asyncio.to_thread(jobs.finish_cancelled, _settings(context), job, text)
-    screen = (text, InlineKeyboardMarkup([_menu(context).nav()]))
-    await jobs.show_outcome(update, context, job, screen)
-
-
-async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Drop a restore confirmation; after Confirm, cancel it only if its work has not begun."""
-    entry = context.bot_data.setdefault("restores_started", {}).get(token)
-    if entry is None:
-        context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
-        await _main(update, context, "")
-    elif entry.get("running"):
-        await _answer(
-            update,
-            "Too late to cancel: the restore is running (a safety copy of the database was "
-            "made first). Its result is shown here when it ends.",
-            alert=True,
-        )
-    else:
-        entry["cancelled"] = True
-        await _answer(update, "❌ Cancelled: the restore had not started.")
-
-
 async def _status(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    system = await asyncio.to_thread(status_service.get_status, _settings(context))
-    await _show(update, views.status(_menu(context), system))
+    await common.answer(update)
+    system = await asyncio.to_thread(status_service.get_status, common.settings(context))
+    await common.show(update, views.status(common.menu(context), system))
 
 
 async def _scheduler(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    await _show(update, await _scheduler_screen(context))
+    await common.answer(update)
+    await common.show(update, await _scheduler_screen(context))
 
 
 async def _scheduler_screen(context: ContextTypes.DEFAULT_TYPE) -> Screen:
-    settings = _settings(context)
+    settings = common.settings(context)
     view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
     here = context.bot_data.get("scheduler") is not None
-    return views.scheduler(_menu(context), settings, view, here)
+    return views.scheduler(common.menu(context), settings, view, here)
 
 
 def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
     async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-        await _answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
-        await asyncio.to_thread(scheduler_state.set_paused, _settings(context), paused)
+        await common.answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
+        await asyncio.to_thread(scheduler_state.set_paused, common.settings(context), paused)
         user = update.effective_user
         state = "paused" if paused else "resumed"
         logger.info("scheduler %s by admin %s", state, user.id if user else None)
-        await _show(update, await _scheduler_screen(context))
+        await common.show(update, await _scheduler_screen(context))
 
     return toggle
 
@@ -494,11 +297,13 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
     job = await jobs.begin(update, context, "a daily backup")
     if job is None:
         return
-    await _answer(update, "⏳ Making the daily backup…")
-    await _busy(update, "⏳ Making the daily backup… this can take a while.")
+    await common.answer(update, "⏳ Making the daily backup…")
+    await common.busy(update, "⏳ Making the daily backup… this can take a while.")
     # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
-    work = functools.partial(run_scheduled_backup, _settings(context), "daily", scheduler=running)
+    work = functools.partial(
+        run_scheduled_backup, common.settings(context), "daily", scheduler=running
+    )
     text, keyboard = await _scheduler_screen(context)
 
     def done(outcome: Any) -> Screen:
@@ -509,7 +314,7 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
 
 
 ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]]] = {
-    "menu": _main,
+    "menu": common.main,
     "close": _close,
     "new": _new_backup,
     "types": _types,
@@ -518,10 +323,10 @@ ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[
     "dl": _download,
     "restore": _restore_types,
     "rlist": _page_action("rlist"),
-    "plan": _plan,
-    "confirm": _confirm,
-    "schema": _schema,
-    "cancel": _cancel,
+    "plan": restore_handlers.plan,
+    "confirm": restore_handlers.confirm,
+    "schema": restore_handlers.schema,
+    "cancel": restore_handlers.cancel,
     "status": _status,
     "sched": _scheduler,
     "pause": _pause_action(True),
