@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 UPLOAD_LIMIT = 50 * 1024 * 1024
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files ("file is too big")
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 BLOCKED = "Forbidden: bot was blocked by the user"
 NOT_STARTED = "Forbidden: bot can't initiate conversation with a user"
@@ -143,6 +144,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._faults: list[Fault] = []
+        self._files: dict[str, bytes] = {}  # file_id: content of documents users sent
         self.faults_served: list[tuple[str, str]] = []  # (method, what was done instead)
         self.blocked: set[int] = set()  # users who blocked the bot
         self.not_started: set[int] = set()  # users who never pressed Start
@@ -183,6 +185,21 @@ class FakeTelegram:
         if text.startswith("/"):
             length = len(text.split(maxsplit=1)[0])
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self._push({"message": message})
+
+    def send_document(self, user_id: int, filename: str, content: bytes) -> None:
+        """A user sends a file (a document) in their private chat with the bot."""
+        file_id = f"doc{next(self._ids)}"
+        self._files[file_id] = content
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "from": self.user(user_id),
+            "chat": {"id": user_id, "type": "private"},
+            "date": int(time.time()),
+            "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                         "file_name": filename, "file_size": len(content),
+                         "mime_type": "application/zip"},
+        }  # fmt: skip
         self._push({"message": message})
 
     def press(self, user_id: int, message: dict[str, Any], data: str, age: float = 0) -> str:
@@ -357,6 +374,11 @@ class FakeTelegram:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                download = re.fullmatch(
+                    rf"/file/bot{re.escape(fake.token)}/documents/(\w+)", unquote(self.path)
+                )
+                if download and download.group(1) in fake._files:
+                    return self._send_bytes(fake._files[download.group(1)])
                 match = re.fullmatch(r"/bot([^/]+)/(\w+)", self.path.split("?")[0])
                 if not match:
                     return self._reply(
@@ -381,6 +403,13 @@ class FakeTelegram:
                 if fault is not None:  # dropped after the work was done
                     return self._hang_up()
                 return self._reply(200, {"ok": True, "result": result})
+
+            def _send_bytes(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _hang_up(self) -> None:
                 """Close the connection mid-request: the client gets no answer at all."""
@@ -468,6 +497,16 @@ class FakeTelegram:
         else:
             message.pop("reply_markup", None)
         return {k: v for k, v in message.items() if k not in ("raw", "changed")}
+
+    def _m_getFile(self, params: dict[str, Any], _f: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id"))
+        if file_id not in self._files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        size = len(self._files[file_id])
+        if size > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
+                "file_path": f"documents/{file_id}"}  # fmt: skip
 
     def _m_answerCallbackQuery(self, params: dict[str, Any], _f: dict[str, Any]) -> bool:
         query = self._callbacks.get(str(params.get("callback_query_id")))

@@ -17,13 +17,20 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
-from src.bot import jobs, views
+from src.bot import delivery, jobs, views
 from src.bot.handlers import common, restore_handlers
 from src.bot.handlers.common import Screen
 from src.config.settings import ARCHIVE_TYPES, Settings
-from src.services import catalog, scheduler_state, status_service
+from src.services import catalog, received, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 from src.services.backup_service import create_backup
 
@@ -48,6 +55,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("backup", backup_command))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
     app.add_handler(CallbackQueryHandler(on_unknown_button))  # anything else pressed
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_error_handler(on_error)
 
 
@@ -99,6 +107,30 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     running = await asyncio.to_thread(jobs.running, common.settings(context))
     text, keyboard = views.main_menu(common.menu(context), running)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent to the bot: a backup archive from an admin is offered for restore."""
+    user, message = update.effective_user, update.effective_message
+    if message is None or message.document is None:
+        return
+    if not is_admin(common.settings(context), user.id if user else None):
+        logger.warning("refused a file from non-admin user %s", user.id if user else None)
+        await message.reply_text("⛔ Only the bot's admins can send backups to restore.")
+        return
+    document, name = message.document, message.document.file_name or "the file"
+    if message.chat.type != "private":
+        reply = PRIVATE_ONLY
+    elif not received.accepts(name):
+        reply = "📎 To restore, send a backup archive (.zip, or its age copy .zip.age)."
+    elif received.too_large(common.settings(context), document.file_size or 0):
+        reply = "❌ " + received.too_large_text(name)
+    else:
+        status = await message.reply_text(f"⏳ Receiving and validating {name}…")
+        screen = await restore_handlers.receive(update, context, document)
+        await delivery.edit_or_send(context.bot, status.chat_id, status.message_id, *screen)
+        return
+    await message.reply_text(reply)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

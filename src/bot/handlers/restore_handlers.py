@@ -15,13 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Document, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from src.bot import jobs, views
 from src.bot.handlers import common
+from src.bot.handlers.common import Screen
+from src.config.settings import Settings
 from src.errors import BackupError
-from src.services import restore_service
+from src.services import received, restore_service
 
 logger = logging.getLogger(__name__)
 
@@ -34,26 +37,54 @@ async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -
     item = await common.find(update, context, ident)
     if item is None:
         return
-    menu = common.menu(context)
     await common.busy(update, f"⏳ Validating <code>{views.escape(item.name)}</code>…")
-    try:
-        plan = await jobs.in_pool(
-            context,
-            functools.partial(restore_service.check_only, common.settings(context), str(item.path)),
-        )
-    except BackupError as error:
-        await common.show(update, views.failure(menu, "Validation", str(error)))
-        return
-    token = secrets.token_urlsafe(9)
     user = update.effective_user
+    screen = await offer(context, user.id if user else None, Path(item.path))
+    await common.show(update, screen)
+
+
+async def offer(
+    context: ContextTypes.DEFAULT_TYPE, user_id: int | None, archive: Path, sent: bool = False
+) -> Screen:
+    """Validate an archive and return the restore plan with its Confirm button (or why not).
+
+    sent: a file an admin sent (an age copy is opened first).
+    """
+    settings, menu = common.settings(context), common.menu(context)
+    try:
+        plan = await jobs.in_pool(context, functools.partial(_check, settings, archive, sent))
+    except BackupError as error:
+        return views.failure(menu, "Validation", str(error))
+    token = secrets.token_urlsafe(9)
     context.bot_data.setdefault("restore_confirmations", {})[token] = {
-        "user": user.id if user else None,
-        "archive": str(item.path),
+        "user": user_id,
+        "archive": str(plan.validation.archive),
         "expires": time.monotonic() + CONFIRM_MINUTES * 60,
         "schema_changes": [change.describe() for change in plan.schema_changes],
         "allow_schema_change": False,
     }
-    await common.show(update, views.restore_plan(menu, plan, token, CONFIRM_MINUTES))
+    return views.restore_plan(menu, plan, token, CONFIRM_MINUTES)
+
+
+def _check(settings: Settings, archive: Path, sent: bool) -> restore_service.RestorePlan:
+    if sent:
+        archive = received.open_received(settings, archive)
+    return restore_service.check_only(settings, str(archive))
+
+
+async def receive(update: Update, context: ContextTypes.DEFAULT_TYPE, document: Document) -> Screen:
+    """Download a sent archive into its own folder, then offer it like a listed backup."""
+    settings, name = common.settings(context), document.file_name or "archive.zip"
+    user = update.effective_user
+    try:
+        sent = await context.bot.get_file(document.file_id)
+        path = await asyncio.to_thread(received.place, settings, name)
+        await sent.download_to_drive(path, read_timeout=300)
+    except BadRequest as error:
+        reason = received.too_large_text(name) if "too big" in str(error).lower() else str(error)
+        return views.failure(common.menu(context), "Receiving the file", reason)
+    logger.warning("archive %s received from admin %s", name, user.id if user else None)
+    return await offer(context, user.id if user else None, path, sent=True)
 
 
 async def _pending(
