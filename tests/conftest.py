@@ -7,8 +7,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,46 @@ def popen_cli(tmp_path: Path, db: Path, *args: str, **extra: str) -> subprocess.
         env=cli_env(tmp_path, db, **extra),
         cwd=tmp_path,
     )
+
+
+# --- the bot against the fake Bot API (tests/test_bot*.py) ----------------------------------
+BOT_ADMINS = (1001, 1002)
+
+
+@pytest.fixture
+def telegram() -> Iterator[Any]:
+    """The fake Bot API server (tests/fake_telegram.py) on a free port."""
+    from tests.bot_harness import TOKEN
+    from tests.fake_telegram import FakeTelegram
+
+    fake = FakeTelegram(TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def bot_settings(telegram, settings_for, sample_db):
+    """Settings for a bot talking to the fake, two admins, no scheduler (override any)."""
+    from tests.bot_harness import TOKEN
+
+    def build(**extra: str):
+        values = {
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": telegram.url,
+            "ADMIN_USER_IDS": ",".join(map(str, BOT_ADMINS)),
+            "BOT_RUN_SCHEDULER": "false",
+        }
+        values.update(extra)
+        return settings_for(sample_db, **values)
+
+    return build
+
+
+@pytest.fixture
+def bot(bot_settings) -> Iterator[Any]:
+    """The real Application polling the fake in a thread."""
+    from tests.bot_harness import BotRunner
+
+    runner = BotRunner(bot_settings()).start()
+    yield runner
+    runner.stop()

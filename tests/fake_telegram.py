@@ -4,6 +4,11 @@ It speaks the Bot API's HTTP shape (`/bot<token>/<method>`, form or multipart fi
 values are JSON), keeps the messages the bot sent, and enforces what Telegram enforces:
 4096-character texts, 1024-character captions, 64-byte callback_data, HTML entities that
 must parse, "message is not modified", the 50 MB upload limit, unknown methods as 404.
+
+Tests can also make it misbehave the way Telegram does under load: answer 429 with
+`retry_after` (`fail`), drop the connection before or after doing the work (`drop`), refuse a
+chat whose user blocked the bot or never started it (`block`, `never_started`), and expire
+callback queries after a deadline ("query is too old": `callback_deadline`, `press(age=)`).
 """
 
 from __future__ import annotations
@@ -14,15 +19,22 @@ import email.policy
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 UPLOAD_LIMIT = 50 * 1024 * 1024
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files ("file is too big")
+TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+BLOCKED = "Forbidden: bot was blocked by the user"
+NOT_STARTED = "Forbidden: bot can't initiate conversation with a user"
+SENDING = ("sendMessage", "editMessageText", "sendDocument", "sendChatAction")
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -40,10 +52,42 @@ _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 class ApiError(Exception):
     """An answer with ok=false."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON body Telegram answers with."""
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+@dataclass
+class Fault:
+    """One kind of misbehaviour for a method (and optionally one chat), `times` times."""
+
+    method: str
+    times: int
+    error: ApiError | None = None  # answer with this error
+    drop: str | None = None  # "before" (nothing done) or "after" (done, the answer lost)
+    chat_id: int | None = None
+    contains: str | None = None  # only calls whose text holds this
+
+    def matches(self, method: str, params: dict[str, Any]) -> bool:
+        """Tell whether this fault applies to a call."""
+        if self.method != method or self.times <= 0:
+            return False
+        if self.chat_id is not None and str(self.chat_id) != str(params.get("chat_id")):
+            return False
+        return self.contains is None or self.contains in str(params.get("text", ""))
 
 
 def _entities(detail: str) -> ApiError:
@@ -99,6 +143,12 @@ class FakeTelegram:
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._callbacks: dict[str, dict[str, Any]] = {}
+        self._faults: list[Fault] = []
+        self._files: dict[str, bytes] = {}  # file_id: content of documents users sent
+        self.faults_served: list[tuple[str, str]] = []  # (method, what was done instead)
+        self.blocked: set[int] = set()  # users who blocked the bot
+        self.not_started: set[int] = set()  # users who never pressed Start
+        self.callback_deadline: float | None = None  # seconds a query can be answered in
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -137,8 +187,26 @@ class FakeTelegram:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         self._push({"message": message})
 
-    def press(self, user_id: int, message: dict[str, Any], data: str) -> str:
-        """A user presses a button of a message the bot sent; return the query's id."""
+    def send_document(self, user_id: int, filename: str, content: bytes) -> None:
+        """A user sends a file (a document) in their private chat with the bot."""
+        file_id = f"doc{next(self._ids)}"
+        self._files[file_id] = content
+        message: dict[str, Any] = {
+            "message_id": next(self._ids),
+            "from": self.user(user_id),
+            "chat": {"id": user_id, "type": "private"},
+            "date": int(time.time()),
+            "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                         "file_name": filename, "file_size": len(content),
+                         "mime_type": "application/zip"},
+        }  # fmt: skip
+        self._push({"message": message})
+
+    def press(self, user_id: int, message: dict[str, Any], data: str, age: float = 0) -> str:
+        """A user presses a button of a message the bot sent; return the query's id.
+
+        `age`: pressed that many seconds ago (while the bot was down, say).
+        """
         query_id = f"q{next(self._ids)}"
         query = {
             "id": query_id,
@@ -153,9 +221,78 @@ class FakeTelegram:
                 "from": {"id": 1, "is_bot": True, "first_name": "Bot", "username": self.username},
             },
         }
-        self._callbacks[query_id] = {"answered": False, "user": user_id}
+        self._callbacks[query_id] = {
+            "answered": False,
+            "user": user_id,
+            "at": time.monotonic() - age,
+        }
         self._push({"callback_query": query})
         return query_id
+
+    # --- misbehaving ------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        code: int = 429,
+        retry_after: int | None = 1,
+        times: int = 1,
+        description: str | None = None,
+        chat_id: int | None = None,
+        contains: str | None = None,
+    ) -> None:
+        """Answer the next `times` calls of `method` with an error (429 flood wait by default).
+
+        chat_id, contains: only calls to that chat, or whose text holds that.
+        """
+        if description is None:
+            description = (
+                f"Too Many Requests: retry after {retry_after}" if code == 429 else "Error"
+            )
+        error = ApiError(code, description, retry_after if code == 429 else None)
+        with self._cond:
+            self._faults.append(Fault(method, times, error, chat_id=chat_id, contains=contains))
+
+    def drop(
+        self, method: str, times: int = 1, after: bool = False, contains: str | None = None
+    ) -> None:
+        """Close the connection of the next `times` calls of `method` without an answer.
+
+        after: do the work first (the message is sent, the bot never hears so).
+        """
+        with self._cond:
+            drop = "after" if after else "before"
+            self._faults.append(Fault(method, times, drop=drop, contains=contains))
+
+    def block(self, user_id: int) -> None:
+        """The user blocked the bot: every message to them is refused with 403."""
+        self.blocked.add(user_id)
+
+    def never_started(self, user_id: int) -> None:
+        """The user never pressed Start: the bot cannot write to them first (403)."""
+        self.not_started.add(user_id)
+
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        chat = params.get("chat_id")
+        with self._cond:
+            if method in SENDING and chat is not None and int(chat) in self.blocked:
+                return Fault(method, 1, error=ApiError(403, BLOCKED))
+            if method in SENDING and chat is not None and int(chat) in self.not_started:
+                return Fault(method, 1, error=ApiError(403, NOT_STARTED))
+            for fault in self._faults:
+                if fault.matches(method, params):
+                    fault.times -= 1
+                    self.faults_served.append(
+                        (method, fault.drop or f"{fault.error.code if fault.error else ''}")
+                    )
+                    self._cond.notify_all()
+                    return fault
+        return None
+
+    def pending_faults(self) -> int:
+        """How many injected failures have not been served yet."""
+        with self._cond:
+            return sum(f.times for f in self._faults)
 
     def _push(self, update: dict[str, Any]) -> None:
         with self._cond:
@@ -175,22 +312,14 @@ class FakeTelegram:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out; calls: {[c[0] for c in self.calls][-15:]}")
+                    texts = [m.get("text", "")[:200] for m in self.messages.values()][-4:]
+                    calls = [c[0] for c in self.calls][-15:]
+                    raise AssertionError(f"timed out; calls: {calls}; last texts: {texts}")
                 self._cond.wait(min(left, 0.2))
 
     def answer_of(self, query_id: str, timeout: float = 30) -> dict[str, Any]:
-        """Wait for the bot to answer a callback query; return the answer's fields."""
-        return self.wait_for(
-            lambda: next(
-                (
-                    p
-                    for m, p in self.calls
-                    if m == "answerCallbackQuery" and p.get("callback_query_id") == query_id
-                ),
-                None,
-            ),
-            timeout,
-        )
+        """Wait for the bot to answer a callback query (in time); return the answer's fields."""
+        return self.wait_for(lambda: self._callbacks[query_id].get("answer"), timeout)
 
     def last_message(self, chat_id: int, contains: str = "", timeout: float = 30) -> dict[str, Any]:
         """Wait for a message (sent or edited) in a chat whose text contains `contains`."""
@@ -245,6 +374,11 @@ class FakeTelegram:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                download = re.fullmatch(
+                    rf"/file/bot{re.escape(fake.token)}/documents/(\w+)", unquote(self.path)
+                )
+                if download and download.group(1) in fake._files:
+                    return self._send_bytes(fake._files[download.group(1)])
                 match = re.fullmatch(r"/bot([^/]+)/(\w+)", self.path.split("?")[0])
                 if not match:
                     return self._reply(
@@ -257,14 +391,30 @@ class FakeTelegram:
                     )
                 try:
                     params, files = _parse_body(self.headers.get("Content-Type", ""), body)
+                    fault = fake._take_fault(method, params)
+                    if fault is not None and fault.error is not None:
+                        raise fault.error
+                    if fault is not None and fault.drop == "before":
+                        return self._hang_up()
                     result = fake._call(method, params, files)
                 except ApiError as error:
                     fake.errors.append((method, error.description))
-                    return self._reply(
-                        error.code,
-                        {"ok": False, "error_code": error.code, "description": error.description},
-                    )
+                    return self._reply(error.code, error.payload())
+                if fault is not None:  # dropped after the work was done
+                    return self._hang_up()
                 return self._reply(200, {"ok": True, "result": result})
+
+            def _send_bytes(self, data: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _hang_up(self) -> None:
+                """Close the connection mid-request: the client gets no answer at all."""
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -348,16 +498,27 @@ class FakeTelegram:
             message.pop("reply_markup", None)
         return {k: v for k, v in message.items() if k not in ("raw", "changed")}
 
+    def _m_getFile(self, params: dict[str, Any], _f: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file_id"))
+        if file_id not in self._files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        size = len(self._files[file_id])
+        if size > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": size,
+                "file_path": f"documents/{file_id}"}  # fmt: skip
+
     def _m_answerCallbackQuery(self, params: dict[str, Any], _f: dict[str, Any]) -> bool:
         query = self._callbacks.get(str(params.get("callback_query_id")))
         if query is None or query["answered"]:
-            raise ApiError(
-                400,
-                "Bad Request: query is too old and response timeout expired or query ID is invalid",
-            )
+            raise ApiError(400, TOO_OLD)
+        deadline = self.callback_deadline
+        if deadline is not None and time.monotonic() - query["at"] > deadline:
+            raise ApiError(400, TOO_OLD)
         if len(str(params.get("text", ""))) > 200:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         query["answered"] = True
+        query["answer"] = params
         return True
 
     def _m_sendDocument(self, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:

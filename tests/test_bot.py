@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -21,35 +20,6 @@ from tests.conftest import ROOT, cli_env, corrupt, grow_journal
 from tests.fake_telegram import ApiError, FakeTelegram, parse_html
 
 ADMIN, SECOND_ADMIN, STRANGER = 1001, 1002, 2002
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    fake = FakeTelegram(TOKEN).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def bot_settings(telegram, settings_for, sample_db):
-    def build(**extra: str):
-        values = {
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": telegram.url,
-            "ADMIN_USER_IDS": f"{ADMIN},{SECOND_ADMIN}",
-            "BOT_RUN_SCHEDULER": "false",
-        }
-        values.update(extra)
-        return settings_for(sample_db, **values)
-
-    return build
-
-
-@pytest.fixture
-def bot(bot_settings) -> Iterator[BotRunner]:
-    runner = BotRunner(bot_settings()).start()
-    yield runner
-    runner.stop()
 
 
 def open_menu(telegram: FakeTelegram, user: int = ADMIN) -> dict:

@@ -9,8 +9,9 @@ from typing import Any
 
 from telegram import BotCommand
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from src.bot import jobs
 from src.bot.handlers import backup_handlers, start_handlers
 from src.bot.notifier import TelegramNotifier
 from src.config.settings import Settings
@@ -23,6 +24,10 @@ from src.services.notifiers import notifier_for
 logger = logging.getLogger(__name__)
 
 BotApplication = Application[Any, Any, Any, Any, Any, Any]
+# updates handled at once: a backup's handler waits for its worker thread, not for a slot
+# here, so the 9th admin press and everyone's /start are still answered
+CONCURRENT_UPDATES = 32
+RATE_LIMIT_RETRIES = 3  # a 429 is waited out (retry_after) this many times per call
 COMMANDS = [
     BotCommand("start", "begin"),
     BotCommand("help", "what the bot can do"),
@@ -48,13 +53,15 @@ def build_application(settings: Settings) -> BotApplication:
         .token(settings.bot_token)
         .base_url(f"{api}/bot{{token}}")
         .base_file_url(f"{api}/file/bot{{token}}")
-        .concurrent_updates(True)  # a backup in one chat does not hold up the others
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .build()
     )
     app.bot_data["settings"] = settings
     app.bot_data["menu_generation"] = secrets.token_hex(4)  # old menus expire on restart
+    app.bot_data["work_pool"] = jobs.work_pool()
     start_handlers.register(app)
     backup_handlers.register(app)
     return app
@@ -74,11 +81,13 @@ async def _post_init(app: BotApplication) -> None:
     except TelegramError as error:
         logger.warning("could not set the command list: %s", error)
     app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None
+    admins, run = backup_handlers.admin_ids(settings), app.bot_data["menu_generation"]
+    await jobs.tell_unseen(app.bot, settings, admins, run)
     if not settings.bot_run_scheduler:
         logger.info("BOT_RUN_SCHEDULER is off: the bot does not run the scheduler")
         return
     notifier = TelegramNotifier(
-        app.bot, asyncio.get_running_loop(), backup_handlers.admin_ids(settings)
+        app.bot, asyncio.get_running_loop(), backup_handlers.admin_ids(settings), settings
     )
     core = BackupScheduler(settings, notifier=notifier_for(settings, notifier))
     heartbeat = Heartbeat(core)
@@ -97,3 +106,4 @@ async def _post_stop(app: BotApplication) -> None:
         logger.info("stopping the scheduler (a backup in progress finishes first)")
         await asyncio.to_thread(heartbeat.stop)
         app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None
+    app.bot_data["work_pool"].shutdown(wait=True)  # the handlers awaiting it have ended

@@ -1,9 +1,14 @@
-"""Scheduler alarms to every admin, sent from the scheduler's thread through the bot's loop."""
+"""Scheduler alarms to every admin, sent from the scheduler's thread through the bot's loop.
+
+Each alarm is retried with backoff (Telegram's `retry_after` first) until it is delivered or
+expires; an admin who blocked the bot or never started it is recorded, so `status` says so.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from html import escape
@@ -11,7 +16,12 @@ from typing import Any
 
 from telegram import Bot
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 
+from src.bot import delivery
+from src.bot.views import middle_cut
+from src.config.settings import Settings
+from src.services import admin_reach
 from src.services.notifiers import TITLES
 
 logger = logging.getLogger(__name__)
@@ -20,10 +30,19 @@ logger = logging.getLogger(__name__)
 class TelegramNotifier:
     """The scheduler's notifier inside the bot: one message to each admin per event."""
 
-    def __init__(self, bot: Bot, loop: asyncio.AbstractEventLoop, admins: list[int]) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        loop: asyncio.AbstractEventLoop,
+        admins: list[int],
+        settings: Settings,
+        expires_after: float = admin_reach.ALARM_EXPIRES_SECONDS,
+    ) -> None:
         self.bot = bot
         self.loop = loop
         self.admins = admins
+        self.settings = settings
+        self.expires_after = expires_after
 
     def notify(self, event: str, message: str) -> None:
         """Queue the messages on the bot's event loop (safe from any thread)."""
@@ -32,22 +51,45 @@ class TelegramNotifier:
             logger.warning("no ADMIN_USER_IDS: nobody to tell about %s", event)
             return
         # cut the plain text, then escape: a cut escaped text could end inside "&amp;"
-        text = f"<b>{escape(TITLES.get(event, event))}</b>\n{escape(message[:3800])}"
+        text = f"<b>{escape(TITLES.get(event, event))}</b>\n{escape(middle_cut(message, 3800))}"
         for admin in self.admins:
             try:
-                future = asyncio.run_coroutine_threadsafe(
-                    self.bot.send_message(admin, text, parse_mode=ParseMode.HTML), self.loop
-                )
+                future = asyncio.run_coroutine_threadsafe(self.deliver(admin, text), self.loop)
             except RuntimeError as error:  # the loop has closed: the bot is stopping
                 logger.error("cannot notify admin %s: %s", admin, error)  # noqa: TRY400
                 continue
             future.add_done_callback(_log_failure(admin))
 
+    async def deliver(self, admin: int, text: str) -> bool:
+        """Send one alarm to one admin, again and again until delivered or expired."""
+        first, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            try:
+                await self.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+            except TelegramError as error:
+                delay = admin_reach.retry_delay(attempt, delivery.retry_after(error))
+                late = admin_reach.expired(first, time.monotonic() + delay, self.expires_after)
+                if late or not delivery.transient(error):
+                    await self._record(admin, delivery.reach_state(error), str(error))
+                    logger.error("alarm to admin %s not delivered: %s", admin, error)  # noqa: TRY400
+                    return False
+                logger.warning(
+                    "alarm to admin %s failed (%s); again in %.0f s", admin, error, delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            await self._record(admin, "delivered", "")
+            return True
+
+    async def _record(self, admin: int, state: str, detail: str) -> None:
+        await asyncio.to_thread(admin_reach.record, self.settings, admin, state, detail)
+
 
 def _log_failure(admin: int) -> Callable[[Future[Any]], None]:
     def done(future: Future[Any]) -> None:
         if future.cancelled():
-            logger.error("notification to admin %s was cancelled", admin)
+            logger.error("notification to admin %s was cancelled (the bot stopped)", admin)
         elif future.exception() is not None:
             logger.error("notification to admin %s failed: %s", admin, future.exception())
 

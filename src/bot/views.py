@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from html import escape
+from datetime import datetime
+from html import escape, unescape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,6 +17,7 @@ from src.presentation.status import Hints, status_text
 from src.presentation.units import size, when
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
+from src.services.jobs import Job
 from src.services.restore_service import RestorePlan, RestoreResult
 from src.services.scheduled_run import ScheduledOutcome
 from src.services.scheduler_state import SchedulerView
@@ -59,22 +61,86 @@ def backup_id(item: BackupInfo) -> str:
     return hashlib.sha1(item.name.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+CUT_MARK = "\n… (cut to fit one message)"
+_HTML_TOKEN = re.compile(r"<[^<>]*>|&[#\w]+;|[^<&]+|[<&]")
+
+
+def visible_length(text: str) -> int:
+    """The length Telegram counts: the text shown, without tags, entities as one character."""
+    return len(unescape(re.sub(r"<[^<>]*>", "", text)))
+
+
 def fit(text: str) -> str:
-    """Keep an HTML message within Telegram's 4096 characters (cut on a line, marked).
+    """Keep an HTML message within Telegram's 4096 visible characters (cut, marked).
 
-    Every line of our messages closes its own tags, so a cut between lines keeps the
-    HTML valid; a single over-long line is cut before any unfinished entity or tag.
+    The cut is measured on the text shown (not the escaped HTML), never falls inside a tag
+    or an entity, and closes the tags left open.
     """
-    if len(text) <= MESSAGE_LIMIT:
+    if visible_length(text) <= MESSAGE_LIMIT:
         return text
-    head = text[: MESSAGE_LIMIT - 40]
-    unfinished = re.compile(r"(&[^;\s]*|<[^>]*)$")
-    head = head.rsplit("\n", 1)[0] if "\n" in head else unfinished.sub("", head)
-    return head + "\n… (cut to fit one message)"
+    budget, used = MESSAGE_LIMIT - len(CUT_MARK), 0
+    kept: list[str] = []
+    open_tags: list[str] = []
+    for token in _HTML_TOKEN.findall(text):
+        if len(token) > 1 and token[0] == "<":
+            name = re.sub(r"[\s>].*", "", token[1:].lstrip("/"))
+            if token.startswith("</"):
+                open_tags = open_tags[:-1]
+            else:
+                open_tags.append(name)
+            kept.append(token)
+            continue
+        width = 1 if token.startswith("&") else len(token)
+        if used + width > budget:
+            kept.append("" if token.startswith("&") else token[: budget - used])
+            break
+        kept.append(token)
+        used += width
+    return "".join(kept) + "".join(f"</{name}>" for name in reversed(open_tags)) + CUT_MARK
 
 
-def main_menu(menu: Menu) -> tuple[str, InlineKeyboardMarkup]:
+def fit_plain(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Keep a plain text within `limit` characters (cut at the end, marked)."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(CUT_MARK)] + CUT_MARK
+
+
+def middle_cut(text: str, limit: int) -> str:
+    """Shorten a plain text to `limit` characters, keeping its beginning and its end."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - len(f" [… {len(text)} characters cut …] "), 2)
+    head, tail = keep - keep // 3, keep // 3
+    cut = len(text) - head - tail
+    return f"{text[:head]} [… {cut} characters cut …] {text[len(text) - tail :]}"
+
+
+def job_line(job: Job) -> str:
+    """The line every admin's menu shows while a job runs."""
+    return f"⏳ {escape(job.sentence())}"
+
+
+def interrupted(job: Job) -> str:
+    """Tell the admins about a job a restart cut short."""
+    if "restore" in job.what:
+        hint = (
+            "📊 Backup Status shows whether the database is sound; the safety copy made "
+            "before the restore is among the pre-restore backups."
+        )
+    else:
+        hint = "Nothing half-written is listed as a backup: make it again from /backup."
+    since = datetime.fromisoformat(job.started_at).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"⚠️ <b>The bot restarted during {escape(job.what)}</b>\n"
+        f"Started {since} by {escape(job.started_by)}; it did not finish.\n{hint}"
+    )
+
+
+def main_menu(menu: Menu, running: Job | None = None) -> tuple[str, InlineKeyboardMarkup]:
     text = "🛡️ <b>Backup Management</b>\nChoose an action:"
+    if running is not None:
+        text += f"\n\n{job_line(running)}"
     keyboard = [
         [menu.button("📦 Create Manual Backup", "new", "manual")],
         [menu.button("🔄 Create Emergency Backup", "new", "emergency")],
@@ -106,7 +172,9 @@ def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMa
 
 
 def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarkup]:
-    text = f"❌ <b>{escape(what)} failed</b>\n{escape(error[:3500])}"
+    title = f"❌ <b>{escape(what)} failed</b>\n"
+    reason = middle_cut(error, MESSAGE_LIMIT - visible_length(title) - 10)
+    text = title + escape(reason)
     return fit(text), InlineKeyboardMarkup([menu.nav()])
 
 
@@ -273,7 +341,7 @@ BOT_HINTS = Hints(
 
 def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]:
     """The CLI's status text, in a <pre> block (the limit counts the text, not the tags)."""
-    text = f"<pre>{escape(fit(status_text(system, BOT_HINTS)))}</pre>"
+    text = f"<pre>{escape(fit_plain(status_text(system, BOT_HINTS)))}</pre>"
     return text, InlineKeyboardMarkup([[menu.button("🔄 Refresh", "status")], menu.nav()])
 
 

@@ -447,6 +447,10 @@ def status_json(status: SystemStatus) -> dict[str, Any]:
         "scheduler": scheduler_json(status.scheduler),
         "offsite": offsite_output.status_json(status.offsite),
         "replication": replication_words.status_json(status.replication),
+        "unreachable_admins": [
+            {"admin": r.admin, "state": r.state, "reason": r.reason, "since": r.since}
+            for r in status.unreachable_admins
+        ],
     }
 
 

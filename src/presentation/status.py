@@ -65,7 +65,17 @@ def status_text(status: SystemStatus, hints: Hints) -> str:
             f"  Last failure: {when(stats.last_failure.started_at)} "
             f"({stats.last_failure.backup_type}): {stats.last_failure.error}"
         )
+    if status.unreachable_admins:
+        lines += ["", *admin_lines(status)]
     return "\n".join(lines)
+
+
+def admin_lines(status: SystemStatus) -> list[str]:
+    """The admins the bot's messages do not reach, and why."""
+    lines = ["📨 ADMINS THE BOT CANNOT REACH:"]
+    for reach in status.unreachable_admins:
+        lines.append(f"  ⚠️ {reach.admin}: {reach.reason} (since {when(reach.since)})")
+    return lines
 
 
 def scheduler_lines(view: SchedulerView, hints: Hints) -> list[str]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.errors import BackupError
-from src.services import catalog
+from src.services import admin_reach, catalog
 from src.services.history import History, Statistics
 from src.services.integrity import check_file, check_header
 from src.services.live_database import has_hot_journal
@@ -46,6 +46,7 @@ class SystemStatus:
     scheduler: SchedulerView
     offsite: OffsiteStatus | None = None
     replication: ReplicationStatus | None = None  # None: REPLICA_URL is not set
+    unreachable_admins: list[admin_reach.AdminReach] = field(default_factory=list)
 
     @property
     def total_backups(self) -> int:
@@ -88,4 +89,5 @@ def get_status(settings: Settings) -> SystemStatus:
         scheduler=scheduler_view(settings),
         offsite=offsite_status(settings, settings.now()),
         replication=read_status(settings, settings.now()),
+        unreachable_admins=admin_reach.unreachable(settings),
     )

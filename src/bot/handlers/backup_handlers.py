@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import secrets
-import time
 from collections.abc import Awaitable, Callable
 from html import escape
 from pathlib import Path
@@ -18,13 +16,21 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
-from src.bot import views
+from src.bot import delivery, jobs, views
+from src.bot.handlers import common, restore_handlers
+from src.bot.handlers.common import Screen
 from src.config.settings import ARCHIVE_TYPES, Settings
-from src.errors import BackupError
-from src.services import catalog, restore_service, scheduler_state, status_service
+from src.services import catalog, received, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 from src.services.backup_service import create_backup
 
@@ -32,9 +38,6 @@ logger = logging.getLogger(__name__)
 
 # As the spec shows: admins may be listed here; they are united with ADMIN_USER_IDS.
 ADMIN_USER_IDS: list[int] = []
-
-CONFIRM_MINUTES = 5
-Screen = tuple[str, InlineKeyboardMarkup]
 
 
 def is_admin(settings: Settings, user_id: int | None) -> bool:
@@ -52,6 +55,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CommandHandler("backup", backup_command))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
     app.add_handler(CallbackQueryHandler(on_unknown_button))  # anything else pressed
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
     app.add_error_handler(on_error)
 
 
@@ -81,21 +85,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             if update.effective_message is not None:
                 await update.effective_message.reply_text(text)
             return
-        try:
-            await query.answer(text[:200], show_alert=True)
-        except BadRequest:  # already answered when the work began: say it in the message
-            await query.edit_message_text(text)
+        if not await common.answer(update, text[:200], alert=True):  # answered when the work began
+            await common.show(update, (text, InlineKeyboardMarkup([])))
     except TelegramError:
         logger.warning("could not tell the user about the failure either")
-
-
-def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
-    settings: Settings = context.bot_data["settings"]
-    return settings
-
-
-def _menu(context: ContextTypes.DEFAULT_TYPE) -> views.Menu:
-    return views.Menu(context.bot_data["menu_generation"])
 
 
 async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -104,15 +97,40 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message = update.effective_message
     if message is None:
         return
-    if not is_admin(_settings(context), user.id if user else None):
+    if not is_admin(common.settings(context), user.id if user else None):
         logger.warning("refused /backup from non-admin user %s", user.id if user else None)
         await message.reply_text("⛔ This command is for the bot's admins only.")
         return
     if message.chat.type != "private":
         await message.reply_text(PRIVATE_ONLY)
         return
-    text, keyboard = views.main_menu(_menu(context))
+    running = await asyncio.to_thread(jobs.running, common.settings(context))
+    text, keyboard = views.main_menu(common.menu(context), running)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent to the bot: a backup archive from an admin is offered for restore."""
+    user, message = update.effective_user, update.effective_message
+    if message is None or message.document is None:
+        return
+    if not is_admin(common.settings(context), user.id if user else None):
+        logger.warning("refused a file from non-admin user %s", user.id if user else None)
+        await message.reply_text("⛔ Only the bot's admins can send backups to restore.")
+        return
+    document, name = message.document, message.document.file_name or "the file"
+    if message.chat.type != "private":
+        reply = PRIVATE_ONLY
+    elif not received.accepts(name):
+        reply = "📎 To restore, send a backup archive (.zip, or its age copy .zip.age)."
+    elif received.too_large(common.settings(context), document.file_size or 0):
+        reply = "❌ " + received.too_large_text(name)
+    else:
+        status = await message.reply_text(f"⏳ Receiving and validating {name}…")
+        screen = await restore_handlers.receive(update, context, document)
+        await delivery.edit_or_send(context.bot, status.chat_id, status.message_id, *screen)
+        return
+    await message.reply_text(reply)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -120,7 +138,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
-    settings = _settings(context)
+    settings = common.settings(context)
     user_id = query.from_user.id if query.from_user else None
     if not is_admin(settings, user_id):
         logger.warning("refused button %r from non-admin user %s", query.data, user_id)
@@ -128,15 +146,12 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     parsed = views.parse(query.data)
     if parsed is None or parsed[0] != context.bot_data["menu_generation"]:
-        await query.answer(
-            "⌛ This menu has expired (the bot restarted). Send /backup for a new one.",
-            show_alert=True,
-        )
+        await common.expired(update)
         return
     _, action, argument = parsed
     handler = ACTIONS.get(action)
     if handler is None:
-        await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
+        await query.answer(common.INVALID, show_alert=True)
         return
     chat = update.effective_chat
     if chat is None or chat.type != "private" or query.message is None:
@@ -160,7 +175,7 @@ async def _one_at_a_time(
     """Run a working action unless the same menu is still at work (a double tap)."""
     busy: set[tuple[int, int]] = context.bot_data.setdefault("busy_menus", set())
     if key in busy:
-        await _answer(update, "⏳ Still working on your last request…")
+        await common.answer(update, "⏳ Still working on your last request…")
         return
     busy.add(key)
     try:
@@ -175,124 +190,84 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     if query is None:
         return
     user_id = query.from_user.id if query.from_user else None
-    if not is_admin(_settings(context), user_id):
+    if not is_admin(common.settings(context), user_id):
         logger.warning("refused unknown button %r from non-admin user %s", query.data, user_id)
         await query.answer("⛔ Admins only.", show_alert=True)
         return
-    await query.answer("⌛ This button is no longer valid. Send /backup.", show_alert=True)
-
-
-async def _show(update: Update, screen: Screen) -> None:
-    """Replace the menu message's text and buttons (an unchanged screen is no error)."""
-    query = update.callback_query
-    assert query is not None
-    text, keyboard = screen
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    except BadRequest as error:
-        if "not modified" not in str(error).lower():
-            raise
-
-
-async def _busy(update: Update, text: str) -> None:
-    """Show that work is under way (no buttons meanwhile)."""
-    await _show(update, (text, InlineKeyboardMarkup([])))
-
-
-async def _answer(update: Update, text: str | None = None, alert: bool = False) -> None:
-    query = update.callback_query
-    assert query is not None
-    await query.answer(text, show_alert=alert)
+    await query.answer(common.INVALID, show_alert=True)
 
 
 # --- the actions ----------------------------------------------------------------------
 
 
-async def _main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    await _show(update, views.main_menu(_menu(context)))
-
-
 async def _close(update: Update, _context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    await _show(update, ("Menu closed. /backup opens it again.", InlineKeyboardMarkup([])))
+    await common.answer(update)
+    await common.show(update, ("Menu closed. /backup opens it again.", InlineKeyboardMarkup([])))
 
 
 async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
     if kind not in ("manual", "emergency"):
-        await _answer(update, "Unknown backup type.", alert=True)
+        await common.answer(update, "Unknown backup type.", alert=True)
         return
-    await _answer(update, f"⏳ Creating a {kind} backup…")
-    menu = _menu(context)
-    await _show(
-        update,
-        (f"⏳ Creating a {kind} backup… this can take a while.", views.InlineKeyboardMarkup([])),
+    job = await jobs.begin(update, context, f"a {kind} backup")
+    if job is None:
+        return
+    await common.answer(update, f"⏳ Creating a {kind} backup…")
+    await common.busy(update, f"⏳ Creating a {kind} backup… this can take a while.")
+    logger.info("%s backup asked by %s", kind, job.started_by)
+    menu, settings = common.menu(context), common.settings(context)
+    screen = await jobs.run(
+        context,
+        job,
+        functools.partial(create_backup, settings, kind, "bot"),
+        functools.partial(views.backup_done, menu),
+        f"The {kind} backup",
     )
-    user = update.effective_user
-    logger.info("%s backup asked by admin %s", kind, user.id if user else None)
-    try:
-        result = await asyncio.to_thread(create_backup, _settings(context), kind, "bot")
-    except BackupError as error:
-        await _show(update, views.failure(menu, f"The {kind} backup", str(error)))
-        return
-    await _show(update, views.backup_done(menu, result))
+    await jobs.show_outcome(update, context, job, screen)
 
 
 async def _types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-    await _show(update, views.type_picker(_menu(context), backups))
+    await common.answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+    await common.show(update, views.type_picker(common.menu(context), backups))
 
 
 async def _restore_types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-    await _show(update, views.type_picker(_menu(context), backups, action="rlist"))
+    await common.answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+    await common.show(update, views.type_picker(common.menu(context), backups, action="rlist"))
 
 
 def _page_action(action: str) -> Callable[..., Awaitable[None]]:
     async def page(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
         kind, _, number = argument.partition(":")
         if kind not in ARCHIVE_TYPES or not number.isdigit():
-            await _answer(update, "⌛ This button is no longer valid. Send /backup.", alert=True)
+            await common.answer(update, common.INVALID, alert=True)
             return
-        await _answer(update)
-        backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-        menu = _menu(context)
-        await _show(update, views.backup_page(menu, backups, kind, int(number), action))
+        await common.answer(update)
+        backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+        menu = common.menu(context)
+        await common.show(update, views.backup_page(menu, backups, kind, int(number), action))
 
     return page
 
 
-async def _find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> Any:
-    """The backup a short id stands for, or None (then the menu says it is gone).
-
-    The press is answered before this (Telegram wants an answer within seconds).
-    """
-    backups = await asyncio.to_thread(catalog.list_backups, _settings(context))
-    item = next((b for b in backups if views.backup_id(b) == ident), None)
-    if item is None:
-        gone = "This backup no longer exists (retention may have removed it)."
-        await _show(update, (gone, InlineKeyboardMarkup([_menu(context).nav()])))
-    return item
-
-
 async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    await _answer(update)
-    item = await _find(update, context, ident)
+    await common.answer(update)
+    item = await common.find(update, context, ident)
     if item is None:
         return
-    limit = _settings(context).bot_upload_limit_mb
-    await _show(update, views.backup_details(_menu(context), item, limit))
+    limit = common.settings(context).bot_upload_limit_mb
+    await common.show(update, views.backup_details(common.menu(context), item, limit))
 
 
 async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    await _answer(update, "⬆️ Sending the file…")
-    item = await _find(update, context, ident)
+    await common.answer(update, "⬆️ Sending the file…")
+    item = await common.find(update, context, ident)
     user = update.effective_user
     if item is None or user is None:
         return
-    limit = _settings(context).bot_upload_limit_mb
+    limit = common.settings(context).bot_upload_limit_mb
     if item.size_bytes > limit * 1024 * 1024:
         await context.bot.send_message(
             user.id, f"Too large to send: {item.name} is over the {limit} MB the Bot API takes."
@@ -300,7 +275,7 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
         return
     logger.info("download of %s by admin %s", item.name, user.id)
     # read in a worker thread (python-telegram-bot would read the file on the event loop)
-    data = await asyncio.to_thread(Path(item.path).read_bytes)
+    data = await jobs.in_pool(context, Path(item.path).read_bytes)
     try:
         await context.bot.send_document(
             user.id,  # to the admin, whatever chat the menu is in
@@ -320,155 +295,58 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
         )
 
 
-async def _plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    """Step one of a restore: validate and show; the confirmation is a second button."""
-    await _answer(update, "⏳ Checking the backup…")
-    item = await _find(update, context, ident)
-    if item is None:
-        return
-    menu = _menu(context)
-    await _show(
-        update,
-        (f"⏳ Validating <code>{views.escape(item.name)}</code>…", views.InlineKeyboardMarkup([])),
-    )
-    try:
-        plan = await asyncio.to_thread(
-            restore_service.check_only, _settings(context), str(item.path)
-        )
-    except BackupError as error:
-        await _show(update, views.failure(menu, "Validation", str(error)))
-        return
-    token = secrets.token_urlsafe(9)
-    user = update.effective_user
-    context.bot_data.setdefault("restore_confirmations", {})[token] = {
-        "user": user.id if user else None,
-        "archive": str(item.path),
-        "expires": time.monotonic() + CONFIRM_MINUTES * 60,
-        "schema_changes": [change.describe() for change in plan.schema_changes],
-        "allow_schema_change": False,
-    }
-    await _show(update, views.restore_plan(menu, plan, token, CONFIRM_MINUTES))
-
-
-async def _pending(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
-) -> dict[str, Any] | None:
-    """The confirmation entry behind a button, if it is still valid and the presser's own."""
-    pending: dict[str, Any] = context.bot_data.setdefault("restore_confirmations", {})
-    entry: dict[str, Any] | None = pending.get(token)
-    user = update.effective_user
-    if entry is None or entry["expires"] < time.monotonic():
-        pending.pop(token, None)
-        await _answer(
-            update,
-            "⌛ This confirmation is no longer valid (used, cancelled or expired). "
-            "Start the restore again.",
-            True,
-        )
-        return None
-    if entry["user"] != (user.id if user else None):
-        logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
-        await _answer(update, "⛔ Only the admin who asked for this restore can confirm it.", True)
-        return None
-    return entry
-
-
-async def _schema(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """The extra step when the archive changes the schema: name the changes, ask again."""
-    entry = await _pending(update, context, token)
-    if entry is None:
-        return
-    await _answer(update)
-    entry["allow_schema_change"] = True
-    logger.warning(
-        "restore of %s: admin %s is shown its schema changes", entry["archive"], entry["user"]
-    )
-    await _show(
-        update,
-        views.schema_consent(
-            _menu(context), Path(entry["archive"]).name, entry["schema_changes"], token
-        ),
-    )
-
-
-async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Step two: only the admin who asked, only before it expires, only once."""
-    entry = await _pending(update, context, token)
-    if entry is None:
-        return
-    context.bot_data["restore_confirmations"].pop(token, None)
-    await _answer(update, "⏳ Restoring…")
-    menu = _menu(context)
-    await _show(
-        update,
-        ("⏳ Restoring… the bot's database is being replaced.", views.InlineKeyboardMarkup([])),
-    )
-    logger.warning("restore of %s confirmed by admin %s", entry["archive"], entry["user"])
-    try:
-        result = await asyncio.to_thread(
-            functools.partial(
-                restore_service.restore,
-                _settings(context),
-                entry["archive"],
-                allow_schema_change=entry["allow_schema_change"],
-            )
-        )
-    except BackupError as error:
-        await _show(update, views.failure(menu, "The restore", str(error)))
-        return
-    await _show(update, views.restore_done(menu, result))
-
-
-async def _cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Drop a restore confirmation and go back to the menu."""
-    context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
-    await _main(update, context, "")
-
-
 async def _status(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    system = await asyncio.to_thread(status_service.get_status, _settings(context))
-    await _show(update, views.status(_menu(context), system))
+    await common.answer(update)
+    system = await asyncio.to_thread(status_service.get_status, common.settings(context))
+    await common.show(update, views.status(common.menu(context), system))
 
 
 async def _scheduler(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update)
-    await _show(update, await _scheduler_screen(context))
+    await common.answer(update)
+    await common.show(update, await _scheduler_screen(context))
 
 
 async def _scheduler_screen(context: ContextTypes.DEFAULT_TYPE) -> Screen:
-    settings = _settings(context)
+    settings = common.settings(context)
     view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
     here = context.bot_data.get("scheduler") is not None
-    return views.scheduler(_menu(context), settings, view, here)
+    return views.scheduler(common.menu(context), settings, view, here)
 
 
 def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
     async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-        await _answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
-        await asyncio.to_thread(scheduler_state.set_paused, _settings(context), paused)
+        await common.answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
+        await asyncio.to_thread(scheduler_state.set_paused, common.settings(context), paused)
         user = update.effective_user
         state = "paused" if paused else "resumed"
         logger.info("scheduler %s by admin %s", state, user.id if user else None)
-        await _show(update, await _scheduler_screen(context))
+        await common.show(update, await _scheduler_screen(context))
 
     return toggle
 
 
 async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-    await _answer(update, "⏳ Making the daily backup…")
-    await _busy(update, "⏳ Making the daily backup… this can take a while.")
+    job = await jobs.begin(update, context, "a daily backup")
+    if job is None:
+        return
+    await common.answer(update, "⏳ Making the daily backup…")
+    await common.busy(update, "⏳ Making the daily backup… this can take a while.")
     # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
-    outcome = await asyncio.to_thread(
-        run_scheduled_backup, _settings(context), "daily", scheduler=running
+    work = functools.partial(
+        run_scheduled_backup, common.settings(context), "daily", scheduler=running
     )
     text, keyboard = await _scheduler_screen(context)
-    await _show(update, (views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard))
+
+    def done(outcome: Any) -> Screen:
+        return views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard
+
+    screen = await jobs.run(context, job, work, done, "The daily backup")
+    await jobs.show_outcome(update, context, job, screen)
 
 
 ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[None]]] = {
-    "menu": _main,
+    "menu": common.main,
     "close": _close,
     "new": _new_backup,
     "types": _types,
@@ -477,10 +355,10 @@ ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[
     "dl": _download,
     "restore": _restore_types,
     "rlist": _page_action("rlist"),
-    "plan": _plan,
-    "confirm": _confirm,
-    "schema": _schema,
-    "cancel": _cancel,
+    "plan": restore_handlers.plan,
+    "confirm": restore_handlers.confirm,
+    "schema": restore_handlers.schema,
+    "cancel": restore_handlers.cancel,
     "status": _status,
     "sched": _scheduler,
     "pause": _pause_action(True),

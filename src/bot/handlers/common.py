@@ -1,0 +1,89 @@
+"""What every menu handler shares: the settings, the menu's buttons, showing and answering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from src.bot import delivery, jobs, views
+from src.config.settings import Settings
+from src.services import catalog
+
+logger = logging.getLogger(__name__)
+
+Screen = tuple[str, InlineKeyboardMarkup]
+INVALID = "⌛ This button is no longer valid. Send /backup."
+
+
+def settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
+    """The settings the bot was started with."""
+    settings: Settings = context.bot_data["settings"]
+    return settings
+
+
+def menu(context: ContextTypes.DEFAULT_TYPE) -> views.Menu:
+    """The button maker of this start of the bot (older menus expire)."""
+    return views.Menu(context.bot_data["menu_generation"])
+
+
+EXPIRED = "⌛ This menu has expired (the bot restarted). Send /backup for a new one."
+
+
+async def expired(update: Update) -> None:
+    """A button of a menu from before a restart: say so (in the menu when too late to answer)."""
+    if not await answer(update, EXPIRED, alert=True):
+        await show(update, (EXPIRED, InlineKeyboardMarkup([])))
+
+
+def where(update: Update) -> tuple[int, int]:
+    """The chat and message id of the pressed menu."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    return query.message.chat.id, query.message.message_id
+
+
+async def show(update: Update, screen: Screen) -> None:
+    """Replace the menu message's text and buttons (or send them anew when that fails)."""
+    await delivery.edit_or_send(update.get_bot(), *where(update), *screen)
+
+
+async def busy(update: Update, text: str) -> None:
+    """Show that work is under way (no buttons meanwhile); a failure never stops the work."""
+    await delivery.try_edit(update.get_bot(), *where(update), text, InlineKeyboardMarkup([]))
+
+
+async def answer(update: Update, text: str | None = None, alert: bool = False) -> bool:
+    """Answer the button press; False when Telegram no longer takes it (too old, lost)."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as error:
+        logger.info("button press %s not answered: %s", query.id, error)
+        return False
+    return True
+
+
+async def main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    """The main menu, with the job that runs now if any."""
+    await answer(update)
+    running = await asyncio.to_thread(jobs.running, settings(context))
+    await show(update, views.main_menu(menu(context), running))
+
+
+async def find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> Any:
+    """The backup a short id stands for, or None (then the menu says it is gone).
+
+    The press is answered before this (Telegram wants an answer within seconds).
+    """
+    backups = await asyncio.to_thread(catalog.list_backups, settings(context))
+    item = next((b for b in backups if views.backup_id(b) == ident), None)
+    if item is None:
+        gone = "This backup no longer exists (retention may have removed it)."
+        await show(update, (gone, InlineKeyboardMarkup([menu(context).nav()])))
+    return item

@@ -1,0 +1,189 @@
+"""The restore buttons: validate and show, then a second press by the same admin confirms.
+
+The confirmation works only for the admin who asked, only once, only before it expires, and
+only when no other job runs (then it is refused with what runs, and stays valid). Cancel after
+Confirm cancels a restore whose work has not begun, and says it is too late once it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from telegram import Document, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from src.bot import jobs, views
+from src.bot.handlers import common
+from src.bot.handlers.common import Screen
+from src.config.settings import Settings
+from src.errors import BackupError
+from src.services import received, restore_service
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_MINUTES = 5
+
+
+async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+    """Step one of a restore: validate and show; the confirmation is a second button."""
+    await common.answer(update, "⏳ Checking the backup…")
+    item = await common.find(update, context, ident)
+    if item is None:
+        return
+    await common.busy(update, f"⏳ Validating <code>{views.escape(item.name)}</code>…")
+    user = update.effective_user
+    screen = await offer(context, user.id if user else None, Path(item.path))
+    await common.show(update, screen)
+
+
+async def offer(
+    context: ContextTypes.DEFAULT_TYPE, user_id: int | None, archive: Path, sent: bool = False
+) -> Screen:
+    """Validate an archive and return the restore plan with its Confirm button (or why not).
+
+    sent: a file an admin sent (an age copy is opened first).
+    """
+    settings, menu = common.settings(context), common.menu(context)
+    try:
+        plan = await jobs.in_pool(context, functools.partial(_check, settings, archive, sent))
+    except BackupError as error:
+        return views.failure(menu, "Validation", str(error))
+    token = secrets.token_urlsafe(9)
+    context.bot_data.setdefault("restore_confirmations", {})[token] = {
+        "user": user_id,
+        "archive": str(plan.validation.archive),
+        "expires": time.monotonic() + CONFIRM_MINUTES * 60,
+        "schema_changes": [change.describe() for change in plan.schema_changes],
+        "allow_schema_change": False,
+    }
+    return views.restore_plan(menu, plan, token, CONFIRM_MINUTES)
+
+
+def _check(settings: Settings, archive: Path, sent: bool) -> restore_service.RestorePlan:
+    if sent:
+        archive = received.open_received(settings, archive)
+    return restore_service.check_only(settings, str(archive))
+
+
+async def receive(update: Update, context: ContextTypes.DEFAULT_TYPE, document: Document) -> Screen:
+    """Download a sent archive into its own folder, then offer it like a listed backup."""
+    settings, name = common.settings(context), document.file_name or "archive.zip"
+    user = update.effective_user
+    try:
+        sent = await context.bot.get_file(document.file_id)
+        path = await asyncio.to_thread(received.place, settings, name)
+        await sent.download_to_drive(path, read_timeout=300)
+    except BadRequest as error:
+        reason = received.too_large_text(name) if "too big" in str(error).lower() else str(error)
+        return views.failure(common.menu(context), "Receiving the file", reason)
+    logger.warning("archive %s received from admin %s", name, user.id if user else None)
+    return await offer(context, user.id if user else None, path, sent=True)
+
+
+async def _pending(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
+) -> dict[str, Any] | None:
+    """The confirmation entry behind a button, if it is still valid and the presser's own."""
+    pending: dict[str, Any] = context.bot_data.setdefault("restore_confirmations", {})
+    entry: dict[str, Any] | None = pending.get(token)
+    user = update.effective_user
+    if entry is None or entry["expires"] < time.monotonic():
+        pending.pop(token, None)
+        await common.answer(
+            update,
+            "⌛ This confirmation is no longer valid (used, cancelled or expired). "
+            "Start the restore again.",
+            True,
+        )
+        return None
+    if entry["user"] != (user.id if user else None):
+        logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
+        await common.answer(
+            update, "⛔ Only the admin who asked for this restore can confirm it.", True
+        )
+        return None
+    return entry
+
+
+async def schema(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """The extra step when the archive changes the schema: name the changes, ask again."""
+    entry = await _pending(update, context, token)
+    if entry is None:
+        return
+    await common.answer(update)
+    entry["allow_schema_change"] = True
+    logger.warning(
+        "restore of %s: admin %s is shown its schema changes", entry["archive"], entry["user"]
+    )
+    await common.show(
+        update,
+        views.schema_consent(
+            common.menu(context), Path(entry["archive"]).name, entry["schema_changes"], token
+        ),
+    )
+
+
+async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """Step two: only the admin who asked, only before it expires, only once, only alone."""
+    entry = await _pending(update, context, token)
+    if entry is None:
+        return
+    archive = Path(entry["archive"]).name
+    job = await jobs.begin(update, context, f"a restore from {archive}")
+    if job is None:  # another job runs: refused with what runs; the confirmation stays valid
+        return
+    context.bot_data["restore_confirmations"].pop(token, None)
+    started: dict[str, dict[str, Any]] = context.bot_data.setdefault("restores_started", {})
+    started[token] = entry
+    try:
+        await common.answer(update, "⏳ Restoring…")
+        await common.busy(update, "⏳ Restoring… the bot's database is being replaced.")
+        if entry.get("cancelled"):  # Cancel came while the "⏳" was on its way
+            await _cancelled(update, context, job)
+            return
+        entry["running"] = True
+        logger.warning("restore of %s confirmed by %s", archive, job.started_by)
+        settings, menu = common.settings(context), common.menu(context)
+        work = functools.partial(
+            restore_service.restore,
+            settings,
+            entry["archive"],
+            allow_schema_change=entry["allow_schema_change"],
+        )
+        done = functools.partial(views.restore_done, menu)
+        screen = await jobs.run(context, job, work, done, "The restore")
+    finally:
+        started.pop(token, None)
+    await jobs.show_outcome(update, context, job, screen)
+
+
+async def _cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE, job: Any) -> None:
+    text = "❌ Restore cancelled before it started: nothing was changed."
+    await asyncio.to_thread(jobs.finish_cancelled, common.settings(context), job, text)
+    screen = (text, InlineKeyboardMarkup([common.menu(context).nav()]))
+    await jobs.show_outcome(update, context, job, screen)
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
+    """Drop a restore confirmation; after Confirm, cancel it only if its work has not begun."""
+    entry = context.bot_data.setdefault("restores_started", {}).get(token)
+    if entry is None:
+        context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
+        await common.main(update, context, "")
+    elif entry.get("running"):
+        await common.answer(
+            update,
+            "Too late to cancel: the restore is running (a safety copy of the database was "
+            "made first). Its result is shown here when it ends.",
+            alert=True,
+        )
+    else:
+        entry["cancelled"] = True
+        await common.answer(update, "❌ Cancelled: the restore had not started.")
