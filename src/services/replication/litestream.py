@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import sqlite3
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Mapping
 from contextlib import closing
 from datetime import timedelta
@@ -18,6 +15,7 @@ from typing import Any
 
 from src.config.settings import Settings, go_duration
 from src.errors import ReplicationError
+from src.services.programs import packaged_program
 
 logger = logging.getLogger(__name__)
 
@@ -33,11 +31,7 @@ def binary() -> str:
     Raises:
         ReplicationError: it is not installed.
     """
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / "litestream"
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which("litestream")
+    found = packaged_program("litestream")
     if found:
         return found
     raise ReplicationError(

