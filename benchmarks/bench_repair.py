@@ -146,6 +146,62 @@ def make_backup(db: Path, work: Path) -> dict[str, Any]:
     }
 
 
+SHAPES = ("bot", "row-heavy", "blob-heavy")
+
+
+def shaped_database(out: Path, shape: str, size_mb: float, rebuild: bool) -> tuple[Path, dict]:
+    """The cached database of a shape: `bot` is bench_backup's (the bot's schema); `row-heavy`
+    holds small check-in rows (one index), `blob-heavy` notes of 2-20 KB (overflow pages)."""
+    if shape == "bot":
+        return ensure_database(out, size_mb, rebuild)
+    path = out / "db" / f"repair_{shape}_{size_mb:g}mb_v1.db"
+    if path.exists() and not rebuild:
+        return path, {"shape": shape, "size_bytes": path.stat().st_size}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    rng = random.Random(7)
+    target = size_mb * MB
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+        if shape == "row-heavy":
+            conn.execute(
+                "CREATE TABLE checkins (id INTEGER PRIMARY KEY, user_id INTEGER, day TEXT,"
+                " mood INTEGER, note TEXT)"
+            )
+            conn.execute("CREATE INDEX checkins_user ON checkins (user_id)")
+            insert = "INSERT INTO checkins VALUES (?, ?, ?, ?, ?)"
+
+            def row(i: int) -> tuple[Any, ...]:
+                return (
+                    i,
+                    rng.randint(1, 5000),
+                    f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    rng.randint(1, 5),
+                    "ok" if i % 3 else "semangat hari ini",
+                )
+        else:
+            conn.execute(
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER, title TEXT,"
+                " body BLOB)"
+            )
+            insert = "INSERT INTO notes VALUES (?, ?, ?, ?)"
+
+            def row(i: int) -> tuple[Any, ...]:
+                return (
+                    i,
+                    rng.randint(1, 5000),
+                    f"note {i}",
+                    rng.randbytes(rng.randint(2000, 20000)),
+                )
+
+        i = 0
+        while path.stat().st_size < target:
+            with conn:
+                conn.executemany(insert, [row(n) for n in range(i + 1, i + 20001)])
+            i += 20000
+    return path, {"shape": shape, "size_bytes": path.stat().st_size, "rows": i}
+
+
 # --------------------------------------------------------------------------------------
 # 2. damage, and what it destroys by construction
 # --------------------------------------------------------------------------------------
@@ -243,6 +299,45 @@ def run_baseline(undamaged: Path, work: Path) -> dict[str, Any]:
         "sync_after_s_not_counted": settle(),
     }
     target.unlink()
+    return result
+
+
+def run_recover(recover: Path, damaged: Path, work: Path, original: dict[str, int]) -> dict:
+    """SQLite's own `.recover` of the damaged file, piped into a new database (what a user
+    of the shell would do): wall time, and the rows it got back per counted table."""
+    folder = work / "recover"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    target = folder / "recovered.db"
+    warm_cache(damaged)
+    settle()
+    script = '"$1" "$2" .recover | "$1" "$3"'
+    run = run_measured(["sh", "-c", script, "sh", str(recover), str(damaged), str(target)])
+    check_ok(run, "sqlite3 .recover")
+    rows = {}
+    with contextlib.closing(open_ro(target)) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        for name in original:
+            if name in names and not ignored(name):
+                rows[name] = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        lost = (
+            conn.execute("SELECT count(*) FROM lost_and_found").fetchone()[0]
+            if "lost_and_found" in names
+            else 0
+        )
+    size_mb = damaged.stat().st_size / MB
+    got = sum(min(rows.get(n, 0), c) for n, c in original.items() if not ignored(n))
+    result = {
+        "wall_s": round(run.wall_s, 3),
+        "cpu_s": round(run.user_s + run.sys_s, 3),
+        "peak_rss_mb": round(run.max_rss_mb, 1),
+        "mb_per_s": round(size_mb / run.wall_s, 2),
+        "rows_per_s": round(got / run.wall_s),
+        "recovered_rows": got,
+        "lost_and_found_rows": lost,
+        "sync_after_s_not_counted": settle(),
+    }
+    shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
@@ -450,6 +545,7 @@ def summary(result: dict[str, Any]) -> str:
         f"{'lost_and_found rows':44}{'':>14}{report['lost_and_found_rows']:>14,}",
         f"{'integrity_check of the result':44}{'':>14}{ours['check']['integrity_check']:>14}",
         f"{'ratio wall ours / VACUUM INTO':44}{ratio:>28.2f}",
+        *_recover_lines(result),
         "",
         f"{'table':22}{'original':>11}{'destroyed':>11}{'recovered':>11}"
         f"{'unlinked':>10}{'in backup':>11}",
@@ -482,6 +578,23 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _recover_lines(result: dict[str, Any]) -> list[str]:
+    """The .recover baseline's figures, when it ran."""
+    rec = result.get("recover")
+    if not rec:
+        return ["(.recover baseline not run: benchmarks/build_sqlite_recover.sh builds it)"]
+    ours = result["ours"]
+    return [
+        f"{'sqlite3 .recover of the damaged file (s)':44}{rec['wall_s']:>14.2f}"
+        f"{ours['wall_s']:>14.2f}",
+        f"{'  MB/s (.recover / ours)':44}{rec['mb_per_s']:>14.1f}{ours['mb_per_s']:>14.1f}",
+        f"{'  rows/s (.recover / ours)':44}{rec['rows_per_s']:>14,}{ours['rows_per_s']:>14,}",
+        f"{'  rows recovered (.recover / ours)':44}{rec['recovered_rows']:>14,}"
+        f"{ours['share']['recovered_rows']:>14,}",
+        f"{'ratio wall ours / .recover':44}{result['ratio_wall_ours_over_recover']:>28.2f}",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=500, help="database size (default 500)")
@@ -494,13 +607,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="picks the pages")
     parser.add_argument("--profile", action="store_true", help="also repair() under cProfile")
+    parser.add_argument("--shape", choices=SHAPES, default="bot", help="the database (default bot)")
+    parser.add_argument(
+        "--recover",
+        type=Path,
+        default=ROOT / "benchmarks" / "out" / "sqlite3-recover",
+        help="an SQLite shell whose .recover works (benchmarks/build_sqlite_recover.sh)",
+    )
     args = parser.parse_args(argv)
 
     if shutil.which("sqlite3") is None:
         parser.error("sqlite3 is not installed")
     out = args.out.resolve()
-    cached, db_facts = ensure_database(out, args.size_mb, args.rebuild)
-    work = out / f"repair-{args.size_mb:g}mb"
+    cached, db_facts = shaped_database(out, args.shape, args.size_mb, args.rebuild)
+    label = f"{args.size_mb:g}mb" + ("" if args.shape == "bot" else f"-{args.shape}")
+    work = out / f"repair-{label}"
+    recover = args.recover if args.recover.is_file() else None
+    if recover is None:
+        print(
+            f"no {args.recover}: run benchmarks/build_sqlite_recover.sh for the .recover baseline"
+        )
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     result: dict[str, Any] = {
@@ -527,10 +653,13 @@ def main(argv: list[str] | None = None) -> int:
         result["damage"]["page_numbers_first_20"] = pages[:20]
         damage(db, pages, truth["page_size"], args.seed)
         result["input_bytes"] = db.stat().st_size
-        baselines, ours_runs = [], []
+        baselines, ours_runs, recovers = [], [], []
         for number in range(1, args.repeat + 1):
             print(f"baseline: sqlite3 VACUUM INTO (run {number}/{args.repeat}) ...")
             baselines.append(run_baseline(undamaged, work))
+            if recover is not None:
+                print(f"baseline: sqlite3 .recover of the damaged file (run {number}) ...")
+                recovers.append(run_recover(recover, db, work, truth["rows"]))
             print(f"ours: backup_manager.py repair (run {number}/{args.repeat}) ...")
             ours_runs.append(
                 run_ours(db, undamaged, work, truth, result["damage"]["unrecoverable"])
@@ -538,6 +667,9 @@ def main(argv: list[str] | None = None) -> int:
         result["baseline"] = base = median_run(baselines, "wall_s")
         result["ours"] = ours = median_run(ours_runs, "wall_s")
         result["ratio_wall_ours_over_baseline"] = round(ours["wall_s"] / base["wall_s"], 3)
+        if recovers:
+            result["recover"] = rec = median_run(recovers, "wall_s")
+            result["ratio_wall_ours_over_recover"] = round(ours["wall_s"] / rec["wall_s"], 3)
         result["all_checks_ok"] = all(run["check"]["ok"] for run in ours_runs)
         if args.profile:
             print("repair() under cProfile in this process ...")
@@ -547,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
                 result["cprofile"] = {"error": f"{type(error).__name__}: {error}"}
     finally:
         if not args.keep:
-            for name in ("db", "undamaged", "baseline", "backups", "recovery"):
+            for name in ("db", "undamaged", "baseline", "recover", "backups", "recovery"):
                 shutil.rmtree(work / name, ignore_errors=True)
     text = summary(result)
     print()
@@ -556,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(result["cprofile"].get("top_cumulative") or result["cprofile"])
     result["summary"] = text
-    path = out / f"repair-{args.size_mb:g}mb.json"
+    path = out / f"repair-{label}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"\nresults: {path}")
     return 0 if result["all_checks_ok"] else 1
