@@ -220,18 +220,28 @@ def test_corrupt_index_pages_recover_every_row_and_rebuild_the_indexes(damaged, 
     assert "idx_notes_member" in str(plan)
 
 
-def test_a_broken_overflow_chain_puts_the_row_in_lost_and_found(damaged, template):
-    settings, db = damaged()
+@pytest.mark.parametrize("with_backup", [False, True])
+def test_a_broken_overflow_chain_puts_the_row_in_lost_and_found(
+    damaged, template, tmp_path, settings_for, with_backup
+):
+    if with_backup:
+        settings, db = damaged()
+    else:
+        db = tmp_path / "pmo_recovery.db"
+        shutil.copyfile(template[0], db)
+        settings = settings_for(db)
     _, original, pages = template
     overflow = next(page for name, page, kind, _, _ in pages if kind == "overflow")
     overwrite(db, {overflow})
     result = repair(settings)
     total = sum(len(r) for r in original.values())
-    assert recovered_rows(result, original) == (total - 1, 0)
     with sqlite3.connect(result.recovered) as conn:
         lost = conn.execute("SELECT table_guess, row_id, reason, c2 FROM lost_and_found").fetchall()
-    assert len(lost) == 1 and lost[0][0] == "files"
+    assert len(lost) == 1 and lost[0][0] == "files"  # what the file still holds of it
     assert "overflow" in lost[0][2] and lost[0][3].startswith("file ")
+    # its row, whole, comes from the backup when there is one
+    assert recovered_rows(result, original) == (total if with_backup else total - 1, 0)
+    assert result.counts["files"].from_backup == (1 if with_backup else 0)
 
 
 # --- cell-level salvage: one bad field or pointer of one leaf costs no row ----------------

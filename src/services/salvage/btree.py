@@ -158,6 +158,13 @@ class TreeReader:
         local = local_size(size, usable, False)
         return rowid, values, pos + local + (4 if local < size else 0)
 
+    def _cell_end(self, data: bytes, offset: int) -> int:
+        """Where a table leaf cell whose header decodes ends on its page."""
+        size, pos = varint(data, offset)
+        pos = varint(data, pos)[1]
+        local = local_size(size, self.pages.usable, False)
+        return pos + local + (4 if local < size else 0)
+
     def _lost_cell(
         self, data: bytes, number: int, offset: int, table: str | None, error: Damaged
     ) -> Lost:
@@ -185,6 +192,13 @@ class TreeReader:
             reached.add(offset)
             try:
                 rowid, values, end = self._table_cell(page.data, offset)
+            except BrokenChain as error:  # the cell is where its pointer says: its chain is not
+                lost = self._lost_cell(page.data, page.number, offset, layout.name, error)
+                self.lost.append(lost)
+                spans.append((offset, self._cell_end(page.data, offset)))
+                if lost.rowid is not None:  # its row, whole, may be in the backup
+                    layout.missing.append((lost.rowid - 1, lost.rowid))
+                continue
             except Damaged as error:
                 failed.append((offset, error))
                 continue
@@ -360,7 +374,7 @@ class TreeReader:
         while need > 0:
             overflow = self.pages.page(number) if number not in seen else None
             if overflow is None or number < 2:
-                raise Damaged(
+                raise BrokenChain(
                     f"overflow chain broken: {previous} points to {number}, not a readable page"
                 )
             previous = f"overflow page {number}"
@@ -370,8 +384,13 @@ class TreeReader:
             need -= len(chunk)
             number = int.from_bytes(overflow[:4], "big")
         if number != 0:
-            raise Damaged(f"overflow chain does not end where the payload does ({previous})")
+            raise BrokenChain(f"overflow chain does not end where the payload does ({previous})")
         return b"".join(parts)
+
+
+class BrokenChain(Damaged):
+    """A cell whose own bytes are sound, but whose overflow chain is broken: the cell
+    pointer led to a real cell (no reason to search the page for lost ones)."""
 
 
 def partial_record(local: bytes, encoding: str) -> list[Any]:
