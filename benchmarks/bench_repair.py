@@ -154,7 +154,7 @@ def shaped_database(out: Path, shape: str, size_mb: float, rebuild: bool) -> tup
     holds small check-in rows (one index), `blob-heavy` notes of 2-20 KB (overflow pages)."""
     if shape == "bot":
         return ensure_database(out, size_mb, rebuild)
-    path = out / "db" / f"repair_{shape}_{size_mb:g}mb_v1.db"
+    path = out / "db" / f"repair_{shape}_{size_mb:g}mb_v2.db"
     if path.exists() and not rebuild:
         return path, {"shape": shape, "size_bytes": path.stat().st_size}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,11 +194,11 @@ def shaped_database(out: Path, shape: str, size_mb: float, rebuild: bool) -> tup
                     rng.randbytes(rng.randint(2000, 20000)),
                 )
 
-        i = 0
+        i, batch = 0, 20_000 if shape == "row-heavy" else 1_000  # about 11 MB of notes
         while path.stat().st_size < target:
             with conn:
-                conn.executemany(insert, [row(n) for n in range(i + 1, i + 20001)])
-            i += 20000
+                conn.executemany(insert, [row(n) for n in range(i + 1, i + batch + 1)])
+            i += batch
     return path, {"shape": shape, "size_bytes": path.stat().st_size, "rows": i}
 
 
