@@ -185,6 +185,7 @@ class TreeReader:
         spans: list[tuple[int, int]] = []
         failed: list[tuple[int, Damaged]] = []
         reached: set[int] = set()
+        cell_bytes = 0  # what the cells decoded take on the page
         for offset in page.cells:
             if offset in reached:  # a pointer to a cell reached already
                 failed.append((offset, Damaged("two cell pointers lead to one cell")))
@@ -196,6 +197,7 @@ class TreeReader:
                 lost = self._lost_cell(page.data, page.number, offset, layout.name, error)
                 self.lost.append(lost)
                 spans.append((offset, self._cell_end(page.data, offset)))
+                cell_bytes += max(4, spans[-1][1] - offset)
                 if lost.rowid is not None:  # its row, whole, may be in the backup
                     layout.missing.append((lost.rowid - 1, lost.rowid))
                 continue
@@ -204,9 +206,9 @@ class TreeReader:
                 continue
             rows.append((rowid, values))
             spans.append((offset, end))
+            cell_bytes += end - offset if end - offset > 4 else 4
         start = 100 if page.number == 1 else 0
         floor = start + 8 + 2 * len(page.cells)
-        cell_bytes = sum(max(4, end - offset) for offset, end in spans)
         if not failed and not accounted(page, self.pages.usable, cell_bytes):
             # bytes no cell or free block accounts for: a cell count too low leaves
             # pointers past its end that still lead to cells

@@ -84,6 +84,13 @@ def signed64(value: int) -> int:
 
 def decode_record(payload: bytes, encoding: str = "utf-8") -> list[Any]:
     """Decode a record's values, checking that header and body account for every byte."""
+    if payload and payload[0] < 0x80:  # a short header: many records share it
+        header = payload[: payload[0]]
+        plan = _PLANS.get(header, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = _plan(header, len(payload))
+        if plan is not None:
+            return plan.decode(payload, encoding)
     serial_types, body = _serial_types(payload)
     end = len(payload)
     values: list[Any] = []
@@ -108,6 +115,64 @@ def decode_record(payload: bytes, encoding: str = "utf-8") -> list[Any]:
     if body != end:
         raise Damaged("record body longer than its header says")
     return values
+
+
+class _Plan:
+    """How to read every record of one header: a struct for the body, the texts to decode
+    and the values the header alone gives (NULL, 0, 1)."""
+
+    __slots__ = ("constants", "size", "struct", "texts")
+
+    def __init__(self, layout: struct.Struct, size: int, texts: list[int], constants: list) -> None:
+        self.struct, self.size, self.texts, self.constants = layout, size, texts, constants
+
+    def decode(self, payload: bytes, encoding: str) -> list[Any]:
+        if len(payload) != self.size:
+            raise Damaged(
+                "record body shorter than its header says"
+                if len(payload) < self.size
+                else "record body longer than its header says"
+            )
+        values = list(self.struct.unpack_from(payload, payload[0]))
+        for at in self.texts:
+            values[at] = values[at].decode(encoding, "replace")
+        for at, constant in self.constants:  # in ascending order of their place
+            values.insert(at, constant)
+        return values
+
+
+_PLANS: dict[bytes, _Plan | None] = {}
+_UNPLANNED = _Plan(struct.Struct(">"), -1, [], [])  # a marker: no plan made yet
+_CODES = {1: "b", 2: "h", 4: "i", 6: "q", 7: "d"}  # 3- and 6-byte integers have none
+
+
+def _plan(header: bytes, payload_size: int) -> _Plan | None:
+    """Work out (and remember) how to read records of this header; None when the generic
+    reader must (a serial type of more than one byte, a 3- or 6-byte integer, a header
+    size out of range)."""
+    if len(_PLANS) > 4096:  # bounded: damaged files make up headers without end
+        _PLANS.clear()
+    plan = None
+    if 1 <= len(header) <= payload_size and header[0] == len(header):
+        codes, texts, constants, values = [">"], [], [], 0
+        for place, serial in enumerate(header[1:]):
+            if serial >= 0x80 or serial in (3, 5, 10, 11):
+                break
+            if serial in (0, 8, 9):
+                constants.append((place, None if serial == 0 else serial - 8))
+                continue
+            if serial >= 12:
+                codes.append(f"{(serial - 12) >> 1}s")
+                if serial & 1:
+                    texts.append(values)
+            else:
+                codes.append(_CODES[serial])
+            values += 1
+        else:
+            layout = struct.Struct("".join(codes))
+            plan = _Plan(layout, len(header) + layout.size, texts, constants)
+    _PLANS[header] = plan
+    return plan
 
 
 def _serial_types(payload: bytes) -> tuple[Any, int]:
@@ -222,8 +287,8 @@ def parse_page(data: bytes, number: int, usable: int) -> BtreePage | None:
     pointers_end = header + 2 * count
     if pointers_end > usable or (count and not pointers_end <= content <= usable):
         return None
-    cells = tuple(int.from_bytes(data[p : p + 2], "big") for p in range(header, pointers_end, 2))
-    if any(not content <= offset < usable for offset in cells):
+    cells = struct.unpack_from(f">{count}H", data, header)
+    if count and not (content <= min(cells) and max(cells) < usable):
         return None
     right = int.from_bytes(data[start + 8 : start + 12], "big") if interior else 0
     return BtreePage(number, kind, data, cells, right)
