@@ -478,12 +478,12 @@ def restore(
             # its archive is compressed, checked and read back beside the write, which
             # commits only once the copy is kept
             safety = _Safety(settings, copying, plan)
-            journal_mode = (
-                None
-                if plan.tables
-                else match_live(settings.database_path, plan.validation.candidate)
-            )
             try:
+                journal_mode = (
+                    None
+                    if plan.tables
+                    else match_live(settings.database_path, plan.validation.candidate)
+                )
                 if plan.tables:
                     safety.kept()
                     write_tables(settings.database_path, plan.validation.candidate, plan.tables)
