@@ -279,6 +279,8 @@ def test_an_emergency_backup_of_a_damaged_database_holds_what_repair_finds(
         repaired = table_rows(conn)
     made = run_cli("backup", "--type", "emergency", db=chinook)
     assert made.returncode == 0, made.stderr
+    rows = sum(map(len, repaired.values()))
+    assert f"Salvaged page by page (as `repair` reads it): {rows} rows" in made.stdout
     (archive,) = (tmp_path / "backups" / "emergency").glob("*.zip")
     with zipfile.ZipFile(archive) as zf:
         meta = json.loads(zf.read("metadata.json"))

@@ -89,6 +89,12 @@ def backup_created(result: BackupResult) -> str:
     ]
     if result.degraded:
         lines.insert(1, "⚠️ DEGRADED: the database failed its checks; archived what could be read")
+    if result.salvaged is not None:
+        lines.append(
+            f"  Salvaged page by page (as `repair` reads it): {sum(result.salvaged.values())} "
+            f"rows in {len(result.salvaged)} tables, kept in the archive as its salvaged copy "
+            "(a restore of this archive uses it when the damaged copy fails)"
+        )
     lines += [f"  ⚠️ {problem}" for problem in result.problems]
     if result.missing_files:
         lines.append(f"  Not found (skipped): {', '.join(result.missing_files)}")

@@ -70,6 +70,9 @@ class BackupResult:
     deleted: list[Path] = field(default_factory=list)
     recovery_deleted: list[Path] = field(default_factory=list)  # old reports and exports
     offsite: OffsiteRun = field(default_factory=OffsiteRun)
+    # an emergency backup of a damaged database: the rows per table its page-level reader
+    # found, archived as database/<name>.salvaged.db
+    salvaged: dict[str, int] | None = None
 
     @property
     def state(self) -> str:
@@ -359,6 +362,7 @@ def _build(
         degraded=degraded,
         problems=parts.problems,
         missing_files=parts.files["missing"],
+        salvaged=dict(parts.salvaged["tables"]) if parts.salvaged else None,
     )
 
 
