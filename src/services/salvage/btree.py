@@ -158,6 +158,53 @@ class TreeReader:
         local = local_size(size, usable, False)
         return rowid, values, pos + local + (4 if local < size else 0)
 
+    def _read_cells(
+        self,
+        page: BtreePage,
+        layout: Layout,
+        rows: list[TableRow],
+        spans: list[tuple[int, int]],
+        failed: list[tuple[int, Damaged]],
+    ) -> int:
+        """Read the cells a leaf's pointers lead to into `rows` and `spans`; note in
+        `failed` those that do not decode. Returns the bytes the decoded cells take."""
+        cell_bytes = 0
+        reached: set[int] = set()
+        data, usable, encoding = page.data, self.pages.usable, self.encoding
+        for offset in page.cells:
+            if offset in reached:  # a pointer to a cell reached already
+                failed.append((offset, Damaged("two cell pointers lead to one cell")))
+                continue
+            reached.add(offset)
+            short = _short_cell(data, offset, usable)
+            if short is not None:  # the usual cell, read here
+                rowid, begin, end = short
+                try:
+                    rows.append((rowid, decode_record(data[begin:end], encoding)))
+                except Damaged:
+                    pass
+                else:
+                    spans.append((offset, end))
+                    cell_bytes += end - offset if end - offset > 4 else 4
+                    continue
+            try:
+                rowid, values, end = self._table_cell(data, offset)
+            except BrokenChain as error:  # the cell is where its pointer says: its chain is not
+                lost = self._lost_cell(data, page.number, offset, layout.name, error)
+                self.lost.append(lost)
+                spans.append((offset, self._cell_end(data, offset)))
+                cell_bytes += max(4, spans[-1][1] - offset)
+                if lost.rowid is not None:  # its row, whole, may be in the backup
+                    layout.missing.append((lost.rowid - 1, lost.rowid))
+                continue
+            except Damaged as error:
+                failed.append((offset, error))
+                continue
+            rows.append((rowid, values))
+            spans.append((offset, end))
+            cell_bytes += end - offset if end - offset > 4 else 4
+        return cell_bytes
+
     def _cell_end(self, data: bytes, offset: int) -> int:
         """Where a table leaf cell whose header decodes ends on its page."""
         size, pos = varint(data, offset)
@@ -184,29 +231,7 @@ class TreeReader:
         rows: list[TableRow] = []
         spans: list[tuple[int, int]] = []
         failed: list[tuple[int, Damaged]] = []
-        reached: set[int] = set()
-        cell_bytes = 0  # what the cells decoded take on the page
-        for offset in page.cells:
-            if offset in reached:  # a pointer to a cell reached already
-                failed.append((offset, Damaged("two cell pointers lead to one cell")))
-                continue
-            reached.add(offset)
-            try:
-                rowid, values, end = self._table_cell(page.data, offset)
-            except BrokenChain as error:  # the cell is where its pointer says: its chain is not
-                lost = self._lost_cell(page.data, page.number, offset, layout.name, error)
-                self.lost.append(lost)
-                spans.append((offset, self._cell_end(page.data, offset)))
-                cell_bytes += max(4, spans[-1][1] - offset)
-                if lost.rowid is not None:  # its row, whole, may be in the backup
-                    layout.missing.append((lost.rowid - 1, lost.rowid))
-                continue
-            except Damaged as error:
-                failed.append((offset, error))
-                continue
-            rows.append((rowid, values))
-            spans.append((offset, end))
-            cell_bytes += end - offset if end - offset > 4 else 4
+        cell_bytes = self._read_cells(page, layout, rows, spans, failed)
         start = 100 if page.number == 1 else 0
         floor = start + 8 + 2 * len(page.cells)
         if not failed and not accounted(page, self.pages.usable, cell_bytes):
@@ -388,6 +413,25 @@ class TreeReader:
         if number != 0:
             raise BrokenChain(f"overflow chain does not end where the payload does ({previous})")
         return b"".join(parts)
+
+
+def _short_cell(data: bytes, offset: int, usable: int) -> tuple[int, int, int] | None:
+    """The usual table leaf cell, read fast: a payload under 128 bytes (all on the page)
+    and a rowid of at most three varint bytes (under 2,097,152). Returns the rowid and
+    where the payload begins and ends; None for any other cell (read the long way)."""
+    if offset + 4 > usable or data[offset] >= 0x80:
+        return None
+    size, first = data[offset], data[offset + 1]
+    if first < 0x80:
+        rowid, begin = first, offset + 2
+    elif data[offset + 2] < 0x80:
+        rowid, begin = ((first & 0x7F) << 7) | data[offset + 2], offset + 3
+    elif data[offset + 3] < 0x80:
+        rowid = ((first & 0x7F) << 14) | ((data[offset + 2] & 0x7F) << 7) | data[offset + 3]
+        begin = offset + 4
+    else:
+        return None
+    return (rowid, begin, begin + size) if begin + size <= usable else None
 
 
 class BrokenChain(Damaged):
