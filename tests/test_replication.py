@@ -24,6 +24,7 @@ from src.config.settings import Settings
 from src.driver.replication import ReplicationRunner
 from src.services import backup_service, restore_service
 from src.services.history import pid_alive
+from src.services.replication.drill import compare_within, replica_drill
 from src.services.replication.report import (
     local_txid,
     read_status,
@@ -31,6 +32,8 @@ from src.services.replication.report import (
     supervisor_state,
 )
 from src.services.replication.supervisor import Supervisor
+from src.services.scheduled_run import make_scheduled_backup
+from src.services.scheduler_state import SchedulerState
 from tests.conftest import ROOT, cli_env
 from tests.offsite_servers import S3_KEY, S3_SECRET, RcloneServer
 
@@ -371,3 +374,48 @@ def test_a_restore_into_the_live_database_is_replicated(tmp_path, settings_for):
     assert copy.ok and ids(out) == [1, 2, 3]
     report = json.loads(result.report.read_text(encoding="utf-8")) if result.report else {}
     assert report.get("counts_match") is True
+
+
+def test_the_weekly_drill_restores_the_replica_and_compares_it_with_the_live_database(
+    tmp_path, settings_for
+):
+    db = make_db(tmp_path / "bot.db")
+    settings = settings_for(
+        db, REPLICA_URL=f"file://{tmp_path / 'replica'}", REPLICA_SYNC_INTERVAL="1s"
+    )
+    alarms = Recorder()
+    with replicating(settings):
+        for _ in range(5):
+            write_row(db)
+        wait_for(lambda: caught_up(settings), 20, "replicated")
+        with Writer(db, every=0.05):  # the bot keeps writing during the drill
+            outcome = make_scheduled_backup(settings, "weekly", notifier=alarms, clock=settings.now)
+        quiet = replica_drill(settings)
+    assert outcome.drill is not None and outcome.drill.ok, outcome.drill
+    drilled = outcome.replica_drill
+    assert drilled is not None and drilled.ok, drilled
+    assert "within the writes of the drill" in drilled.detail
+    assert quiet is not None and quiet.ok and "the same as the live database" in quiet.detail
+    assert alarms.events == []
+    assert SchedulerState(settings).read()["last_replica_drill"]["ok"] is True
+    assert not list(settings.recovery_dir.glob("*replica-drill*"))
+
+    # writes the replica never got (Litestream stopped): the drill fails and alarms
+    replicated = len(ids(db))
+    write_row(db)
+    write_row(db)
+    outcome = make_scheduled_backup(settings, "weekly", notifier=alarms, clock=settings.now)
+    failed = outcome.replica_drill
+    assert failed is not None and not failed.ok
+    expected = f"entries: {replicated} rows in the replica, {replicated + 2} live"
+    assert expected in failed.detail, failed.detail
+    assert alarms.count("replica_drill_failed") == 1, alarms.events
+    assert outcome.drill is not None and outcome.drill.ok  # the archive's own drill is fine
+
+
+def test_the_replica_drill_compares_within_the_two_live_readings():
+    assert compare_within({"a": 3}, {"a": 3}, {"a": 3}) == []
+    assert compare_within({"a": 3}, {"a": 4}, {"a": 5}) == []
+    assert compare_within({"a": 3}, {"a": 2}, {"a": 5}) == ["a: 2 rows in the replica, 3 to 5 live"]
+    assert compare_within({"a": 3}, {"a": 4}, {"a": 3}) == ["a: 4 rows in the replica, 3 live"]
+    assert compare_within({"a": 1, "b": 1}, {"a": 1}, {"a": 1, "b": 1}) == ["b: not in the replica"]

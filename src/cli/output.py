@@ -210,6 +210,9 @@ def scheduled_lines(outcome: ScheduledOutcome) -> list[str]:
     if outcome.drill is not None:
         mark = "✅" if outcome.drill.ok else "❌"
         lines.append(f"{mark} Restore drill: {outcome.drill.detail}")
+    if outcome.replica_drill is not None:
+        mark = "✅" if outcome.replica_drill.ok else "❌"
+        lines.append(f"{mark} Replica drill: {outcome.replica_drill.detail}")
     return lines
 
 
