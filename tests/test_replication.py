@@ -22,7 +22,7 @@ import pytest
 
 from src.config.settings import Settings
 from src.driver.replication import ReplicationRunner
-from src.services import backup_service, restore_service
+from src.services import backup_service, repair_service, restore_service
 from src.services.history import pid_alive
 from src.services.replication.drill import compare_within, replica_drill
 from src.services.replication.report import (
@@ -34,7 +34,7 @@ from src.services.replication.report import (
 from src.services.replication.supervisor import Supervisor
 from src.services.scheduled_run import make_scheduled_backup
 from src.services.scheduler_state import SchedulerState
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, corrupt, table_rows
 from tests.offsite_servers import S3_KEY, S3_SECRET, RcloneServer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Litestream has no Windows build")
@@ -419,3 +419,38 @@ def test_the_replica_drill_compares_within_the_two_live_readings():
     assert compare_within({"a": 3}, {"a": 2}, {"a": 5}) == ["a: 2 rows in the replica, 3 to 5 live"]
     assert compare_within({"a": 3}, {"a": 4}, {"a": 3}) == ["a: 4 rows in the replica, 3 live"]
     assert compare_within({"a": 1, "b": 1}, {"a": 1}, {"a": 1, "b": 1}) == ["b: not in the replica"]
+
+
+def data_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but Litestream's bookkeeping."""
+    with closing(sqlite3.connect(db)) as conn:
+        return {k: v for k, v in table_rows(conn).items() if not k.startswith("_litestream_")}
+
+
+def test_repair_apply_while_litestream_runs_is_replicated(tmp_path, sample_db, settings_for):
+    settings = settings_for(sample_db, REPLICA_URL=f"file://{tmp_path / 'replica'}")
+    original = data_rows(sample_db)
+    backup_service.create_backup(settings, "manual")
+    with replicating(settings) as supervisor:
+        wait_for(lambda: caught_up(settings), 30, "replicated")
+        corrupt(sample_db)  # bytes written behind SQLite's back: never in the WAL
+        result = repair_service.repair(settings, apply=True)
+        assert result.applied, result.notes
+        repaired = data_rows(sample_db)
+        assert repaired != original  # the damaged pages' rows are gone: the replica must say so
+        with closing(sqlite3.connect(sample_db)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.execute(
+                "INSERT INTO users (user_id, first_name, joined_at) VALUES (987654321, ?, ?)",
+                ("after the repair", "2026-12-06T06:00:00+07:00"),
+            )
+            conn.commit()
+        wait_for(lambda: caught_up(settings), 30, "the repair replicated")
+        assert supervisor.pid is not None and supervisor.restarts == 0
+        status = read_status(settings, settings.now())
+        assert status is not None and status.ok, status
+    after = data_rows(sample_db)
+    out = tmp_path / "from-replica.db"
+    copy = restore_service.restore_to(settings, "latest", out, "replica")
+    assert copy.ok
+    assert data_rows(out) == after
