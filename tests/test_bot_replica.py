@@ -40,6 +40,13 @@ def test_the_restore_menu_goes_back_to_a_typed_moment_through_two_steps(
         wait_for(lambda: caught_up(settings), 30, "the deletion replicated")
         runner = BotRunner(settings).start()
         try:
+            press(telegram, open_menu(telegram), "Backup Status")
+            status = telegram.last_message(ADMIN, "Backup System Status")
+            assert (
+                "REPLICATION" in status["text"] and "🟢 Running (litestream pid" in status["text"]
+            )
+            assert "Oldest restorable moment: 20" in status["text"]
+
             menu = open_menu(telegram)
             press(telegram, menu, "Restore Menu")
             press(telegram, telegram.now_shows(menu, "Choose the type"), "To a point in time")
@@ -56,7 +63,7 @@ def test_the_restore_menu_goes_back_to_a_typed_moment_through_two_steps(
             press(telegram, early, "Back")
             press(telegram, telegram.now_shows(menu, "Backup Management"), "Restore Menu")
             press(telegram, telegram.now_shows(menu, "Choose the type"), "To a point in time")
-            press(telegram, telegram.now_shows(menu, "Oldest restorable"), "Type a time")
+            press(telegram, telegram.now_shows(menu, "Restore to a point in time"), "Type a time")
             telegram.now_shows(menu, "YYYY-MM-DD HH:MM")
             telegram.send_text(ADMIN, "after lunch")
             assert "is no point in time" in telegram.last_message(ADMIN, "after lunch")["text"]
@@ -68,7 +75,9 @@ def test_the_restore_menu_goes_back_to_a_typed_moment_through_two_steps(
 
             press(telegram, open_menu(telegram), "Restore Menu")
             press(telegram, telegram.last_message(ADMIN, "Choose the type"), "To a point in time")
-            press(telegram, telegram.last_message(ADMIN, "Oldest restorable"), "Type a time")
+            press(
+                telegram, telegram.last_message(ADMIN, "Restore to a point in time"), "Type a time"
+            )
             telegram.last_message(ADMIN, "YYYY-MM-DD HH:MM")
             typed = f"{good.astimezone(settings.timezone):%Y-%m-%d %H:%M:%S}"
             telegram.send_text(ADMIN, typed)
