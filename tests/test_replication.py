@@ -454,3 +454,33 @@ def test_repair_apply_while_litestream_runs_is_replicated(tmp_path, sample_db, s
     copy = restore_service.restore_to(settings, "latest", out, "replica")
     assert copy.ok
     assert data_rows(out) == after
+
+
+def test_status_reads_the_lag_at_read_time_from_litestreams_own_position(tmp_path, settings_for):
+    db = make_db(tmp_path / "bot.db")
+    # a long sync interval keeps a write waiting; the supervisor samples only every 5 s
+    settings = settings_for(
+        db, REPLICA_URL=f"file://{tmp_path / 'replica'}", REPLICA_SYNC_INTERVAL="60s"
+    )
+    with replicating(settings) as supervisor:
+        write_row(db)
+        wait_for(lambda: caught_up(settings), 30, "the first sync")
+        assert supervisor.check_every == 5.0
+        taken = local_txid(settings) or 0
+        written = time.time()
+        write_row(db)
+        wait_for(lambda: (local_txid(settings) or 0) > taken, 10, "Litestream took the write")
+        for wait in (2.0, 1.5):
+            time.sleep(wait)
+            now = settings.now()
+            status = read_status(settings, now)
+            assert status is not None and status.running
+            assert status.local_txid is not None
+            assert status.local_txid > status.positions.newest_txid  # still waiting
+            assert status.lag is not None and not status.lag_at_most
+            true_lag = now.timestamp() - written
+            # Litestream takes a write from the WAL within about a second
+            assert true_lag - 1.5 <= status.lag.total_seconds() <= true_lag + 0.1, (
+                status.lag,
+                true_lag,
+            )
