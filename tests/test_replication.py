@@ -464,6 +464,7 @@ def test_status_reads_the_lag_at_read_time_from_litestreams_own_position(tmp_pat
     )
     with replicating(settings) as supervisor:
         write_row(db)
+        time.sleep(3)  # Litestream ships what it finds in its first seconds at once
         wait_for(lambda: caught_up(settings), 30, "the first sync")
         assert supervisor.check_every == 5.0
         taken = local_txid(settings) or 0
