@@ -394,8 +394,8 @@ def test_the_weekly_drill_restores_the_replica_and_compares_it_with_the_live_dat
     assert outcome.drill is not None and outcome.drill.ok, outcome.drill
     drilled = outcome.replica_drill
     assert drilled is not None and drilled.ok, drilled
-    assert "within the writes of the drill" in drilled.detail
-    assert quiet is not None and quiet.ok and "the same as the live database" in quiet.detail
+    assert "between the live database's before and after" in drilled.detail
+    assert quiet is not None and quiet.ok and "match the live database's" in quiet.detail
     assert alarms.events == []
     assert SchedulerState(settings).read()["last_replica_drill"]["ok"] is True
     assert not list(settings.recovery_dir.glob("*replica-drill*"))

@@ -103,12 +103,16 @@ def replica_drill(
             + "; ".join(problems[:5]),
         )
     rows = sum(restored.counts.values())
-    same = "the same as" if before == after else "within the writes of the drill of"
+    same = (
+        "row counts match the live database's"
+        if before == after
+        else "row counts between the live database's before and after (written meanwhile)"
+    )
     return DrillResult(
         source,
         True,
         f"restored {rows} rows in {len(restored.counts)} tables from "
-        f"{settings.replica.describe()}; integrity ok; row counts {same} the live database",
+        f"{settings.replica.describe()}; integrity ok; {same}",
     )
 
 
