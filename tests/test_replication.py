@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from src.cli.output import CLI_HINTS
 from src.config.settings import Settings
 from src.driver.replication import ReplicationRunner
-from src.services import backup_service, repair_service, restore_service
+from src.presentation.status import status_text
+from src.services import backup_service, repair_service, restore_service, status_service
 from src.services.history import pid_alive
 from src.services.replication.drill import compare_within, replica_drill
 from src.services.replication.report import (
@@ -398,6 +400,8 @@ def test_the_weekly_drill_restores_the_replica_and_compares_it_with_the_live_dat
     assert quiet is not None and quiet.ok and "match the live database's" in quiet.detail
     assert alarms.events == []
     assert SchedulerState(settings).read()["last_replica_drill"]["ok"] is True
+    shown = status_text(status_service.get_status(settings), CLI_HINTS)
+    assert "Last replica drill: ✅" in shown
     assert not list(settings.recovery_dir.glob("*replica-drill*"))
 
     # writes the replica never got (Litestream stopped): the drill fails and alarms
@@ -410,6 +414,8 @@ def test_the_weekly_drill_restores_the_replica_and_compares_it_with_the_live_dat
     expected = f"entries: {replicated} rows in the replica, {replicated + 2} live"
     assert expected in failed.detail, failed.detail
     assert alarms.count("replica_drill_failed") == 1, alarms.events
+    shown = status_text(status_service.get_status(settings), CLI_HINTS)
+    assert "Last replica drill: ❌" in shown and expected in shown
     assert outcome.drill is not None and outcome.drill.ok  # the archive's own drill is fine
 
 

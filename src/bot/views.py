@@ -435,6 +435,13 @@ def scheduler(
             f"Last restore drill: {mark} {escape(when(str(drill.get('at'))))} "
             f"{escape(str(drill.get('detail', '')))}"
         )
+    if view.last_replica_drill:
+        drill = view.last_replica_drill
+        mark = "✅" if drill.get("ok") else "❌"
+        lines.append(
+            f"Last replica drill: {mark} {escape(when(str(drill.get('at'))))} "
+            f"{escape(str(drill.get('detail', '')))}"
+        )
     lines += [f"⚠️ {escape(warning)}" for warning in view.stale]
     toggle = menu.button("▶️ Resume", "resume") if view.paused else menu.button("⏸️ Pause", "pause")
     keyboard = [[toggle, menu.button("📅 Run daily backup now", "daily")], menu.nav()]

@@ -473,6 +473,7 @@ def scheduler_json(view: SchedulerView) -> dict[str, Any]:
         "last_success": view.last_success,
         "last_failure": view.last_failure,
         "last_drill": view.last_drill,
+        "last_replica_drill": view.last_replica_drill,
         "stale": view.stale,
     }
 
@@ -484,6 +485,7 @@ def scheduled_json(outcome: ScheduledOutcome) -> dict[str, Any]:
         "backup_type": outcome.backup_type,
         "archive": outcome.archive.name if outcome.archive else None,
         "drill": outcome.drill_summary,
+        "replica_drill": outcome.replica_drill_summary,
     }
 
 

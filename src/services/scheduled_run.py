@@ -84,6 +84,13 @@ class ScheduledOutcome:
             return None
         return drill_record(self.drill, self.drilled_at.isoformat())
 
+    @property
+    def replica_drill_summary(self) -> dict[str, Any] | None:
+        """The replica's drill as the state keeps it (None: REPLICA_URL is not set)."""
+        if self.replica_drill is None or self.drilled_at is None:
+            return None
+        return drill_record(self.replica_drill, self.drilled_at.isoformat())
+
 
 def make_scheduled_backup(
     settings: Settings,
