@@ -101,3 +101,37 @@ def test_without_a_replica_the_restore_menu_offers_no_point_in_time(telegram, bo
     press(telegram, menu, "Restore Menu")
     types = telegram.now_shows(menu, "Choose the type")
     assert "point in time" not in str(types["reply_markup"])
+
+
+def test_a_preset_goes_back_to_the_moment_it_names(
+    telegram, bot_settings, sample_db, tmp_path, monkeypatch
+):
+    settings = bot_settings(
+        REPLICA_URL=f"file://{tmp_path / 'replica'}", REPLICA_SYNC_INTERVAL="1s"
+    )
+    before = checkins(sample_db)
+    with replicating(settings):
+        wait_for(lambda: caught_up(settings), 30, "replicated")
+        time.sleep(SYNC + 1)
+        good = settings.now()
+        time.sleep(SYNC + 1)
+        with closing(sqlite3.connect(sample_db)) as conn, conn:
+            conn.execute("DELETE FROM checkins")
+        wait_for(lambda: caught_up(settings), 30, "the deletion replicated")
+        # the clock stands 5 minutes after the good moment: "5 minutes ago" names it
+        frozen = good + timedelta(minutes=5)
+        monkeypatch.setattr(type(settings), "now", lambda _self: frozen)
+        runner = BotRunner(settings).start()
+        try:
+            menu = open_menu(telegram)
+            press(telegram, menu, "Restore Menu")
+            press(telegram, telegram.now_shows(menu, "Choose the type"), "To a point in time")
+            press(telegram, telegram.now_shows(menu, "Restore to a point in time"), "5 minutes ago")
+            plan = telegram.now_shows(menu, "check before you confirm", timeout=60)
+            assert f"checkins: 0 → {before}" in plan["text"]
+            assert f"{good.astimezone(settings.timezone):%Y-%m-%dT%H:%M:%S}" in plan["text"]
+            press(telegram, plan, "Confirm restore")
+            telegram.now_shows(plan, "Restore finished", timeout=120)
+            assert checkins(sample_db) == before
+        finally:
+            runner.stop()
