@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from src.cli.output import CLI_HINTS
 from src.config.settings import Settings
 from src.driver.replication import ReplicationRunner
-from src.services import backup_service, restore_service
+from src.presentation.status import status_text
+from src.services import backup_service, repair_service, restore_service, status_service
 from src.services.history import pid_alive
+from src.services.replication.drill import compare_within, replica_drill
 from src.services.replication.report import (
     local_txid,
     read_status,
@@ -31,7 +34,9 @@ from src.services.replication.report import (
     supervisor_state,
 )
 from src.services.replication.supervisor import Supervisor
-from tests.conftest import ROOT, cli_env
+from src.services.scheduled_run import make_scheduled_backup
+from src.services.scheduler_state import SchedulerState
+from tests.conftest import ROOT, cli_env, corrupt, table_rows
 from tests.offsite_servers import S3_KEY, S3_SECRET, RcloneServer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Litestream has no Windows build")
@@ -371,3 +376,118 @@ def test_a_restore_into_the_live_database_is_replicated(tmp_path, settings_for):
     assert copy.ok and ids(out) == [1, 2, 3]
     report = json.loads(result.report.read_text(encoding="utf-8")) if result.report else {}
     assert report.get("counts_match") is True
+
+
+def test_the_weekly_drill_restores_the_replica_and_compares_it_with_the_live_database(
+    tmp_path, settings_for
+):
+    db = make_db(tmp_path / "bot.db")
+    settings = settings_for(
+        db, REPLICA_URL=f"file://{tmp_path / 'replica'}", REPLICA_SYNC_INTERVAL="1s"
+    )
+    alarms = Recorder()
+    with replicating(settings):
+        for _ in range(5):
+            write_row(db)
+        wait_for(lambda: caught_up(settings), 20, "replicated")
+        with Writer(db, every=0.05):  # the bot keeps writing during the drill
+            outcome = make_scheduled_backup(settings, "weekly", notifier=alarms, clock=settings.now)
+        quiet = replica_drill(settings)
+    assert outcome.drill is not None and outcome.drill.ok, outcome.drill
+    drilled = outcome.replica_drill
+    assert drilled is not None and drilled.ok, drilled
+    assert "between the live database's before and after" in drilled.detail
+    assert quiet is not None and quiet.ok and "match the live database's" in quiet.detail
+    assert alarms.events == []
+    assert SchedulerState(settings).read()["last_replica_drill"]["ok"] is True
+    shown = status_text(status_service.get_status(settings), CLI_HINTS)
+    assert "Last replica drill: ✅" in shown
+    assert not list(settings.recovery_dir.glob("*replica-drill*"))
+
+    # writes the replica never got (Litestream stopped): the drill fails and alarms
+    replicated = len(ids(db))
+    write_row(db)
+    write_row(db)
+    outcome = make_scheduled_backup(settings, "weekly", notifier=alarms, clock=settings.now)
+    failed = outcome.replica_drill
+    assert failed is not None and not failed.ok
+    expected = f"entries: {replicated} rows in the replica, {replicated + 2} live"
+    assert expected in failed.detail, failed.detail
+    assert alarms.count("replica_drill_failed") == 1, alarms.events
+    shown = status_text(status_service.get_status(settings), CLI_HINTS)
+    assert "Last replica drill: ❌" in shown and expected in shown
+    assert outcome.drill is not None and outcome.drill.ok  # the archive's own drill is fine
+
+
+def test_the_replica_drill_compares_within_the_two_live_readings():
+    assert compare_within({"a": 3}, {"a": 3}, {"a": 3}) == []
+    assert compare_within({"a": 3}, {"a": 4}, {"a": 5}) == []
+    assert compare_within({"a": 3}, {"a": 2}, {"a": 5}) == ["a: 2 rows in the replica, 3 to 5 live"]
+    assert compare_within({"a": 3}, {"a": 4}, {"a": 3}) == ["a: 4 rows in the replica, 3 live"]
+    assert compare_within({"a": 1, "b": 1}, {"a": 1}, {"a": 1, "b": 1}) == ["b: not in the replica"]
+
+
+def data_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but Litestream's bookkeeping."""
+    with closing(sqlite3.connect(db)) as conn:
+        return {k: v for k, v in table_rows(conn).items() if not k.startswith("_litestream_")}
+
+
+def test_repair_apply_while_litestream_runs_is_replicated(tmp_path, sample_db, settings_for):
+    settings = settings_for(sample_db, REPLICA_URL=f"file://{tmp_path / 'replica'}")
+    original = data_rows(sample_db)
+    backup_service.create_backup(settings, "manual")
+    with replicating(settings) as supervisor:
+        wait_for(lambda: caught_up(settings), 30, "replicated")
+        corrupt(sample_db)  # bytes written behind SQLite's back: never in the WAL
+        result = repair_service.repair(settings, apply=True)
+        assert result.applied, result.notes
+        repaired = data_rows(sample_db)
+        assert repaired != original  # the damaged pages' rows are gone: the replica must say so
+        with closing(sqlite3.connect(sample_db)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.execute(
+                "INSERT INTO users (user_id, first_name, joined_at) VALUES (987654321, ?, ?)",
+                ("after the repair", "2026-12-06T06:00:00+07:00"),
+            )
+            conn.commit()
+        wait_for(lambda: caught_up(settings), 30, "the repair replicated")
+        assert supervisor.pid is not None and supervisor.restarts == 0
+        status = read_status(settings, settings.now())
+        assert status is not None and status.ok, status
+    after = data_rows(sample_db)
+    out = tmp_path / "from-replica.db"
+    copy = restore_service.restore_to(settings, "latest", out, "replica")
+    assert copy.ok
+    assert data_rows(out) == after
+
+
+def test_status_reads_the_lag_at_read_time_from_litestreams_own_position(tmp_path, settings_for):
+    db = make_db(tmp_path / "bot.db")
+    # a long sync interval keeps a write waiting; the supervisor samples only every 5 s
+    settings = settings_for(
+        db, REPLICA_URL=f"file://{tmp_path / 'replica'}", REPLICA_SYNC_INTERVAL="60s"
+    )
+    with replicating(settings) as supervisor:
+        write_row(db)
+        time.sleep(3)  # Litestream ships what it finds in its first seconds at once
+        wait_for(lambda: caught_up(settings), 30, "the first sync")
+        assert supervisor.check_every == 5.0
+        taken = local_txid(settings) or 0
+        written = time.time()
+        write_row(db)
+        wait_for(lambda: (local_txid(settings) or 0) > taken, 10, "Litestream took the write")
+        for wait in (2.0, 1.5):
+            time.sleep(wait)
+            now = settings.now()
+            status = read_status(settings, now)
+            assert status is not None and status.running
+            assert status.local_txid is not None
+            assert status.local_txid > status.positions.newest_txid  # still waiting
+            assert status.lag is not None and not status.lag_at_most
+            true_lag = now.timestamp() - written
+            # Litestream takes a write from the WAL within about a second
+            assert true_lag - 1.5 <= status.lag.total_seconds() <= true_lag + 0.1, (
+                status.lag,
+                true_lag,
+            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape, unescape
 from typing import Any
 
@@ -18,6 +18,8 @@ from src.presentation.units import size, when
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
 from src.services.jobs import Job
+from src.services.replication.positions import ReplicaPositions
+from src.services.replication.restore import MORNING_HOUR
 from src.services.restore_service import RestorePlan, RestoreResult
 from src.services.scheduled_run import ScheduledOutcome
 from src.services.scheduler_state import SchedulerView
@@ -179,8 +181,9 @@ def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarku
 
 
 def type_picker(
-    menu: Menu, backups: list[BackupInfo], action: str = "list"
+    menu: Menu, backups: list[BackupInfo], action: str = "list", replica: bool = False
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """The backups by type (to list or to restore; `replica`: also to a point in time)."""
     counts = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in ARCHIVE_TYPES}
     text = (
         "📋 <b>Backups</b>\nChoose a type:"
@@ -191,6 +194,8 @@ def type_picker(
         [menu.button(f"{TYPE_ICONS[kind]} {kind.capitalize()} ({n})", action, f"{kind}:0")]
         for kind, n in counts.items()
     ]
+    if replica:
+        rows.append([menu.button("🕰️ To a point in time (replica)", "pit")])
     rows.append(menu.nav())
     return text, InlineKeyboardMarkup(rows)
 
@@ -319,6 +324,52 @@ def schema_consent(
     return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
 
 
+def moment(settings: Settings, at: datetime) -> str:
+    """A moment as the admin reads it: in BACKUP_TIMEZONE, to the second (escaped)."""
+    return escape(f"{at.astimezone(settings.timezone):%Y-%m-%d %H:%M:%S} {settings.timezone_name}")
+
+
+def point_in_time(
+    menu: Menu, settings: Settings, held: ReplicaPositions, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The presets and the typed time of a restore from the replica, with what it holds."""
+    lines = [
+        "🕰️ <b>Restore to a point in time</b>",
+        f"Replica: <code>{escape(settings.replica.describe())}</code>",
+    ]
+    if held.newest_at is None:
+        lines.append("It holds nothing yet: is the scheduler (Litestream) running?")
+    else:
+        lines.append(f"Newest replicated write: {moment(settings, held.newest_at)}")
+    if held.oldest_restorable is not None:
+        lines.append(f"Oldest restorable moment: after {moment(settings, held.oldest_restorable)}")
+    lines += ["", "Choose the moment; the restore is shown for checking before you confirm."]
+    early = now.astimezone(settings.timezone).hour < MORNING_HOUR
+    morning = f"🌅 {'Yesterday' if early else 'This morning'} {MORNING_HOUR:02d}:00"
+    keyboard = [
+        [
+            menu.button("⏪ 5 minutes ago", "pitat", "m5"),
+            menu.button("⏪ 1 hour ago", "pitat", "h1"),
+        ],
+        [menu.button(morning, "pitat", "am")],
+        [menu.button("⌨️ Type a time", "pitask")],
+        menu.nav("restore"),
+    ]
+    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+
+
+def ask_moment(menu: Menu, settings: Settings, minutes: int) -> tuple[str, InlineKeyboardMarkup]:
+    """Ask for the moment as a message."""
+    example = settings.now().replace(second=0) - timedelta(minutes=10)
+    text = (
+        "⌨️ <b>Type the moment to restore</b>\n"
+        f"Send it as a message: <code>YYYY-MM-DD HH:MM</code> in {escape(settings.timezone_name)}, "
+        f"e.g. <code>{example.astimezone(settings.timezone):%Y-%m-%d %H:%M}</code>.\n"
+        f"⏳ I wait for it {minutes} minutes."
+    )
+    return text, InlineKeyboardMarkup([menu.nav("pit")])
+
+
 def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboardMarkup]:
     lines = [
         f"{mark(result.state)} <b>Restore finished</b>",
@@ -382,6 +433,13 @@ def scheduler(
         mark = "✅" if drill.get("ok") else "❌"
         lines.append(
             f"Last restore drill: {mark} {escape(when(str(drill.get('at'))))} "
+            f"{escape(str(drill.get('detail', '')))}"
+        )
+    if view.last_replica_drill:
+        drill = view.last_replica_drill
+        mark = "✅" if drill.get("ok") else "❌"
+        lines.append(
+            f"Last replica drill: {mark} {escape(when(str(drill.get('at'))))} "
             f"{escape(str(drill.get('detail', '')))}"
         )
     lines += [f"⚠️ {escape(warning)}" for warning in view.stale]

@@ -216,6 +216,9 @@ def scheduled_lines(outcome: ScheduledOutcome) -> list[str]:
     if outcome.drill is not None:
         mark = "✅" if outcome.drill.ok else "❌"
         lines.append(f"{mark} Restore drill: {outcome.drill.detail}")
+    if outcome.replica_drill is not None:
+        mark = "✅" if outcome.replica_drill.ok else "❌"
+        lines.append(f"{mark} Replica drill: {outcome.replica_drill.detail}")
     return lines
 
 
@@ -476,6 +479,7 @@ def scheduler_json(view: SchedulerView) -> dict[str, Any]:
         "last_success": view.last_success,
         "last_failure": view.last_failure,
         "last_drill": view.last_drill,
+        "last_replica_drill": view.last_replica_drill,
         "stale": view.stale,
     }
 
@@ -487,6 +491,7 @@ def scheduled_json(outcome: ScheduledOutcome) -> dict[str, Any]:
         "backup_type": outcome.backup_type,
         "archive": outcome.archive.name if outcome.archive else None,
         "drill": outcome.drill_summary,
+        "replica_drill": outcome.replica_drill_summary,
     }
 
 

@@ -112,5 +112,12 @@ def scheduler_lines(view: SchedulerView, hints: Hints) -> list[str]:
             f"  Last restore drill: {mark} {when(str(drill.get('at')))} {drill.get('archive')}"
             + ("" if drill.get("ok") else f": {drill.get('detail')}")
         )
+    if view.last_replica_drill:
+        drill = view.last_replica_drill
+        mark = "✅" if drill.get("ok") else "❌"
+        lines.append(
+            f"  Last replica drill: {mark} {when(str(drill.get('at')))}"
+            + ("" if drill.get("ok") else f": {drill.get('detail')}")
+        )
     lines += [f"  ⚠️ {warning}" for warning in view.stale]
     return lines

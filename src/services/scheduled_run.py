@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from src.config.settings import Settings
+from src.config.settings import REPLICA_SOURCE, Settings
 from src.errors import BackupError
 from src.services.backup_service import create_backup
 from src.services.drill import DrillResult, restore_drill
@@ -20,6 +20,7 @@ from src.services.notifiers import Notifier
 from src.services.notifiers.healthcheck import ping
 from src.services.offsite.copying import OffsiteRun
 from src.services.offsite.drill import offsite_drills
+from src.services.replication.drill import replica_drill
 from src.services.scheduler_alarms import alert_offsite
 from src.services.scheduler_state import SchedulerState
 
@@ -30,6 +31,7 @@ TRIGGER = "scheduler"
 BackupFunction = Callable[[Settings, str, str], Any]  # (settings, type, trigger) -> result.path
 DrillFunction = Callable[[Settings, Path], DrillResult]
 OffsiteDrillFunction = Callable[[Settings], dict[str, DrillResult]]
+ReplicaDrillFunction = Callable[[Settings], DrillResult | None]
 
 
 def _create(settings: Settings, backup_type: str, trigger: str) -> Any:
@@ -43,6 +45,7 @@ class Jobs:
     backup: BackupFunction = _create
     drill: DrillFunction = restore_drill
     offsite_drill: OffsiteDrillFunction = offsite_drills
+    replica_drill: ReplicaDrillFunction = replica_drill
 
 
 DEFAULT_JOBS = Jobs()
@@ -67,6 +70,7 @@ class ScheduledOutcome:
     drill: DrillResult | None = None  # the restore drill of a weekly archive
     drilled_at: datetime | None = None
     offsite_drills: dict[str, DrillResult] = field(default_factory=dict)
+    replica_drill: DrillResult | None = None  # the replica's, when REPLICA_URL is set
 
     @property
     def ok(self) -> bool:
@@ -79,6 +83,13 @@ class ScheduledOutcome:
         if self.drill is None or self.drilled_at is None:
             return None
         return drill_record(self.drill, self.drilled_at.isoformat())
+
+    @property
+    def replica_drill_summary(self) -> dict[str, Any] | None:
+        """The replica's drill as the state keeps it (None: REPLICA_URL is not set)."""
+        if self.replica_drill is None or self.drilled_at is None:
+            return None
+        return drill_record(self.replica_drill, self.drilled_at.isoformat())
 
 
 def make_scheduled_backup(
@@ -175,7 +186,7 @@ def _drill(
     jobs: Jobs,
 ) -> None:
     """Restore the new weekly archive into a throw-away database (and the newest copy of
-    every off-machine target); keep and report the results."""
+    every off-machine target, and the replica); keep and report the results."""
     archive = outcome.archive
     assert archive is not None
     try:
@@ -195,6 +206,7 @@ def _drill(
 
     SchedulerState(settings).update(change)
     outcome.offsite_drills = _drill_offsite(settings, notifier=notifier, clock=clock, jobs=jobs)
+    outcome.replica_drill = _drill_replica(settings, notifier=notifier, clock=clock, jobs=jobs)
     if result.ok:
         logger.info("restore drill of %s: %s", archive.name, result.detail)
     else:
@@ -234,3 +246,28 @@ def _drill_offsite(
                 f"{target}` checks its copies.",
             )
     return results
+
+
+def _drill_replica(
+    settings: Settings, *, notifier: Notifier, clock: Callable[[], datetime], jobs: Jobs
+) -> DrillResult | None:
+    """Restore the replica too (when REPLICA_URL is set) and compare it with the live database."""
+    try:
+        result = jobs.replica_drill(settings)
+    except Exception as error:
+        logger.exception("replica drill failed")
+        result = DrillResult(Path(REPLICA_SOURCE), False, f"the drill itself failed: {error}")
+    if result is None:
+        return None
+    record = drill_record(result, clock().isoformat())
+    SchedulerState(settings).update(lambda state: state.update(last_replica_drill=record))
+    if result.ok:
+        logger.info("replica drill: %s", result.detail)
+    else:
+        logger.error("replica drill failed: %s", result.detail)
+        notifier.notify(
+            "replica_drill_failed",
+            f"The restore drill of the replica {settings.replica.describe()} failed: "
+            f"{result.detail}. `python backup_manager.py status` shows the replication.",
+        )
+    return result

@@ -120,6 +120,7 @@ class SchedulerView:
     last_success: dict[str, Any] = field(default_factory=dict)
     last_failure: dict[str, Any] = field(default_factory=dict)
     last_drill: dict[str, Any] | None = None
+    last_replica_drill: dict[str, Any] | None = None  # with REPLICA_URL: the replica's
     stale: list[str] = field(default_factory=list)
     ever_ran: bool = False
 
@@ -162,6 +163,7 @@ def scheduler_view(settings: Settings, now: datetime | None = None) -> Scheduler
         last_success=state.get("last_success", {}),
         last_failure=state.get("last_failure", {}),
         last_drill=state.get("last_drill"),
+        last_replica_drill=state.get("last_replica_drill"),
         stale=([problem] if problem else [])
         + (stale_warnings(settings, now) if state.get("started_at") else []),
         ever_ran=bool(state.get("started_at")),

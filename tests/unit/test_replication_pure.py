@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,8 +11,14 @@ import pytest
 
 from src.config.settings import load_settings
 from src.services.replication import litestream
-from src.services.replication.positions import LagTracker, parse_ltx, positions
-from src.services.replication.restore import litestream_time, parse_at
+from src.services.replication.positions import (
+    LagTracker,
+    oldest_unreplicated,
+    parse_ltx,
+    positions,
+    read_ltx_header,
+)
+from src.services.replication.restore import litestream_time, parse_at, preset_moment
 
 T0 = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
 
@@ -118,3 +125,33 @@ def test_a_ca_bundle_reaches_litestream_only_when_replica_ca_bundle_names_one(tm
     pem.write_text("x", encoding="utf-8")
     own = settings(tmp_path, REPLICA_URL="s3://bucket/bot", REPLICA_CA_BUNDLE=str(pem))
     assert litestream.child_env(own, base)["AWS_CA_BUNDLE"] == str(pem)
+
+
+def test_the_bots_presets_are_moments_in_backup_timezone():
+    jakarta = ZoneInfo("Asia/Jakarta")  # UTC+7: T0 is 12:00 there
+    assert preset_moment("m5", T0, jakarta) == T0 - timedelta(minutes=5)
+    assert preset_moment("h1", T0, jakarta) == T0 - timedelta(hours=1)
+    morning = preset_moment("am", T0, jakarta)
+    assert morning == datetime(2026, 12, 6, 6, 0, tzinfo=jakarta)
+    at_dawn = datetime(2026, 12, 6, 4, 30, tzinfo=jakarta)  # not 06:00 yet: yesterday's
+    assert preset_moment("am", at_dawn, jakarta) == datetime(2026, 12, 5, 6, 0, tzinfo=jakarta)
+    with pytest.raises(ValueError, match="no such"):
+        preset_moment("noon", T0, jakarta)
+
+
+def test_the_lag_is_read_from_litestreams_own_ltx_headers():
+    stamp = int(T0.timestamp() * 1000) + 250
+    head = b"LTX1" + bytes(12) + struct.pack(">QQq", 3, 4, stamp)
+    ltx = read_ltx_header("0000000000000003-0000000000000004.ltx", head)
+    assert ltx is not None and (ltx.min_txid, ltx.max_txid) == (3, 4)
+    assert ltx.created == T0 + timedelta(milliseconds=250)
+    assert read_ltx_header("0000000000000003-0000000000000005.ltx", head) is None  # not its name
+    assert read_ltx_header("0000000000000003-0000000000000004.ltx", b"LTX2" + head[4:]) is None
+    older = read_ltx_header(
+        "0000000000000002-0000000000000002.ltx",
+        b"LTX1" + bytes(12) + struct.pack(">QQq", 2, 2, stamp - 5000),
+    )
+    assert older is not None
+    assert oldest_unreplicated([older, ltx], 1) == older.created
+    assert oldest_unreplicated([older, ltx], 2) == ltx.created
+    assert oldest_unreplicated([older, ltx], 4) is None

@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from src.bot import delivery, jobs, views
-from src.bot.handlers import common, restore_handlers
+from src.bot.handlers import common, point_in_time, restore_handlers
 from src.bot.handlers.common import Screen
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.services import catalog, received, scheduler_state, status_service
@@ -56,6 +56,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
     app.add_handler(CallbackQueryHandler(on_unknown_button))  # anything else pressed
     app.add_handler(MessageHandler(filters.Document.ALL, on_document))
+    # its own group: a typed time is read without taking the message from other handlers
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, point_in_time.on_text), 1)
     app.add_error_handler(on_error)
 
 
@@ -63,7 +65,7 @@ PRIVATE_ONLY = (
     "🔒 The backup menu works only in a private chat with me: backups hold every user's data."
 )
 # actions that do real work: a second tap on the same menu waits for the first
-WORKING = {"new", "daily", "plan", "confirm", "dl"}
+WORKING = {"new", "daily", "plan", "confirm", "dl", "pit", "pitat"}
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -235,7 +237,9 @@ async def _types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) 
 async def _restore_types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await common.answer(update)
     backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
-    await common.show(update, views.type_picker(common.menu(context), backups, action="rlist"))
+    replica = common.settings(context).replica.enabled
+    menu = common.menu(context)
+    await common.show(update, views.type_picker(menu, backups, action="rlist", replica=replica))
 
 
 def _page_action(action: str) -> Callable[..., Awaitable[None]]:
@@ -364,4 +368,5 @@ ACTIONS: dict[str, Callable[[Update, ContextTypes.DEFAULT_TYPE, str], Awaitable[
     "pause": _pause_action(True),
     "resume": _pause_action(False),
     "daily": _daily_now,
+    **point_in_time.ACTIONS,
 }

@@ -12,6 +12,8 @@ import functools
 import logging
 import secrets
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +52,35 @@ async def offer(
 
     sent: a file an admin sent (an age copy is opened first).
     """
-    settings, menu = common.settings(context), common.menu(context)
+    check = functools.partial(_check, common.settings(context), archive, sent)
+    return await _offer(context, user_id, check, {}, "Validation")
+
+
+async def offer_moment(
+    context: ContextTypes.DEFAULT_TYPE, user_id: int | None, at: datetime
+) -> Screen:
+    """Restore the replica as of `at` into a check file; return the plan with its Confirm
+    button (or why not: e.g. a moment before the oldest restorable one)."""
+    check = functools.partial(
+        restore_service.check_only, common.settings(context), "latest", "replica", at=at
+    )
+    source = {"reference": "latest", "from_target": "replica", "at": at.isoformat()}
+    return await _offer(context, user_id, check, source, "Point-in-time restore")
+
+
+async def _offer(
+    context: ContextTypes.DEFAULT_TYPE,
+    user_id: int | None,
+    check: Callable[[], restore_service.RestorePlan],
+    source: dict[str, str],
+    what: str,
+) -> Screen:
+    """Run the check; keep what the Confirm button restores (`source`: how to fetch it again)."""
+    menu = common.menu(context)
     try:
-        plan = await jobs.in_pool(context, functools.partial(_check, settings, archive, sent))
+        plan = await jobs.in_pool(context, check)
     except BackupError as error:
-        return views.failure(menu, "Validation", str(error))
+        return views.failure(menu, what, str(error))
     token = secrets.token_urlsafe(9)
     context.bot_data.setdefault("restore_confirmations", {})[token] = {
         "user": user_id,
@@ -62,6 +88,7 @@ async def offer(
         "expires": time.monotonic() + CONFIRM_MINUTES * 60,
         "schema_changes": [change.describe() for change in plan.schema_changes],
         "allow_schema_change": False,
+        **source,
     }
     return views.restore_plan(menu, plan, token, CONFIRM_MINUTES)
 
@@ -151,11 +178,14 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
         entry["running"] = True
         logger.warning("restore of %s confirmed by %s", archive, job.started_by)
         settings, menu = common.settings(context), common.menu(context)
+        at = entry.get("at")
         work = functools.partial(
             restore_service.restore,
             settings,
-            entry["archive"],
+            entry.get("reference", entry["archive"]),
             allow_schema_change=entry["allow_schema_change"],
+            from_target=entry.get("from_target"),
+            at=datetime.fromisoformat(at) if at else None,
         )
         done = functools.partial(views.restore_done, menu)
         screen = await jobs.run(context, job, work, done, "The restore")

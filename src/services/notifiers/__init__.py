@@ -25,6 +25,7 @@ TITLES = {
     "offsite_drill_failed": "❌ Off-machine restore drill failed",
     "replication_down": "⚠️ Replication (Litestream) stopped",
     "replication_lag": "⏰ The replica is behind",
+    "replica_drill_failed": "❌ Replica restore drill failed",
 }
 
 

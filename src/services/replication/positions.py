@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SNAPSHOT_LEVEL = 9  # Litestream 0.5 keeps full snapshots at level 9
@@ -58,6 +59,24 @@ def positions(files: list[LtxFile]) -> ReplicaPositions:
         oldest_restorable=min(snapshots) if snapshots else None,
         files=len(files),
     )
+
+
+def read_ltx_header(name: str, head: bytes, level: int = 0) -> LtxFile | None:
+    """One LTX file from its name (`<min>-<max>.ltx`, hex) and its first 40 bytes: the magic,
+    the transaction range and the time (ms since the epoch) Litestream took it at; None when
+    it is not one."""
+    if len(head) < 40 or head[:4] != b"LTX1":
+        return None
+    min_txid, max_txid, stamp = struct.unpack(">QQq", head[16:40])
+    if name != f"{min_txid:016x}-{max_txid:016x}.ltx":
+        return None
+    return LtxFile(level, min_txid, max_txid, 0, datetime.fromtimestamp(stamp / 1000, UTC))
+
+
+def oldest_unreplicated(local: list[LtxFile], replica_txid: int) -> datetime | None:
+    """When Litestream took the oldest transaction the replica does not hold (None: none)."""
+    waiting = [f.created for f in local if f.max_txid > replica_txid]
+    return min(waiting) if waiting else None
 
 
 @dataclass

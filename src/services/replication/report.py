@@ -15,9 +15,12 @@ from src.services.history import pid_alive
 from src.services.replication import litestream
 from src.services.replication.positions import (
     LagTracker,
+    LtxFile,
     ReplicaPositions,
+    oldest_unreplicated,
     parse_ltx,
     positions,
+    read_ltx_header,
 )
 
 STATE_NAME = "supervisor.json"
@@ -93,6 +96,33 @@ def replica_positions(settings: Settings, timeout: float = 60) -> ReplicaPositio
     return positions(parse_ltx(listing))
 
 
+def local_ltx(settings: Settings) -> list[LtxFile]:
+    """The transactions Litestream has taken from the live database and still keeps beside it
+    (level 0 of its `.<name>-litestream` folder), each with the time it took them."""
+    db = settings.database_path
+    folder = db.with_name(f".{db.name}-litestream") / "ltx" / "0"
+    found = []
+    try:
+        paths = sorted(folder.glob("*.ltx"))
+    except OSError:
+        return []
+    for path in paths:
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(40)
+        except OSError:  # compacted away meanwhile
+            continue
+        ltx = read_ltx_header(path.name, head)
+        if ltx is not None:
+            found.append(ltx)
+    return found
+
+
+def unreplicated_since(settings: Settings, replica_txid: int) -> datetime | None:
+    """When Litestream took the oldest transaction not yet on the replica (None: none)."""
+    return oldest_unreplicated(local_ltx(settings), replica_txid)
+
+
 def observe(settings: Settings, tracker: LagTracker, now: datetime) -> Observation:
     """Look at both positions; a replica that cannot be listed leaves the lag growing."""
     error = None
@@ -156,7 +186,14 @@ def read_status(settings: Settings, now: datetime) -> ReplicationStatus | None:
     behind = seen.local_txid is not None and seen.local_txid > seen.replica.newest_txid
     # without Litestream nothing counts the writes: a database changed since is behind
     behind = behind or (not running and _changed_since(settings, newest))
-    if behind and waiting:
+    # the lag at this moment, from Litestream's own files: when it took the oldest
+    # transaction the replica lacks (to its WAL check, about a second); the supervisor's
+    # sample (every few seconds) and the newest write's age are the fallbacks
+    listed = behind and seen.replica.files > 0  # an unlistable replica: the lag is unknown
+    since = unreplicated_since(settings, seen.replica.newest_txid) if listed else None
+    if since is not None:
+        lag = max(now - since, timedelta(0))
+    elif behind and waiting:
         lag = now - datetime.fromisoformat(waiting)
     elif behind and newest is not None:
         lag, at_most = now - newest, True  # the oldest write not there is younger than this

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from src.config.settings import REPLICA_SOURCE, Settings
@@ -48,6 +48,29 @@ def parse_at(text: str, settings: Settings) -> datetime:
             f"{settings.timezone_name}) or ISO 8601 with an offset, e.g. 2026-12-06T14:05:00+07:00"
         )
     return moment
+
+
+MORNING_HOUR = 6
+# the point-in-time presets the bot offers: id -> words
+PRESETS = {"m5": "5 minutes ago", "h1": "1 hour ago", "am": "this morning 06:00"}
+
+
+def preset_moment(preset: str, now: datetime, zone: tzinfo) -> datetime:
+    """The moment a preset stands for at `now` ("am": 06:00 today in `zone`, or yesterday's
+    when it is not 06:00 yet).
+
+    Raises:
+        ValueError: no such preset.
+    """
+    if preset == "m5":
+        return now - timedelta(minutes=5)
+    if preset == "h1":
+        return now - timedelta(hours=1)
+    if preset == "am":
+        local = now.astimezone(zone)
+        morning = local.replace(hour=MORNING_HOUR, minute=0, second=0, microsecond=0)
+        return morning if morning <= local else morning - timedelta(days=1)
+    raise ValueError(f"no such point-in-time preset: {preset!r}")
 
 
 def litestream_time(moment: datetime) -> str:

@@ -1,0 +1,97 @@
+"""Restore to a point in time from the Litestream replica (REPLICA_URL): presets or a typed time.
+
+The chosen moment is restored into a check file and offered with the same two-step
+confirmation as a listed backup (restore_handlers.offer_moment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from src.bot import delivery, views
+from src.bot.handlers import common, restore_handlers
+from src.errors import BackupError
+from src.services.replication.report import replica_positions
+from src.services.replication.restore import PRESETS, parse_at, preset_moment
+
+logger = logging.getLogger(__name__)
+
+TYPE_MINUTES = 5  # how long the bot waits for a typed time
+
+
+async def choose(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    """The point-in-time screen: what the replica holds, the presets, a typed time."""
+    await common.answer(update)
+    settings, menu = common.settings(context), common.menu(context)
+    if not settings.replica.enabled:
+        await common.show(update, views.failure(menu, "Point-in-time restore", _NO_REPLICA))
+        return
+    await common.busy(update, "⏳ Asking the replica what it holds…")
+    try:
+        held = await asyncio.to_thread(replica_positions, settings, 30)
+    except BackupError as error:
+        await common.show(update, views.failure(menu, "Listing the replica", str(error)))
+        return
+    await common.show(update, views.point_in_time(menu, settings, held, settings.now()))
+
+
+async def preset(update: Update, context: ContextTypes.DEFAULT_TYPE, name: str) -> None:
+    """A preset pressed: the moment it stands for now, then the restore plan."""
+    if name not in PRESETS:
+        await common.answer(update, common.INVALID, alert=True)
+        return
+    settings = common.settings(context)
+    at = preset_moment(name, settings.now(), settings.timezone)
+    await common.answer(update, "⏳ Restoring that moment into a check file…")
+    await common.busy(update, f"⏳ Restoring the replica as of {views.moment(settings, at)}…")
+    user = update.effective_user
+    screen = await restore_handlers.offer_moment(context, user.id if user else None, at)
+    await common.show(update, screen)
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
+    """Ask for a typed time; the admin's next message is read as one."""
+    await common.answer(update)
+    user = update.effective_user
+    if user is None:
+        return
+    waiting: dict[int, float] = context.bot_data.setdefault("awaiting_moment", {})
+    waiting[user.id] = time.monotonic() + TYPE_MINUTES * 60
+    await common.show(
+        update, views.ask_moment(common.menu(context), common.settings(context), TYPE_MINUTES)
+    )
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A message from an admin the bot asked for a time: read it, then offer the restore."""
+    user, message = update.effective_user, update.effective_message
+    waiting: dict[int, float] = context.bot_data.setdefault("awaiting_moment", {})
+    if user is None or message is None or not message.text or user.id not in waiting:
+        return
+    if waiting.pop(user.id) < time.monotonic() or message.chat.type != "private":
+        return
+    settings = common.settings(context)
+    try:
+        at = parse_at(message.text, settings)
+    except ValueError as error:
+        waiting[user.id] = time.monotonic() + TYPE_MINUTES * 60  # try again
+        await message.reply_text(f"❌ {error}. Send it again, or /backup for the menu.")
+        return
+    logger.info("point-in-time restore of %s asked by admin %s", at.isoformat(), user.id)
+    status = await message.reply_text(
+        f"⏳ Restoring the replica as of {views.moment(settings, at)}…", parse_mode=ParseMode.HTML
+    )
+    screen = await restore_handlers.offer_moment(context, user.id, at)
+    await delivery.edit_or_send(context.bot, status.chat_id, status.message_id, *screen)
+
+
+_NO_REPLICA = "REPLICA_URL is not set: there is no replica to go back in time with."
+
+ACTIONS: dict[str, Any] = {"pit": choose, "pitat": preset, "pitask": ask}
