@@ -139,6 +139,8 @@ class FakeTelegram:
         self.errors: list[tuple[str, str]] = []  # (method, description) of refused calls
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, id): message
         self.documents: list[dict[str, Any]] = []
+        self.commands: dict[str, list[str]] = {}  # scope ("default", "chat:ID"): commands
+        self.chat_actions: list[tuple[int, str]] = []  # (chat, action) of sendChatAction
         self._updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -462,6 +464,23 @@ class FakeTelegram:
         for command in params["commands"]:
             if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command.get("description", "")) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        scope = params.get("scope") or {"type": "default"}
+        if scope["type"] not in ("default", "all_private_chats", "chat"):
+            raise ApiError(400, "Bad Request: unsupported scope type")
+        key = f"chat:{scope['chat_id']}" if scope["type"] == "chat" else scope["type"]
+        self.commands[key] = [c["command"] for c in params["commands"]]
+        return True
+
+    def commands_for(self, chat_id: int) -> list[str]:
+        """The command list a user sees in their private chat (its own scope, else default)."""
+        return self.commands.get(f"chat:{chat_id}", self.commands.get("default", []))
+
+    def _m_sendChatAction(self, params: dict[str, Any], _f: dict[str, Any]) -> bool:
+        if params.get("action") not in ("typing", "upload_document", "upload_photo"):
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        self.chat_actions.append((int(params["chat_id"]), str(params["action"])))
         return True
 
     def _m_sendMessage(self, params: dict[str, Any], _f: dict[str, Any]) -> dict[str, Any]:
@@ -594,7 +613,7 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[st
         fields = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
     params: dict[str, Any] = {}
     for key, value in fields.items():
-        if key in ("reply_markup", "commands", "allowed_updates", "link_preview_options"):
+        if key in ("reply_markup", "commands", "allowed_updates", "link_preview_options", "scope"):
             params[key] = json.loads(value)
         else:
             params[key] = value

@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from src.bot.handlers.backup_handlers import is_admin
+from src.bot.handlers.command_handlers import ADMINS as ADMIN_COMMANDS
 from src.config.settings import Settings
 from src.database.users import TelegramUser, record_user
 
@@ -53,4 +54,5 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     lines = ["/start - begin (or begin again)", "/help - this list"]
     if is_admin(context.bot_data["settings"], user.id if user else None):
         lines.append("/backup - backups, restore and the scheduler (admins)")
+        lines += [f"/{c.command} - {c.description}" for c in ADMIN_COMMANDS[3:]]
     await message.reply_text("\n".join(lines))
