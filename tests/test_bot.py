@@ -127,6 +127,7 @@ def test_list_pages_details_and_download(telegram, bot_settings, sample_db):
         assert sent["chat"] == ADMIN  # to the admin, whatever chat the menu is in
         assert sent["filename"] == newest.name and sent["content"] == newest.path.read_bytes()
         assert newest.name in sent["caption"]
+        assert (ADMIN, "upload_document") in telegram.chat_actions  # "sending a file…" shown
     finally:
         runner.stop()
 

@@ -213,7 +213,8 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
     if job is None:
         return
     await common.answer(update, f"⏳ Creating a {kind} backup…")
-    await common.busy(update, f"⏳ Creating a {kind} backup… this can take a while.")
+    title = f"⏳ Creating a {kind} backup… this can take a while."
+    await common.busy(update, title)
     logger.info("%s backup asked by %s", kind, job.started_by)
     menu, settings = common.menu(context), common.settings(context)
     screen = await jobs.run(
@@ -222,6 +223,7 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
         functools.partial(create_backup, settings, kind, "bot"),
         functools.partial(views.backup_done, menu),
         f"The {kind} backup",
+        shown=common.progress(update, title),
     )
     await jobs.show_outcome(update, context, job, screen)
 
@@ -277,15 +279,16 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
     # read in a worker thread (python-telegram-bot would read the file on the event loop)
     data = await jobs.in_pool(context, Path(item.path).read_bytes)
     try:
-        await context.bot.send_document(
-            user.id,  # to the admin, whatever chat the menu is in
-            document=data,
-            filename=item.name,
-            caption=f"📦 {escape(item.name)}",
-            parse_mode=ParseMode.HTML,
-            read_timeout=300,
-            write_timeout=300,
-        )
+        async with delivery.uploading(context.bot, user.id):
+            await context.bot.send_document(
+                user.id,  # to the admin, whatever chat the menu is in
+                document=data,
+                filename=item.name,
+                caption=f"📦 {escape(item.name)}",
+                parse_mode=ParseMode.HTML,
+                read_timeout=300,
+                write_timeout=300,
+            )
     except TelegramError as error:
         logger.warning("download of %s failed: %s", item.name, error)
         await context.bot.send_message(
@@ -330,7 +333,8 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
     if job is None:
         return
     await common.answer(update, "⏳ Making the daily backup…")
-    await common.busy(update, "⏳ Making the daily backup… this can take a while.")
+    title = "⏳ Making the daily backup… this can take a while."
+    await common.busy(update, title)
     # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
     work = functools.partial(
@@ -341,7 +345,8 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
     def done(outcome: Any) -> Screen:
         return views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard
 
-    screen = await jobs.run(context, job, work, done, "The daily backup")
+    shown = common.progress(update, title)
+    screen = await jobs.run(context, job, work, done, "The daily backup", shown=shown)
     await jobs.show_outcome(update, context, job, screen)
 
 

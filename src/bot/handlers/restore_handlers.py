@@ -144,7 +144,8 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
     started[token] = entry
     try:
         await common.answer(update, "⏳ Restoring…")
-        await common.busy(update, "⏳ Restoring… the bot's database is being replaced.")
+        title = "⏳ Restoring… the bot's database is being replaced."
+        await common.busy(update, title)
         if entry.get("cancelled"):  # Cancel came while the "⏳" was on its way
             await _cancelled(update, context, job)
             return
@@ -158,7 +159,8 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
             allow_schema_change=entry["allow_schema_change"],
         )
         done = functools.partial(views.restore_done, menu)
-        screen = await jobs.run(context, job, work, done, "The restore")
+        shown = common.progress(update, title)
+        screen = await jobs.run(context, job, work, done, "The restore", shown=shown)
     finally:
         started.pop(token, None)
     await jobs.show_outcome(update, context, job, screen)
