@@ -140,7 +140,11 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, id): message
         self.documents: list[dict[str, Any]] = []
         self.commands: dict[str, list[str]] = {}  # scope ("default", "chat:ID"): commands
-        self.chat_actions: list[tuple[int, str]] = []  # (chat, action) of sendChatAction
+        self.chat_actions: list[tuple[int, str]] = []
+        self.channels: set[int] = set()  # chats (negative ids) that are channels
+        self.unknown_chats: set[int] = (
+            set()
+        )  # chats the bot is not in (400 chat not found)  # (chat, action) of sendChatAction
         self._updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -279,6 +283,12 @@ class FakeTelegram:
         with self._cond:
             if method in SENDING and chat is not None and int(chat) in self.blocked:
                 return Fault(method, 1, error=ApiError(403, BLOCKED))
+            if (
+                chat is not None
+                and str(chat).lstrip("-").isdigit()
+                and int(chat) in self.unknown_chats
+            ):
+                return Fault(method, 1, error=ApiError(400, "Bad Request: chat not found"))
             if method in SENDING and chat is not None and int(chat) in self.not_started:
                 return Fault(method, 1, error=ApiError(403, NOT_STARTED))
             for fault in self._faults:
@@ -517,6 +527,22 @@ class FakeTelegram:
             message.pop("reply_markup", None)
         return {k: v for k, v in message.items() if k not in ("raw", "changed")}
 
+    def tamper(self, file_id: str, content: bytes) -> None:
+        """Change what a file holds (as a damaged copy would)."""
+        with self._cond:
+            self._files[file_id] = content
+
+    def chat_type(self, chat: int) -> str:
+        """A negative id: a channel when it is one of `channels`, else a group."""
+        return "channel" if chat in self.channels else "group"
+
+    def _m_deleteMessage(self, params: dict[str, Any], _f: dict[str, Any]) -> bool:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if self.messages.pop(key, None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        self.documents = [d for d in self.documents if d.get("message") != key]
+        return True
+
     def _m_getFile(self, params: dict[str, Any], _f: dict[str, Any]) -> dict[str, Any]:
         file_id = str(params.get("file_id"))
         if file_id not in self._files:
@@ -548,17 +574,21 @@ class FakeTelegram:
             raise ApiError(413, "Request Entity Too Large")
         caption = self._text(params.get("caption", ""), params.get("parse_mode"), 1024, empty=True)
         chat = int(params["chat_id"])
+        file_id = f"sent{next(self._ids)}"
+        self._files[file_id] = document["content"]  # served by getFile, as Telegram does
         message = {
             "message_id": next(self._ids),
-            "chat": {"id": chat, "type": "private" if chat > 0 else "group"},
+            "chat": {"id": chat, "type": "private" if chat > 0 else self.chat_type(chat)},
             "date": int(time.time()),
             "caption": caption,
-            "document": {"file_id": "f1", "file_unique_id": "u1", "file_name": document["filename"],
-                          "file_size": len(document["content"])},
+            "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                         "file_name": document["filename"], "file_size": len(document["content"])},
             "changed": time.monotonic(),
         }  # fmt: skip
         self.documents.append(
             {
+                "message": (chat, message["message_id"]),
+                "file_id": file_id,
                 "chat": chat,
                 "filename": document["filename"],
                 "content": document["content"],
