@@ -111,3 +111,25 @@ def test_a_429_from_the_bot_api_is_waited_out(telegram, run_cli, sample_db, tmp_
     done = run_cli("backup", "--type", "manual", db=sample_db, **env)
     assert "verified (sha256 of a download" in done.stdout, done.stdout + done.stderr
     assert ("sendDocument", "429") in telegram.faults_served and len(telegram.documents) == 1
+
+
+def test_a_backup_from_the_bot_menu_is_delivered_to_the_channel(telegram, bot_settings, keys):
+    from src.services import catalog
+    from tests.bot_harness import BotRunner
+    from tests.test_bot import open_menu, press, screen
+
+    env = to_telegram(telegram, keys)
+    env.pop("BOT_TOKEN"), env.pop("TELEGRAM_API_URL")  # the bot's own
+    runner = BotRunner(bot_settings(**env)).start()
+    try:
+        press(telegram, open_menu(telegram), "Manual")
+        done = screen(telegram, "Manual backup created")
+        (archive,) = catalog.list_backups(bot_settings())
+        assert f"Off-machine chan: {archive.name} verified" in done["text"]
+        (sent,) = telegram.documents
+        assert (
+            sent["chat"] == CHANNEL and decrypt(keys, sent["content"]) == archive.path.read_bytes()
+        )
+        assert telegram.errors == []
+    finally:
+        runner.stop()
