@@ -141,6 +141,7 @@ class FakeTelegram:
         self.documents: list[dict[str, Any]] = []
         self.commands: dict[str, list[str]] = {}  # scope ("default", "chat:ID"): commands
         self.chat_actions: list[tuple[int, str]] = []
+        self.languages: dict[int, str | None] = {}  # user: language_code (default "id")
         self.channels: set[int] = set()  # chats (negative ids) that are channels
         self.unknown_chats: set[int] = (
             set()
@@ -176,7 +177,13 @@ class FakeTelegram:
     # --- acting as users ------------------------------------------------------------
 
     def user(self, user_id: int, name: str = "Admin") -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": name, "username": f"u{user_id}"}
+        """A user as updates show them; their app's language is Indonesian unless set in
+        `languages` (None: the app sends none)."""
+        user = {"id": user_id, "is_bot": False, "first_name": name, "username": f"u{user_id}"}
+        language = self.languages.get(user_id, "id")
+        if language is not None:
+            user["language_code"] = language
+        return user
 
     def send_text(self, user_id: int, text: str, chat_id: int | None = None) -> None:
         """A user sends a message (a command when it starts with /)."""

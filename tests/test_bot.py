@@ -58,7 +58,7 @@ def test_non_admins_are_refused_for_commands_and_forged_buttons(
     telegram, bot, bot_settings, caplog
 ):
     telegram.send_text(STRANGER, "/backup")
-    assert "admins only" in screen(telegram, "⛔", STRANGER)["text"]
+    assert "hanya untuk admin" in screen(telegram, "⛔", STRANGER)["text"]  # Indonesian app
     menu = open_menu(telegram)
     for label in ("Create Manual Backup", "Create Emergency Backup", "Restore Menu"):
         answer = press(telegram, menu, label, user=STRANGER)  # in a group, anyone can press

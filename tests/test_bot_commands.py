@@ -21,7 +21,7 @@ def test_the_full_command_list_is_set_for_each_admin_only(telegram, bot):
 
 def test_status_backups_and_last_answer_admins(telegram, bot, bot_settings):
     telegram.send_text(ADMIN, "/last")
-    assert "No backups yet" in screen(telegram, "📭")["text"]
+    assert "Belum ada cadangan" in screen(telegram, "📭")["text"]
     create_backup(bot_settings(), "manual", "test")
     newest = create_backup(bot_settings(), "emergency", "test")
     telegram.send_text(ADMIN, "/last")
@@ -82,3 +82,22 @@ def test_log_tail_is_empty_without_a_log_and_redacts_given_secrets(bot_settings)
     settings = bot_settings()
     assert log_tail.error_log_tail(settings) == []
     assert log_tail.redact("key=abcd1234 x", None, ["abcd1234"]) == "key=<secret> x"
+
+
+def test_texts_follow_the_users_language_with_english_as_the_fallback(telegram, bot):
+    telegram.languages[STRANGER] = "en"
+    telegram.send_text(STRANGER, "/start")
+    assert "Welcome, Admin!" in screen(telegram, "👋", STRANGER)["text"]
+    telegram.send_text(STRANGER, "/help")
+    assert "this list" in screen(telegram, "/start -", STRANGER)["text"]
+    telegram.languages[STRANGER] = None  # an app that sends no language
+    telegram.send_text(STRANGER, "/start")
+    assert "Welcome back" in screen(telegram, "Welcome back", STRANGER)["text"]
+    telegram.languages[ADMIN] = "id"
+    telegram.send_text(ADMIN, "/help")
+    assert "/logs - akhir log kesalahan" in screen(telegram, "/help")["text"]
+    telegram.send_text(ADMIN, "/last")
+    assert screen(telegram, "📭")["text"] == "📭 Belum ada cadangan."
+    telegram.languages[SECOND_ADMIN] = "en-US"
+    telegram.send_text(SECOND_ADMIN, "/last")
+    assert screen(telegram, "📭", SECOND_ADMIN)["text"] == "📭 No backups yet."

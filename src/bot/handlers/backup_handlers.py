@@ -29,6 +29,7 @@ from telegram.ext import (
 from src.bot import delivery, jobs, views
 from src.bot.handlers import common, restore_handlers
 from src.bot.handlers.common import Screen
+from src.bot.texts import say
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.services import catalog, received, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
@@ -99,7 +100,7 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     if not is_admin(common.settings(context), user.id if user else None):
         logger.warning("refused /backup from non-admin user %s", user.id if user else None)
-        await message.reply_text("⛔ This command is for the bot's admins only.")
+        await message.reply_text(say("admins_only", user))
         return
     if message.chat.type != "private":
         await message.reply_text(PRIVATE_ONLY)

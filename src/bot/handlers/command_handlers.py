@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from html import escape
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Update
+from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardMarkup, Update, User
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
@@ -16,6 +16,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from src.bot import views
 from src.bot.handlers import common
 from src.bot.handlers.backup_handlers import PRIVATE_ONLY, admin_ids, is_admin
+from src.bot.texts import say
 from src.config.settings import Settings
 from src.services import catalog, log_tail, status_service
 
@@ -35,7 +36,7 @@ ADMINS = [
 ]
 LOG_LINES = 40
 
-Command = Callable[[ContextTypes.DEFAULT_TYPE], Awaitable[common.Screen]]
+Command = Callable[[ContextTypes.DEFAULT_TYPE, User | None], Awaitable[common.Screen]]
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -74,36 +75,36 @@ def _admin_only(
         if message.chat.type != "private":
             await message.reply_text(PRIVATE_ONLY)
             return
-        text, keyboard = await screen(context)
+        text, keyboard = await screen(context, user)
         await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
     return command
 
 
-async def _status(context: ContextTypes.DEFAULT_TYPE) -> common.Screen:
+async def _status(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> common.Screen:
     system = await asyncio.to_thread(status_service.get_status, common.settings(context))
     return views.status(common.menu(context), system)
 
 
-async def _backups(context: ContextTypes.DEFAULT_TYPE) -> common.Screen:
+async def _backups(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> common.Screen:
     backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
     return views.type_picker(common.menu(context), backups)
 
 
-async def _last(context: ContextTypes.DEFAULT_TYPE) -> common.Screen:
+async def _last(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> common.Screen:
     settings = common.settings(context)
     backups = await asyncio.to_thread(catalog.list_backups, settings)
     if not backups:
-        return "📭 No backups yet.", InlineKeyboardMarkup([common.menu(context).nav()])
+        return say("no_backups", user), InlineKeyboardMarkup([common.menu(context).nav()])
     newest = backups[0]  # the catalogue lists newest first
     return views.backup_details(common.menu(context), newest, settings.bot_upload_limit_mb)
 
 
-async def _logs(context: ContextTypes.DEFAULT_TYPE) -> common.Screen:
+async def _logs(context: ContextTypes.DEFAULT_TYPE, user: User | None) -> common.Screen:
     lines = await asyncio.to_thread(log_tail.error_log_tail, common.settings(context), LOG_LINES)
     if not lines:
-        return "✅ The error log is empty.", InlineKeyboardMarkup([])
+        return say("log_empty", user), InlineKeyboardMarkup([])
     while len("\n".join(lines)) > views.MESSAGE_LIMIT - 100:  # the newest lines matter most
         lines.pop(0)
     body = "\n".join(lines)
-    return f"📜 <b>errors.log</b> (last lines)\n<pre>{escape(body)}</pre>", InlineKeyboardMarkup([])
+    return f"{say('log_title', user)}\n<pre>{escape(body)}</pre>", InlineKeyboardMarkup([])
