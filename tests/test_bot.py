@@ -112,14 +112,19 @@ def test_list_pages_details_and_download(telegram, bot_settings, sample_db):
         types = screen(telegram, "Choose a type")
         assert "Manual (10)" in str(types["reply_markup"])
         press(telegram, types, "Manual (10)")
-        first = screen(telegram, "(page 1 of 2)")
+        first = screen(telegram, "Backups \u203a Manual \u203a 1/2")
         assert len(first["reply_markup"]["inline_keyboard"]) == 8 + 2
         press(telegram, first, "Older")
-        second = screen(telegram, "(page 2 of 2)")
+        second = screen(telegram, "Backups \u203a Manual \u203a 2/2")
         press(telegram, second, "✅")
         details = screen(telegram, "Created:")
         newest = catalog.list_backups(settings)[8]
         assert newest.name in details["text"] and "Users: 600" in details["text"]
+        assert details["text"].startswith("Backups \u203a Manual \u203a page 2")
+        press(telegram, details, "Back")  # to the same page
+        back = telegram.now_shows(details, "Backups \u203a Manual \u203a 2/2")
+        press(telegram, back, "✅")
+        details = telegram.now_shows(back, "Created:")
         answer = press(telegram, details, "Download")
         assert "Sending" in answer["text"]
         telegram.wait_for(lambda: telegram.documents)
@@ -143,7 +148,7 @@ def test_a_backup_too_large_for_the_bot_api_is_not_offered(telegram, bot_setting
     try:
         press(telegram, open_menu(telegram), "List Backups")
         press(telegram, screen(telegram, "Choose a type"), "Manual (1)")
-        page = screen(telegram, "page 1 of 1")
+        page = screen(telegram, "Backups \u203a Manual \u203a 1/1")
         press(telegram, page, "MB")
         details = screen(telegram, "Created:")
         assert "Too large to send here" in details["text"] and "1 MB" in details["text"]

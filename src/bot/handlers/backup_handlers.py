@@ -255,13 +255,15 @@ def _page_action(action: str) -> Callable[..., Awaitable[None]]:
     return page
 
 
-async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
     await common.answer(update)
+    ident, _, page = argument.partition(":")  # the list's page, for Back
     item = await common.find(update, context, ident)
     if item is None:
         return
     limit = common.settings(context).bot_upload_limit_mb
-    await common.show(update, views.backup_details(common.menu(context), item, limit))
+    number = int(page) if page.isdigit() else 0
+    await common.show(update, views.backup_details(common.menu(context), item, limit, number))
 
 
 async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
