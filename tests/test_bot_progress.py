@@ -73,3 +73,30 @@ def test_failing_progress_edits_never_fail_the_backup(
     assert "%" not in done["text"]
     assert ("editMessageText", "400") in telegram.faults_served
     assert "the work goes on" in caplog.text
+
+
+def test_a_restore_shows_its_step_and_the_safety_copy_beside_it(
+    telegram, bot, bot_settings, monkeypatch, edit_times
+):
+    from src.services import restore_service
+    from tests.test_bot import _restore_screen
+
+    create_backup(bot_settings(), "manual", "test")
+    real = restore_service.restore
+
+    def slow(*args, **kwargs):
+        progress.phase("checking and unpacking the archive", 4)
+        with progress.lane("safety copy"):
+            progress.phase("copying", 2)
+            for _ in range(4):
+                time.sleep(1)
+                progress.advance(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(restore_service, "restore", slow)
+    plan = _restore_screen(telegram)
+    press(telegram, plan, "Confirm restore")
+    shown = telegram.now_shows(plan, "safety copy: copying")
+    assert "Restoring" in shown["text"] and "checking and unpacking the archive 0%" in shown["text"]
+    telegram.now_shows(plan, "Restore finished")
+    assert "Restore finished" in edit_times[-1][1]
