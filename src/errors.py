@@ -113,6 +113,10 @@ class OffsiteError(BackupError):
     exit_status = ExitStatus.OFFSITE
 
 
+class OffsiteTooLarge(OffsiteError):
+    """An archive is larger than a target takes (a Telegram chat: BOT_UPLOAD_LIMIT_MB)."""
+
+
 class OffsiteCopyInvalid(OffsiteError):
     """A copy on a target does not match what was sent, or does not decrypt."""
 

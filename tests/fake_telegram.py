@@ -139,6 +139,13 @@ class FakeTelegram:
         self.errors: list[tuple[str, str]] = []  # (method, description) of refused calls
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, id): message
         self.documents: list[dict[str, Any]] = []
+        self.commands: dict[str, list[str]] = {}  # scope ("default", "chat:ID"): commands
+        self.chat_actions: list[tuple[int, str]] = []
+        self.languages: dict[int, str | None] = {}  # user: language_code (default "id")
+        self.channels: set[int] = set()  # chats (negative ids) that are channels
+        self.unknown_chats: set[int] = (
+            set()
+        )  # chats the bot is not in (400 chat not found)  # (chat, action) of sendChatAction
         self._updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
@@ -170,7 +177,13 @@ class FakeTelegram:
     # --- acting as users ------------------------------------------------------------
 
     def user(self, user_id: int, name: str = "Admin") -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": name, "username": f"u{user_id}"}
+        """A user as updates show them; their app's language is Indonesian unless set in
+        `languages` (None: the app sends none)."""
+        user = {"id": user_id, "is_bot": False, "first_name": name, "username": f"u{user_id}"}
+        language = self.languages.get(user_id, "id")
+        if language is not None:
+            user["language_code"] = language
+        return user
 
     def send_text(self, user_id: int, text: str, chat_id: int | None = None) -> None:
         """A user sends a message (a command when it starts with /)."""
@@ -277,6 +290,12 @@ class FakeTelegram:
         with self._cond:
             if method in SENDING and chat is not None and int(chat) in self.blocked:
                 return Fault(method, 1, error=ApiError(403, BLOCKED))
+            if (
+                chat is not None
+                and str(chat).lstrip("-").isdigit()
+                and int(chat) in self.unknown_chats
+            ):
+                return Fault(method, 1, error=ApiError(400, "Bad Request: chat not found"))
             if method in SENDING and chat is not None and int(chat) in self.not_started:
                 return Fault(method, 1, error=ApiError(403, NOT_STARTED))
             for fault in self._faults:
@@ -462,6 +481,23 @@ class FakeTelegram:
         for command in params["commands"]:
             if not re.fullmatch(r"[a-z0-9_]{1,32}", command["command"]):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command.get("description", "")) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        scope = params.get("scope") or {"type": "default"}
+        if scope["type"] not in ("default", "all_private_chats", "chat"):
+            raise ApiError(400, "Bad Request: unsupported scope type")
+        key = f"chat:{scope['chat_id']}" if scope["type"] == "chat" else scope["type"]
+        self.commands[key] = [c["command"] for c in params["commands"]]
+        return True
+
+    def commands_for(self, chat_id: int) -> list[str]:
+        """The command list a user sees in their private chat (its own scope, else default)."""
+        return self.commands.get(f"chat:{chat_id}", self.commands.get("default", []))
+
+    def _m_sendChatAction(self, params: dict[str, Any], _f: dict[str, Any]) -> bool:
+        if params.get("action") not in ("typing", "upload_document", "upload_photo"):
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        self.chat_actions.append((int(params["chat_id"]), str(params["action"])))
         return True
 
     def _m_sendMessage(self, params: dict[str, Any], _f: dict[str, Any]) -> dict[str, Any]:
@@ -498,6 +534,22 @@ class FakeTelegram:
             message.pop("reply_markup", None)
         return {k: v for k, v in message.items() if k not in ("raw", "changed")}
 
+    def tamper(self, file_id: str, content: bytes) -> None:
+        """Change what a file holds (as a damaged copy would)."""
+        with self._cond:
+            self._files[file_id] = content
+
+    def chat_type(self, chat: int) -> str:
+        """A negative id: a channel when it is one of `channels`, else a group."""
+        return "channel" if chat in self.channels else "group"
+
+    def _m_deleteMessage(self, params: dict[str, Any], _f: dict[str, Any]) -> bool:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if self.messages.pop(key, None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        self.documents = [d for d in self.documents if d.get("message") != key]
+        return True
+
     def _m_getFile(self, params: dict[str, Any], _f: dict[str, Any]) -> dict[str, Any]:
         file_id = str(params.get("file_id"))
         if file_id not in self._files:
@@ -529,17 +581,21 @@ class FakeTelegram:
             raise ApiError(413, "Request Entity Too Large")
         caption = self._text(params.get("caption", ""), params.get("parse_mode"), 1024, empty=True)
         chat = int(params["chat_id"])
+        file_id = f"sent{next(self._ids)}"
+        self._files[file_id] = document["content"]  # served by getFile, as Telegram does
         message = {
             "message_id": next(self._ids),
-            "chat": {"id": chat, "type": "private" if chat > 0 else "group"},
+            "chat": {"id": chat, "type": "private" if chat > 0 else self.chat_type(chat)},
             "date": int(time.time()),
             "caption": caption,
-            "document": {"file_id": "f1", "file_unique_id": "u1", "file_name": document["filename"],
-                          "file_size": len(document["content"])},
+            "document": {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                         "file_name": document["filename"], "file_size": len(document["content"])},
             "changed": time.monotonic(),
         }  # fmt: skip
         self.documents.append(
             {
+                "message": (chat, message["message_id"]),
+                "file_id": file_id,
                 "chat": chat,
                 "filename": document["filename"],
                 "content": document["content"],
@@ -594,7 +650,7 @@ def _parse_body(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[st
         fields = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
     params: dict[str, Any] = {}
     for key, value in fields.items():
-        if key in ("reply_markup", "commands", "allowed_updates", "link_preview_options"):
+        if key in ("reply_markup", "commands", "allowed_updates", "link_preview_options", "scope"):
             params[key] = json.loads(value)
         else:
             params[key] = value

@@ -58,7 +58,7 @@ def test_non_admins_are_refused_for_commands_and_forged_buttons(
     telegram, bot, bot_settings, caplog
 ):
     telegram.send_text(STRANGER, "/backup")
-    assert "admins only" in screen(telegram, "⛔", STRANGER)["text"]
+    assert "hanya untuk admin" in screen(telegram, "⛔", STRANGER)["text"]  # Indonesian app
     menu = open_menu(telegram)
     for label in ("Create Manual Backup", "Create Emergency Backup", "Restore Menu"):
         answer = press(telegram, menu, label, user=STRANGER)  # in a group, anyone can press
@@ -112,14 +112,19 @@ def test_list_pages_details_and_download(telegram, bot_settings, sample_db):
         types = screen(telegram, "Choose a type")
         assert "Manual (10)" in str(types["reply_markup"])
         press(telegram, types, "Manual (10)")
-        first = screen(telegram, "(page 1 of 2)")
+        first = screen(telegram, "Backups \u203a Manual \u203a 1/2")
         assert len(first["reply_markup"]["inline_keyboard"]) == 8 + 2
         press(telegram, first, "Older")
-        second = screen(telegram, "(page 2 of 2)")
+        second = screen(telegram, "Backups \u203a Manual \u203a 2/2")
         press(telegram, second, "✅")
         details = screen(telegram, "Created:")
         newest = catalog.list_backups(settings)[8]
         assert newest.name in details["text"] and "Users: 600" in details["text"]
+        assert details["text"].startswith("Backups \u203a Manual \u203a page 2")
+        press(telegram, details, "Back")  # to the same page
+        back = telegram.now_shows(details, "Backups \u203a Manual \u203a 2/2")
+        press(telegram, back, "✅")
+        details = telegram.now_shows(back, "Created:")
         answer = press(telegram, details, "Download")
         assert "Sending" in answer["text"]
         telegram.wait_for(lambda: telegram.documents)
@@ -127,6 +132,7 @@ def test_list_pages_details_and_download(telegram, bot_settings, sample_db):
         assert sent["chat"] == ADMIN  # to the admin, whatever chat the menu is in
         assert sent["filename"] == newest.name and sent["content"] == newest.path.read_bytes()
         assert newest.name in sent["caption"]
+        assert (ADMIN, "upload_document") in telegram.chat_actions  # "sending a file…" shown
     finally:
         runner.stop()
 
@@ -142,7 +148,7 @@ def test_a_backup_too_large_for_the_bot_api_is_not_offered(telegram, bot_setting
     try:
         press(telegram, open_menu(telegram), "List Backups")
         press(telegram, screen(telegram, "Choose a type"), "Manual (1)")
-        page = screen(telegram, "page 1 of 1")
+        page = screen(telegram, "Backups \u203a Manual \u203a 1/1")
         press(telegram, page, "MB")
         details = screen(telegram, "Created:")
         assert "Too large to send here" in details["text"] and "1 MB" in details["text"]

@@ -330,7 +330,7 @@ def test_sighup_leaves_the_bot_running(telegram, tmp_path, sample_db):
         time.sleep(0.5)
         assert proc.poll() is None
         telegram.send_text(STRANGER, "/help")
-        screen(telegram, "/start - begin", STRANGER)
+        screen(telegram, "/start - mulai", STRANGER)  # an Indonesian app
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:

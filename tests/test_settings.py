@@ -153,6 +153,8 @@ def test_replication_is_off_by_default_and_its_defaults_are_litestreams(tmp_path
         ("REPLICA_MAX_LAG", "-5m"),
         ("REPLICA_CA_BUNDLE", "missing.pem"),
         ("OFFSITE_TARGETS", "replica=/mnt/usb"),
+        ("OFFSITE_TARGETS", "chan=telegram:my channel"),
+        ("OFFSITE_TARGETS", "chan=telegram:-100123"),  # no BOT_TOKEN
     ],
 )
 def test_invalid_replica_settings_name_the_variable(tmp_path, name, value):

@@ -7,12 +7,10 @@ import logging
 import secrets
 from typing import Any
 
-from telegram import BotCommand
-from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from src.bot import jobs
-from src.bot.handlers import backup_handlers, start_handlers
+from src.bot.handlers import backup_handlers, command_handlers, start_handlers
 from src.bot.notifier import TelegramNotifier
 from src.config.settings import Settings
 from src.database.schema import create_database
@@ -28,11 +26,6 @@ BotApplication = Application[Any, Any, Any, Any, Any, Any]
 # here, so the 9th admin press and everyone's /start are still answered
 CONCURRENT_UPDATES = 32
 RATE_LIMIT_RETRIES = 3  # a 429 is waited out (retry_after) this many times per call
-COMMANDS = [
-    BotCommand("start", "begin"),
-    BotCommand("help", "what the bot can do"),
-    BotCommand("backup", "backups and restore (admins)"),
-]
 
 
 def build_application(settings: Settings) -> BotApplication:
@@ -64,6 +57,7 @@ def build_application(settings: Settings) -> BotApplication:
     app.bot_data["work_pool"] = jobs.work_pool()
     start_handlers.register(app)
     backup_handlers.register(app)
+    command_handlers.register(app)
     return app
 
 
@@ -76,10 +70,7 @@ def prepare_database(settings: Settings) -> None:
 
 async def _post_init(app: BotApplication) -> None:
     settings: Settings = app.bot_data["settings"]
-    try:
-        await app.bot.set_my_commands(COMMANDS)
-    except TelegramError as error:
-        logger.warning("could not set the command list: %s", error)
+    await command_handlers.publish(app, settings)
     app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None
     admins, run = backup_handlers.admin_ids(settings), app.bot_data["menu_generation"]
     await jobs.tell_unseen(app.bot, settings, admins, run)

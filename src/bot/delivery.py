@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup
-from telegram.constants import ParseMode
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from src.services.admin_reach import retry_delay
@@ -24,6 +25,7 @@ from src.services.admin_reach import retry_delay
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+CHAT_ACTION_EVERY = 4.0  # Telegram shows a chat action for 5 s (or until a message)
 ATTEMPTS = 3  # tries of one message on the menu's path (the rate limiter retries 429s within)
 
 
@@ -119,3 +121,24 @@ async def try_edit(
             logger.warning("could not show %r: %s (the work goes on)", text[:40], error)
             return False
     return True
+
+
+@asynccontextmanager
+async def uploading(bot: Bot, chat_id: int) -> AsyncIterator[None]:
+    """Show "sending a file…" in the chat while the block runs (a failure only logged)."""
+
+    async def keep_showing() -> None:
+        while True:
+            try:
+                await bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+            except TelegramError as error:
+                logger.info("could not show the upload in chat %s: %s", chat_id, error)
+            await asyncio.sleep(CHAT_ACTION_EVERY)
+
+    task = asyncio.create_task(keep_showing())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

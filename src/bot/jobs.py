@@ -19,6 +19,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from src.bot import delivery, views
+from src.bot.progress_edits import MenuProgress, reporting
 from src.config.settings import Settings
 from src.errors import BackupError
 from src.services import admin_reach
@@ -81,13 +82,17 @@ async def run(
     work: Callable[[], R],
     done: Callable[[R], Screen],
     failed: str,
+    shown: MenuProgress | None = None,
 ) -> Screen:
-    """Do a job's work in the pool; record its outcome (before it is shown) and return it."""
+    """Do a job's work in the pool; record its outcome (before it is shown) and return it.
+
+    shown: where the work's progress is shown meanwhile (the menu's "⏳" message).
+    """
     settings: Settings = context.bot_data["settings"]
     menu = views.Menu(context.bot_data["menu_generation"])
     status, screen = "failed", views.failure(menu, failed, "an unexpected error; see the log")
     try:
-        result = await in_pool(context, work)
+        result = await in_pool(context, work if shown is None else reporting(shown, work))
         status, screen = "done", done(result)
     except BackupError as error:
         screen = views.failure(menu, failed, str(error))

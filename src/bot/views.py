@@ -208,16 +208,23 @@ def backup_page(
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    title = "Backups" if action == "list" else "Restore from"
-    text = f"{TYPE_ICONS[kind]} <b>{title}: {escape(kind)}</b> (page {page + 1} of {pages})"
+    if action == "list":
+        where = breadcrumbs("Backups", kind.capitalize(), f"{page + 1}/{pages}")
+        text = f"{TYPE_ICONS[kind]} <b>{escape(where)}</b>"
+    else:
+        text = (
+            f"{TYPE_ICONS[kind]} <b>Restore from: {escape(kind)}</b> (page {page + 1} of {pages})"
+        )
     if not shown:
         text += "\nNone yet."
     rows = []
     target = "item" if action == "list" else "plan"
     for item in shown:
-        label = f"{mark(item.state)} {when(item.created_at)} · {size(item.size_bytes)}"
-        label += " · 📌" if item.kept else ""
-        rows.append([menu.button(label, target, backup_id(item))])
+        label = f"{mark(item.state)} {when(item.created_at)[:16]} · {size(item.size_bytes)}"
+        label += " · degraded" if item.degraded else ""
+        label += " · 📌 kept" if item.kept else ""
+        ident = f"{backup_id(item)}:{page}" if action == "list" else backup_id(item)
+        rows.append([menu.button(label, target, ident)])
     turn = []
     if page > 0:
         turn.append(menu.button("◀️ Newer", action, f"{kind}:{page - 1}"))
@@ -229,12 +236,25 @@ def backup_page(
     return text, InlineKeyboardMarkup(rows)
 
 
-def backup_details(menu: Menu, item: BackupInfo, limit_mb: int) -> tuple[str, InlineKeyboardMarkup]:
+CRUMB = " \u203a "  # a single right-pointing angle quote between the steps
+
+
+def breadcrumbs(*steps: str) -> str:
+    """Where a screen is in the menu: "Backups, Manual, 2/4" joined by a single angle quote."""
+    return CRUMB.join(steps)
+
+
+def backup_details(
+    menu: Menu, item: BackupInfo, limit_mb: int, page: int = 0
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One backup's facts and what can be done with it; Back returns to its list's `page`."""
     meta: dict[str, Any] = item.metadata or {}
     database = meta.get("database", {})
     tables = database.get("tables", {})
     verified = {True: "✅ verified", False: "❌ failed verification", None: "⚠️ not verified"}
+    crumbs = breadcrumbs("Backups", item.backup_type.capitalize(), f"page {page + 1}")
     lines = [
+        f"<i>{escape(crumbs)}</i>",
         f"{TYPE_ICONS.get(item.backup_type, '📦')} <b>{escape(item.name)}</b>",
         f"Type: {escape(item.backup_type)}",
         f"Created: {escape(when(item.created_at))}",
@@ -257,7 +277,7 @@ def backup_details(menu: Menu, item: BackupInfo, limit_mb: int) -> tuple[str, In
             "(TELEGRAM_API_URL)."
         )
     rows.append([menu.button("🔧 Restore", "plan", backup_id(item))])
-    rows.append(menu.nav("list", f"{item.backup_type}:0"))
+    rows.append(menu.nav("list", f"{item.backup_type}:{page}"))
     return fit("\n".join(lines)), InlineKeyboardMarkup(rows)
 
 

@@ -58,7 +58,7 @@ def listing_text(listings: list[TargetListing]) -> str:
             mark = {"verified": "✅", "invalid": "❌"}.get(copy.state, "⚠️")
             lines.append(
                 f"  {mark} {copy.backup_type:<9} {copy.stamp}  {size(copy.size_bytes):>10}  "
-                f"{copy.state:<8} {copy.name}"
+                f"{copy.state:<8} {copy.name}" + (f"  ({copy.location})" if copy.location else "")
             )
     lines += ["", "✅ verified here  ⚠️ pending or unknown here  ❌ failed a check"]
     return "\n".join(lines)
@@ -81,6 +81,7 @@ def listing_json(listings: list[TargetListing]) -> list[dict[str, Any]]:
                     "state": c.state,
                     "verified": c.state == "verified",
                     "verified_at": c.verified_at,
+                    "location": c.location or None,
                 }
                 for c in listing.copies
             ],

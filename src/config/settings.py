@@ -490,6 +490,17 @@ class _Reader:
                 )
             if any(t.name == label for t in targets):
                 raise ConfigError(f"{name}: the target name {label!r} is used twice")
+            chat = destination.removeprefix("telegram:")
+            if chat != destination and not _TELEGRAM_CHAT.fullmatch(chat.strip()):
+                raise ConfigError(
+                    f"{name}: entry {number}: a Telegram target is telegram:CHAT_ID, a number "
+                    "such as -1001234567890 or @channelname"
+                )
+            if chat != destination and not self.values.get("BOT_TOKEN", "").strip():
+                raise ConfigError(
+                    f"{name}: entry {number} sends to Telegram: set BOT_TOKEN (the bot must be "
+                    "in the chat; in a channel, an admin that may post)"
+                )
             targets.append(OffsiteTarget(label, destination))
         return tuple(targets)
 
@@ -687,6 +698,9 @@ def _replica(read: _Reader, platform: str) -> ReplicaSettings:
         ca_bundle=ca_bundle,
         env={k: v for k, v in read.values.items() if _REPLICA_ENV.match(k)},
     )
+
+
+_TELEGRAM_CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 
 
 def _offsite(read: _Reader, retention: Mapping[str, int]) -> OffsiteSettings:

@@ -38,3 +38,34 @@ def test_a_failure_screen_keeps_a_long_reason_whole_when_it_fits_and_its_ends_wh
     shown = parse_html(text)
     assert len(shown) <= views.MESSAGE_LIMIT
     assert "BEGIN <&>" in shown and shown.endswith("<&> END")
+
+
+def _backups(count: int) -> list:
+    from pathlib import Path
+
+    from src.services.catalog import BackupInfo
+
+    return [
+        BackupInfo(
+            Path(f"/b/pmo_recovery_backup_manual_2026010{n}_120000.zip"), "manual",
+            f"2026010{n}_120000", 0, 2048, True,
+            {"created_at": f"2026-01-0{n}T12:00:30+00:00"}, kept=n == 1,
+        )
+        for n in range(1, count + 1)
+    ]  # fmt: skip
+
+
+def test_a_list_page_says_where_it_is_and_its_items_lead_back_to_it():
+    menu = views.Menu("g1")
+    text, keyboard = views.backup_page(menu, _backups(9), "manual", 1)
+    assert parse_html(text) == "📦 Backups \u203a Manual \u203a 2/2"
+    (item,) = keyboard.inline_keyboard[0]
+    assert item.text.endswith("12:00 · 2.00 KB") and item.callback_data.endswith(":1")
+    details, buttons = views.backup_details(menu, _backups(1)[0], 50, page=1)
+    assert parse_html(details).startswith("Backups \u203a Manual \u203a page 2")
+    assert buttons.inline_keyboard[-1][0].callback_data == "bkg1|list|manual:1"
+
+
+def test_list_labels_show_kept_copies_and_the_time_to_the_minute():
+    _, keyboard = views.backup_page(views.Menu("g1"), _backups(1), "manual", 0)
+    assert keyboard.inline_keyboard[0][0].text == "✅ 2026-01-01 12:00 · 2.00 KB · 📌 kept"

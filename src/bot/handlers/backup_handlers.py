@@ -29,6 +29,7 @@ from telegram.ext import (
 from src.bot import delivery, jobs, views
 from src.bot.handlers import common, point_in_time, restore_handlers
 from src.bot.handlers.common import Screen
+from src.bot.texts import say
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.services import catalog, received, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
@@ -101,7 +102,7 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     if not is_admin(common.settings(context), user.id if user else None):
         logger.warning("refused /backup from non-admin user %s", user.id if user else None)
-        await message.reply_text("⛔ This command is for the bot's admins only.")
+        await message.reply_text(say("admins_only", user))
         return
     if message.chat.type != "private":
         await message.reply_text(PRIVATE_ONLY)
@@ -215,7 +216,8 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
     if job is None:
         return
     await common.answer(update, f"⏳ Creating a {kind} backup…")
-    await common.busy(update, f"⏳ Creating a {kind} backup… this can take a while.")
+    title = f"⏳ Creating a {kind} backup… this can take a while."
+    await common.busy(update, title)
     logger.info("%s backup asked by %s", kind, job.started_by)
     menu, settings = common.menu(context), common.settings(context)
     screen = await jobs.run(
@@ -224,6 +226,7 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
         functools.partial(create_backup, settings, kind, "bot"),
         functools.partial(views.backup_done, menu),
         f"The {kind} backup",
+        shown=common.progress(update, title),
     )
     await jobs.show_outcome(update, context, job, screen)
 
@@ -256,13 +259,15 @@ def _page_action(action: str) -> Callable[..., Awaitable[None]]:
     return page
 
 
-async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
+async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
     await common.answer(update)
+    ident, _, page = argument.partition(":")  # the list's page, for Back
     item = await common.find(update, context, ident)
     if item is None:
         return
     limit = common.settings(context).bot_upload_limit_mb
-    await common.show(update, views.backup_details(common.menu(context), item, limit))
+    number = int(page) if page.isdigit() else 0
+    await common.show(update, views.backup_details(common.menu(context), item, limit, number))
 
 
 async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
@@ -281,15 +286,16 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
     # read in a worker thread (python-telegram-bot would read the file on the event loop)
     data = await jobs.in_pool(context, Path(item.path).read_bytes)
     try:
-        await context.bot.send_document(
-            user.id,  # to the admin, whatever chat the menu is in
-            document=data,
-            filename=item.name,
-            caption=f"📦 {escape(item.name)}",
-            parse_mode=ParseMode.HTML,
-            read_timeout=300,
-            write_timeout=300,
-        )
+        async with delivery.uploading(context.bot, user.id):
+            await context.bot.send_document(
+                user.id,  # to the admin, whatever chat the menu is in
+                document=data,
+                filename=item.name,
+                caption=f"📦 {escape(item.name)}",
+                parse_mode=ParseMode.HTML,
+                read_timeout=300,
+                write_timeout=300,
+            )
     except TelegramError as error:
         logger.warning("download of %s failed: %s", item.name, error)
         await context.bot.send_message(
@@ -334,7 +340,8 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
     if job is None:
         return
     await common.answer(update, "⏳ Making the daily backup…")
-    await common.busy(update, "⏳ Making the daily backup… this can take a while.")
+    title = "⏳ Making the daily backup… this can take a while."
+    await common.busy(update, title)
     # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
     work = functools.partial(
@@ -345,7 +352,8 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
     def done(outcome: Any) -> Screen:
         return views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard
 
-    screen = await jobs.run(context, job, work, done, "The daily backup")
+    shown = common.progress(update, title)
+    screen = await jobs.run(context, job, work, done, "The daily backup", shown=shown)
     await jobs.show_outcome(update, context, job, screen)
 
 

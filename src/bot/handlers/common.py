@@ -11,6 +11,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from src.bot import delivery, jobs, views
+from src.bot.progress_edits import MenuProgress
 from src.config.settings import Settings
 from src.services import catalog
 
@@ -55,6 +56,11 @@ async def show(update: Update, screen: Screen) -> None:
 async def busy(update: Update, text: str) -> None:
     """Show that work is under way (no buttons meanwhile); a failure never stops the work."""
     await delivery.try_edit(update.get_bot(), *where(update), text, InlineKeyboardMarkup([]))
+
+
+def progress(update: Update, title: str) -> MenuProgress:
+    """A listener that shows a job's progress under `title` in the pressed menu."""
+    return MenuProgress(update.get_bot(), asyncio.get_running_loop(), where(update), title)
 
 
 async def answer(update: Update, text: str | None = None, alert: bool = False) -> bool:

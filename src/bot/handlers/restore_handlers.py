@@ -171,7 +171,8 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
     started[token] = entry
     try:
         await common.answer(update, "⏳ Restoring…")
-        await common.busy(update, "⏳ Restoring… the bot's database is being replaced.")
+        title = "⏳ Restoring… the bot's database is being replaced."
+        await common.busy(update, title)
         if entry.get("cancelled"):  # Cancel came while the "⏳" was on its way
             await _cancelled(update, context, job)
             return
@@ -188,7 +189,8 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
             at=datetime.fromisoformat(at) if at else None,
         )
         done = functools.partial(views.restore_done, menu)
-        screen = await jobs.run(context, job, work, done, "The restore")
+        shown = common.progress(update, title)
+        screen = await jobs.run(context, job, work, done, "The restore", shown=shown)
     finally:
         started.pop(token, None)
     await jobs.show_outcome(update, context, job, screen)

@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from src.bot.handlers.backup_handlers import is_admin
+from src.bot.texts import ADMIN_HELP, say
 from src.config.settings import Settings
 from src.database.users import TelegramUser, record_user
 
@@ -38,11 +39,7 @@ async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     )
     new = await asyncio.to_thread(record_user, settings.database_path, who, settings.now())
     logger.info("/start from user %s (%s)", user.id, "new" if new else "known")
-    greeting = "Selamat datang" if new else "Selamat datang kembali"
-    await message.reply_text(
-        f"👋 {greeting}, {user.first_name}! Aku di sini untuk menemanimu dalam pemulihan. "
-        "/help shows what I can do."
-    )
+    await message.reply_text(say("welcome" if new else "welcome_back", user, name=user.first_name))
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -50,7 +47,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message, user = update.effective_message, update.effective_user
     if message is None:
         return
-    lines = ["/start - begin (or begin again)", "/help - this list"]
+    keys = ["help_start", "help_help"]
     if is_admin(context.bot_data["settings"], user.id if user else None):
-        lines.append("/backup - backups, restore and the scheduler (admins)")
-    await message.reply_text("\n".join(lines))
+        keys += ADMIN_HELP
+    await message.reply_text("\n".join(say(key, user) for key in keys))

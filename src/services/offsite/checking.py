@@ -33,6 +33,7 @@ class RemoteCopy:
     encrypted: bool
     state: str  # verified, pending, invalid, or unknown (not sent from here / history lost)
     verified_at: str | None
+    location: str = ""  # beyond the name: a Telegram copy's message and file_id
 
 
 @dataclass
@@ -90,7 +91,7 @@ def _targets(settings: Settings, only: str | None) -> list[Target]:
             "No off-machine target is set: set OFFSITE_TARGETS=NAME=DESTINATION (an rclone "
             "remote such as r2:pmo-backups/bot1, or a folder such as /mnt/usb/pmo)."
         )
-    return [open_target(t, settings.project_root, settings.offsite.rclone_env) for t in chosen]
+    return [open_target(t, settings) for t in chosen]
 
 
 def list_copies(settings: Settings, only: str | None = None) -> list[TargetListing]:
@@ -118,6 +119,7 @@ def list_copies(settings: Settings, only: str | None = None) -> list[TargetListi
                     copy.encrypted,
                     record.state if known and record else "unknown",
                     record.verified_at if known and record else None,
+                    copy.location,
                 )
             )
         listings.append(listing)

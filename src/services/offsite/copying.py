@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from src.config.settings import BACKUP_TYPES, OffsiteSettings, Settings
-from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError
+from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError, OffsiteTooLarge
 from src.services import catalog, progress
 from src.services.history import History
 from src.services.locking import exclusive_lock
@@ -173,7 +173,7 @@ def _still_there(
     when the target cannot be listed: it is not tried further this round."""
     configured = settings.offsite.target(name)
     assert configured is not None
-    target = open_target(configured, settings.project_root, settings.offsite.rclone_env)
+    target = open_target(configured, settings)
     try:
         present = {item.name for item in target.list()}
     except BackupError as error:
@@ -225,7 +225,7 @@ def send_pending(
         with exclusive_lock(settings.backup_dir / ".offsite.lock", "off-machine copy", wait):
             for target in settings.offsite.targets:
                 if targets is None or target.name in targets:
-                    opened = open_target(target, settings.project_root, settings.offsite.rclone_env)
+                    opened = open_target(target, settings)
                     _clean(opened, (leftovers or {}).get(target.name, []))
                     _send_to(settings, opened, run, only, due_only, now or settings.now(), budget)
     except LockBusy as busy:
@@ -329,6 +329,11 @@ def _send_one(
         return CopyOutcome(target.name, record.archive, True, "dropped: the local archive is gone")
     try:
         detail = _copy(settings, target, record, archive, recipients, ledger)
+    except OffsiteTooLarge as error:  # never fits: not tried again, and status says why
+        ledger.set_state(target.name, record.archive, DROPPED, now, str(error))
+        ledger.target_failed(target.name, str(error), now)
+        logger.warning("offsite %s: %s", target.name, error)
+        return CopyOutcome(target.name, record.archive, False, f"not sent: {error}")
     except BackupError as error:
         return _failure(ledger, target, record, str(error), now)
     except Exception as error:  # a bug must not stop the other targets, and is logged in full
@@ -369,6 +374,14 @@ def _copy(
     """
     kinds = target.hash_types()
     name = remote_name(record.archive, encrypted=bool(recipients))
+    limit = getattr(target, "limit", None)  # a Telegram chat takes BOT_UPLOAD_LIMIT_MB at most
+    if limit is not None and archive.stat().st_size > limit:
+        raise OffsiteTooLarge(
+            f"{archive.name} ({archive.stat().st_size // (1024 * 1024)} MB) is larger than "
+            f"BOT_UPLOAD_LIMIT_MB ({limit // (1024 * 1024)} MB; 20 MB at most with Telegram's "
+            f"own servers, which let a bot download no more to verify it): not sent to "
+            f"{target.describe()}"
+        )
     digests: list[crypto.Digest] = []
     proofs: list[tuple[str, str, str]] = []
     progress.phase(f"copying {archive.name} to {target.name}", archive.stat().st_size)

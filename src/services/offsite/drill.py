@@ -30,7 +30,7 @@ def offsite_drills(settings: Settings) -> dict[str, DrillResult]:
     clean_stale(settings.recovery_dir, "offsite-drill")
     results = {}
     for configured in offsite.targets:
-        target = open_target(configured, settings.project_root, settings.offsite.rclone_env)
+        target = open_target(configured, settings)
         with tempfile.TemporaryDirectory(
             dir=settings.recovery_dir, prefix=work_prefix("offsite-drill")
         ) as tmp:

@@ -40,7 +40,7 @@ def target_named(settings: Settings, name: str) -> Target:
             f"No off-machine target named {name!r} in OFFSITE_TARGETS (targets: {have}). "
             "Set OFFSITE_TARGETS=NAME=DESTINATION, e.g. cloud=r2:pmo-backups/bot1."
         )
-    return open_target(found, settings.project_root, settings.offsite.rclone_env)
+    return open_target(found, settings)
 
 
 def copies_on(target: Target) -> list[CopyName]:
@@ -49,7 +49,7 @@ def copies_on(target: Target) -> list[CopyName]:
     for item in target.list():
         copy = parse(item.name)
         if copy is not None:
-            found.append(replace(copy, size=item.size))
+            found.append(replace(copy, size=item.size, location=item.location))
     return sorted(found, key=lambda c: c.sort_key, reverse=True)
 
 

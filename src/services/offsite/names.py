@@ -24,6 +24,7 @@ class CopyName:
     sequence: int
     encrypted: bool
     size: int = -1  # as the target listed it (-1: not listed)
+    location: str = ""  # where the target keeps it beyond its name (a Telegram message)
 
     @property
     def sort_key(self) -> str:

@@ -60,9 +60,7 @@ def offsite_status(settings: Settings, now: datetime) -> OffsiteStatus | None:
         targets.append(
             TargetStatus(
                 name=target.name,
-                where=open_target(
-                    target, settings.project_root, settings.offsite.rclone_env
-                ).describe(),
+                where=open_target(target, settings).describe(),
                 encrypted=offsite.encrypted,
                 last_verified=newest,
                 last_verified_age=age,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from src.config.settings import OffsiteTarget
+from src.config.settings import DEFAULT_TELEGRAM_API, OffsiteTarget, Settings
 
 # what we compare, strongest first (rclone's names for them)
 HASH_PREFERENCE = ("sha256", "sha1", "md5")
@@ -25,6 +25,7 @@ class RemoteObject:
     name: str
     size: int
     hashes: Mapping[str, str] = field(default_factory=dict)
+    location: str = ""  # where the target keeps it, beyond its name (a Telegram message)
 
 
 class Target(Protocol):
@@ -71,17 +72,33 @@ def is_rclone_destination(destination: str) -> bool:
     return bool(_RCLONE_REMOTE.match(destination))
 
 
-def open_target(target: OffsiteTarget, root: Path, rclone_env: Mapping[str, str]) -> Target:
-    """Return the target of a configured destination: an rclone remote, else a folder.
+def open_target(target: OffsiteTarget, settings: Settings) -> Target:
+    """Return the target of a configured destination: a Telegram chat, an rclone remote, else
+    a folder.
 
     A relative folder is taken from the project folder, like every other path setting;
-    rclone gets the RCLONE_* settings of the environment and `.env`.
+    rclone gets the RCLONE_* settings of the environment and `.env`; a Telegram chat the
+    bot's token, the Bot API's address and BOT_UPLOAD_LIMIT_MB.
     """
+    from src.services.offsite.targets.telegram import TelegramTarget, is_telegram_destination
+
+    if is_telegram_destination(target.destination):
+        from src.services.received import DOWNLOAD_LIMIT_MB
+
+        # a copy counts once downloaded again: Telegram's own servers hand out 20 MB at most
+        cloud = settings.telegram_api_url == DEFAULT_TELEGRAM_API
+        limit = min(settings.bot_upload_limit_mb, DOWNLOAD_LIMIT_MB if cloud else 2000)
+        index = settings.backup_dir / f".telegram-{target.name}.json"
+        return TelegramTarget(
+            target.name, target.destination, settings.bot_token, settings.telegram_api_url,
+            limit, index,
+        )  # fmt: skip
     if is_rclone_destination(target.destination):
         from src.services.offsite.targets.rclone import RcloneTarget
 
-        return RcloneTarget(target.name, target.destination, rclone_env)
+        return RcloneTarget(target.name, target.destination, settings.offsite.rclone_env)
     from src.services.offsite.targets.folder import FolderTarget
 
     folder = Path(target.destination).expanduser()
+    root = settings.project_root
     return FolderTarget(target.name, folder if folder.is_absolute() else root / folder)
