@@ -9,7 +9,7 @@ What it does (see benchmarks/README.md):
 1. a writer commits one small row every 1/RATE s into a WAL database, for SECONDS, with
    replication off: p50, p99 and max commit latency;
 2. the same with the tool's supervisor running `litestream replicate` (REPLICA_SYNC_INTERVAL
-   1s): the same figures, and the lag the supervisor measured every second (max, p99);
+   1s): the same figures, and the lag as `status` reads it, every second (max, p99);
 3. grows the database to ROWS rows of ~200 bytes, waits until it is replicated, then times
    `litestream restore` alone against the tool's `restore latest --from replica --to FILE`
    (the CLI, start-up, listing, restore and checks in);
@@ -40,7 +40,11 @@ from src.config.settings import Settings, load_settings  # noqa: E402
 from src.driver.replication import ReplicationRunner  # noqa: E402
 from src.services.notifiers import LogNotifier  # noqa: E402
 from src.services.replication import litestream  # noqa: E402
-from src.services.replication.report import local_txid, replica_positions  # noqa: E402
+from src.services.replication.report import (  # noqa: E402
+    local_txid,
+    read_status,
+    replica_positions,
+)
 from src.services.replication.supervisor import Supervisor  # noqa: E402
 
 
@@ -81,10 +85,11 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def watch_lag(supervisor: Supervisor, stop: threading.Event, lags: list[float]) -> None:
-    """Note the supervisor's measured lag every second."""
+def watch_lag(settings: Settings, stop: threading.Event, lags: list[float]) -> None:
+    """Note the lag every second, as `status` reads it (from Litestream's own files, to
+    about a second: the time the oldest transaction the replica lacks was written)."""
     while not stop.wait(1.0):
-        seen = supervisor.last
+        seen = read_status(settings, settings.now())
         if seen is not None and seen.lag is not None:
             lags.append(seen.lag.total_seconds())
 
@@ -138,7 +143,7 @@ def main() -> None:
         runner.start()
         lags: list[float] = []
         stop = threading.Event()
-        watcher = threading.Thread(target=watch_lag, args=(supervisor, stop, lags))
+        watcher = threading.Thread(target=watch_lag, args=(settings, stop, lags))
         watcher.start()
         try:
             figures["on_ms"] = summary(write_load(db, args.seconds, args.rate))
