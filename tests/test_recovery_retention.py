@@ -146,3 +146,19 @@ def test_every_name_the_tool_writes_into_the_recovery_folder_is_recognised(chino
     kinds = {item.kind for item in scan(settings.recovery_dir)}
     assert kinds == {"report", "export", "moved aside"}
     assert len(scan(settings.recovery_dir)) == len(entries)
+
+
+def test_archives_sent_to_the_bot_expire_like_exports(chinook, settings_for):
+    # an admin's upload is kept in RECOVERY_DIR/received/<id>/: a copy of a backup, it goes
+    # with the reports; anything else under received/ is not the tool's and stays
+    settings = settings_for(chinook)
+    received = settings.recovery_dir / "received"
+    old, new, mine = received / "0123456789ab", received / "ba9876543210", received / "mine"
+    for folder in (old, new, mine):
+        folder.mkdir(parents=True)
+        (folder / "pmo_recovery_backup_manual_20260101_030000.zip").write_bytes(b"PK")
+    age(old, 40), age(mine, 400)
+    plan = plan_recovery(settings)
+    assert [item.path for item in plan.expired] == [old]
+    create_backup(settings, "manual", trigger="test")  # each backup prunes the folder
+    assert not old.exists() and new.exists() and mine.exists()

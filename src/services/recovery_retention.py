@@ -22,6 +22,8 @@ from src.config.settings import Settings
 logger = logging.getLogger(__name__)
 
 REPORT, EXPORT, ASIDE = "report", "export", "moved aside"
+RECEIVED = "received"  # an archive an admin sent to the bot (RECOVERY_DIR/received/<id>/)
+_RECEIVED_ID = re.compile(r"^[0-9a-f]{12}$")  # received.place's folder names
 
 _STAMP = r"\d{8}_\d{6}(?:_\d{1,6})?"  # the writer's time, then unique_path's _2, _3, ...
 # (kind, a regular file or a folder, name): every name the tool writes in RECOVERY_DIR
@@ -39,7 +41,7 @@ class RecoveryItem:
     """One report, export folder or moved-aside copy in the recovery folder."""
 
     path: Path
-    kind: str  # REPORT, EXPORT or ASIDE
+    kind: str  # REPORT, EXPORT, RECEIVED or ASIDE
     modified: datetime  # its own modification time (a folder's: when an entry last changed)
 
 
@@ -82,7 +84,20 @@ def scan(folder: Path) -> list[RecoveryItem]:
         if kind is not None:
             moment = datetime.fromtimestamp(info.st_mtime, timezone.utc)
             items.append(RecoveryItem(entry, kind, moment))
+        elif entry.name == "received" and stat.S_ISDIR(info.st_mode):
+            items += _received(entry)
     return sorted(items, key=lambda item: (item.modified, item.path.name))
+
+
+def _received(folder: Path) -> list[RecoveryItem]:
+    """The folders of archives sent to the bot (each a copy of a backup: it expires)."""
+    items = []
+    for entry in folder.iterdir():
+        info = entry.lstat()
+        if stat.S_ISDIR(info.st_mode) and _RECEIVED_ID.match(entry.name):
+            moment = datetime.fromtimestamp(info.st_mtime, timezone.utc)
+            items.append(RecoveryItem(entry, RECEIVED, moment))
+    return items
 
 
 def select_old(items: Sequence[RecoveryItem], days: int, now: datetime) -> RecoveryPlan:
@@ -116,7 +131,7 @@ def delete(items: Sequence[RecoveryItem]) -> list[Path]:
         if item.kind == ASIDE:  # never, whoever asks
             continue
         try:
-            if item.kind == EXPORT:
+            if item.kind in (EXPORT, RECEIVED):
                 shutil.rmtree(item.path)
             else:
                 item.path.unlink()
