@@ -448,20 +448,12 @@ def scheduler(
         f"Next weekly: {view.next_runs['weekly']:%Y-%m-%d %H:%M}",
         f"Scheduled backups: {view.successes} ok, {view.failures} failed",
     ]
-    if view.last_drill:
-        drill = view.last_drill
-        mark = "✅" if drill.get("ok") else "❌"
-        lines.append(
-            f"Last restore drill: {mark} {escape(when(str(drill.get('at'))))} "
-            f"{escape(str(drill.get('detail', '')))}"
-        )
-    if view.last_replica_drill:
-        drill = view.last_replica_drill
-        mark = "✅" if drill.get("ok") else "❌"
-        lines.append(
-            f"Last replica drill: {mark} {escape(when(str(drill.get('at'))))} "
-            f"{escape(str(drill.get('detail', '')))}"
-        )
+    for label, drill in (("restore", view.last_drill), ("replica", view.last_replica_drill)):
+        if drill:
+            lines.append(
+                f"Last {label} drill: {'✅' if drill.get('ok') else '❌'} "
+                f"{escape(when(str(drill.get('at'))))} {escape(str(drill.get('detail', '')))}"
+            )
     lines += [f"⚠️ {escape(warning)}" for warning in view.stale]
     toggle = menu.button("▶️ Resume", "resume") if view.paused else menu.button("⏸️ Pause", "pause")
     keyboard = [[toggle, menu.button("📅 Run daily backup now", "daily")], menu.nav()]

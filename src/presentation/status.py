@@ -105,19 +105,13 @@ def scheduler_lines(view: SchedulerView, hints: Hints) -> list[str]:
         f"  Next daily backup: {view.next_runs['daily']:%Y-%m-%d %H:%M:%S} {zone}".rstrip(),
         f"  Next weekly backup: {view.next_runs['weekly']:%Y-%m-%d %H:%M:%S} {zone}".rstrip(),
     ]
-    if view.last_drill:
-        drill = view.last_drill
-        mark = "✅" if drill.get("ok") else "❌"
-        lines.append(
-            f"  Last restore drill: {mark} {when(str(drill.get('at')))} {drill.get('archive')}"
-            + ("" if drill.get("ok") else f": {drill.get('detail')}")
-        )
-    if view.last_replica_drill:
-        drill = view.last_replica_drill
-        mark = "✅" if drill.get("ok") else "❌"
-        lines.append(
-            f"  Last replica drill: {mark} {when(str(drill.get('at')))}"
-            + ("" if drill.get("ok") else f": {drill.get('detail')}")
-        )
+    for label, drill in (("restore", view.last_drill), ("replica", view.last_replica_drill)):
+        if drill:  # the restore drill names its archive; the replica's has none
+            archive = f" {drill.get('archive')}" if label == "restore" else ""
+            lines.append(
+                f"  Last {label} drill: {'✅' if drill.get('ok') else '❌'} "
+                f"{when(str(drill.get('at')))}{archive}"
+                + ("" if drill.get("ok") else f": {drill.get('detail')}")
+            )
     lines += [f"  ⚠️ {warning}" for warning in view.stale]
     return lines
