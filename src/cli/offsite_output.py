@@ -8,6 +8,7 @@ from typing import Any
 from src.presentation.units import size
 from src.services.offsite.checking import CopyCheck, TargetListing
 from src.services.offsite.report import OffsiteStatus
+from src.services.offsite.variant import DATABASE_ONLY
 
 
 def status_json(status: OffsiteStatus | None) -> dict[str, Any] | None:
@@ -24,6 +25,9 @@ def status_json(status: OffsiteStatus | None) -> dict[str, Any] | None:
                 "where": t.where,
                 "encrypted": t.encrypted,
                 "last_verified_copy": t.last_verified.remote_name if t.last_verified else None,
+                "last_verified_database_only": (
+                    t.last_verified.database_only if t.last_verified else None
+                ),
                 "last_verified_at": t.last_verified.verified_at if t.last_verified else None,
                 "last_verified_age_hours": _hours(t.last_verified_age),
                 "last_verified_made_age_hours": _hours(t.last_made_age),
@@ -56,9 +60,11 @@ def listing_text(listings: list[TargetListing]) -> str:
             lines.append("  No copies yet.")
         for copy in listing.copies:
             mark = {"verified": "✅", "invalid": "❌"}.get(copy.state, "⚠️")
+            notes = [DATABASE_ONLY] if copy.database_only else []
+            notes += [copy.location] if copy.location else []
             lines.append(
                 f"  {mark} {copy.backup_type:<9} {copy.stamp}  {size(copy.size_bytes):>10}  "
-                f"{copy.state:<8} {copy.name}" + (f"  ({copy.location})" if copy.location else "")
+                f"{copy.state:<8} {copy.name}" + (f"  ({', '.join(notes)})" if notes else "")
             )
     lines += ["", "✅ verified here  ⚠️ pending or unknown here  ❌ failed a check"]
     return "\n".join(lines)
@@ -82,6 +88,7 @@ def listing_json(listings: list[TargetListing]) -> list[dict[str, Any]]:
                     "verified": c.state == "verified",
                     "verified_at": c.verified_at,
                     "location": c.location or None,
+                    "database_only": c.database_only,
                 }
                 for c in listing.copies
             ],

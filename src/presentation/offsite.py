@@ -5,6 +5,7 @@ from __future__ import annotations
 from src.presentation.units import age, size, when
 from src.services.offsite.copying import OffsiteRun
 from src.services.offsite.report import OffsiteStatus
+from src.services.offsite.variant import DATABASE_ONLY
 
 
 def run_lines(run: OffsiteRun) -> list[str]:
@@ -46,7 +47,8 @@ def status_lines(status: OffsiteStatus | None) -> list[str]:
             f"  {mark} {target.name} ({target.where}), "
             f"{'nothing is copied' if status.not_copied else how}",
             f"    Newest verified copy: {newest.archive if newest else 'none'}"
-            + (f" ({made}verified {age(target.last_verified_age)})" if newest else ""),
+            + (f" ({made}verified {age(target.last_verified_age)})" if newest else "")
+            + (f", {DATABASE_ONLY}" if newest and newest.database_only else ""),
             f"    Copies held: {target.copies}, {size(target.bytes_held)}; "
             f"pending: {target.pending}",
         ]

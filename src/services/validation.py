@@ -190,7 +190,7 @@ def _choose_database(
     salvaged_counts = salvaged.get("tables") if isinstance(salvaged, dict) else None
     members = {m.get("role"): m["path"] for m in metadata["members"]}
     page_size = metadata["database"].get("page_size")
-    notes: list[str] = []
+    notes = _variant_notes(metadata)
     attempts = (
         ("database", lambda target: extracted.replace(target) if extracted else None),
         ("salvaged", lambda target: _extract_salvaged(archive, members["salvaged"], target)),
@@ -239,6 +239,17 @@ def _choose_database(
         f"{archive.name}: no copy of the database in it can be trusted ({'; '.join(notes)}). "
         "Use another backup (`list` shows them)."
     )
+
+
+def _variant_notes(metadata: dict[str, Any]) -> list[str]:
+    """Say that the archive is a database-only variant (no exports, no files in it)."""
+    variant = metadata.get("variant")
+    if not isinstance(variant, dict) or not isinstance(variant.get("of"), str):
+        return []
+    return [
+        f"a {variant.get('kind', 'partial')} copy of {variant['of']}: its SQL and JSON "
+        "exports and its files were left out (the whole archive did not fit the target)"
+    ]
 
 
 _COPY_NAMES = {

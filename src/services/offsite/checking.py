@@ -34,6 +34,7 @@ class RemoteCopy:
     state: str  # verified, pending, invalid, or unknown (not sent from here / history lost)
     verified_at: str | None
     location: str = ""  # beyond the name: a Telegram copy's message and file_id
+    database_only: bool = False  # the archive's database-only variant
 
 
 @dataclass
@@ -120,6 +121,7 @@ def list_copies(settings: Settings, only: str | None = None) -> list[TargetListi
                     record.state if known and record else "unknown",
                     record.verified_at if known and record else None,
                     copy.location,
+                    copy.database_only,
                 )
             )
         listings.append(listing)

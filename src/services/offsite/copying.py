@@ -20,7 +20,7 @@ from src.errors import BackupError, LockBusy, OffsiteCopyInvalid, OffsiteError, 
 from src.services import catalog, progress
 from src.services.history import History
 from src.services.locking import exclusive_lock
-from src.services.offsite import crypto
+from src.services.offsite import crypto, variant
 from src.services.offsite.ledger import (
     DROPPED,
     INVALID,
@@ -371,17 +371,68 @@ def _copy(
     front (`rcat --size`) and stores nothing when fewer bytes come, even from a killed
     process; a folder, and an rclone remote that can hold a cut file (SFTP, FTP, ...),
     are written under a hidden partial name, proven there, and renamed only then.
+
+    A target with a size limit (a Telegram chat) that cannot take the whole archive gets
+    its database-only variant instead, when that fits.
     """
+    limit: int | None = getattr(target, "limit", None)
+    if limit is None or archive.stat().st_size <= limit:
+        try:
+            return _upload(settings, target, record, archive, recipients, ledger)
+        except OffsiteTooLarge:  # the encryption's few bytes more did not fit
+            if limit is None:
+                raise
+    return _copy_database_only(settings, target, record, archive, recipients, ledger, limit)
+
+
+def _copy_database_only(
+    settings: Settings,
+    target: Target,
+    record: CopyRecord,
+    archive: Path,
+    recipients: list[Any],
+    ledger: Ledger,
+    limit: int,
+) -> str:
+    """Send the archive's database-only variant, built and verified in a work folder."""
+    mb = 1024 * 1024
+    too_large = (
+        f"{archive.name} ({archive.stat().st_size // mb} MB) is larger than "
+        f"BOT_UPLOAD_LIMIT_MB ({limit // mb} MB; 20 MB at most with Telegram's own servers, "
+        "which let a bot download no more to verify it)"
+    )
+    with variant.database_only(settings, archive) as smaller:
+        if smaller.stat().st_size > limit:
+            raise OffsiteTooLarge(
+                f"{too_large}, and so is its database-only variant "
+                f"({smaller.stat().st_size // mb} MB): not sent to {target.describe()}"
+            )
+        try:
+            detail = _upload(
+                settings, target, record, smaller, recipients, ledger, database_only=True
+            )
+        except OffsiteTooLarge:
+            raise OffsiteTooLarge(
+                f"{too_large}, and so is its encrypted database-only variant: not sent to "
+                f"{target.describe()}"
+            ) from None
+    logger.warning("offsite %s: %s: sent its database-only variant", target.name, too_large)
+    return f"{detail}; {variant.DATABASE_ONLY}: {too_large}"
+
+
+def _upload(
+    settings: Settings,
+    target: Target,
+    record: CopyRecord,
+    archive: Path,
+    recipients: list[Any],
+    ledger: Ledger,
+    *,
+    database_only: bool = False,
+) -> str:
+    """Send `archive` (the record's archive or its database-only variant) and record it."""
     kinds = target.hash_types()
-    name = remote_name(record.archive, encrypted=bool(recipients))
-    limit = getattr(target, "limit", None)  # a Telegram chat takes BOT_UPLOAD_LIMIT_MB at most
-    if limit is not None and archive.stat().st_size > limit:
-        raise OffsiteTooLarge(
-            f"{archive.name} ({archive.stat().st_size // (1024 * 1024)} MB) is larger than "
-            f"BOT_UPLOAD_LIMIT_MB ({limit // (1024 * 1024)} MB; 20 MB at most with Telegram's "
-            f"own servers, which let a bot download no more to verify it): not sent to "
-            f"{target.describe()}"
-        )
+    name = remote_name(record.archive, encrypted=bool(recipients), database_only=database_only)
     digests: list[crypto.Digest] = []
     proofs: list[tuple[str, str, str]] = []
     progress.phase(f"copying {archive.name} to {target.name}", archive.stat().st_size)

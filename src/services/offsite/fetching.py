@@ -81,7 +81,7 @@ def fetch(
             f"{folder} has no room for {copy.name} ({limit // 2**20 + 1} MB): free space "
             "there, or point RECOVERY_DIR at a larger disk"
         )
-    path = folder / copy.archive
+    path = folder / copy.file
     digests: list[crypto.Digest] = []
     progress.phase(f"fetching {copy.name} from {target.name}", max(copy.size, 0))
     try:
@@ -103,12 +103,14 @@ def fetch(
 def find_copy(target: Target, reference: str) -> CopyName:
     """Return the copy named `reference` (with or without `.age`, or its archive's path).
 
+    The name of an archive also finds its database-only variant, when that is the copy.
+
     Raises:
         RestoreAborted: no such copy on the target.
     """
     wanted = Path(reference).name.removesuffix(AGE_SUFFIX)
     for copy in copies_on(target):
-        if copy.archive == wanted:
+        if wanted in (copy.archive, copy.file):
             return copy
     raise RestoreAborted(
         f"target {target.name} holds no copy of {wanted}. `python backup_manager.py offsite "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from src.services.history import connect_history, read_only_history
+from src.services.offsite.names import is_database_only
 
 PENDING, VERIFIED, INVALID, DELETED, DROPPED = (
     "pending",
@@ -99,6 +100,11 @@ class CopyRecord:
     def verified(self) -> bool | None:
         """True once verified on the target."""
         return self.state == VERIFIED
+
+    @property
+    def database_only(self) -> bool:
+        """Tell whether the copy sent is the archive's database-only variant (its name says)."""
+        return self.remote_name is not None and is_database_only(self.remote_name)
 
 
 @dataclass(frozen=True)
