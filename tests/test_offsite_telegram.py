@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import pyrage
 import pytest
 
 from src.errors import ExitStatus
+from src.services.archive import read_metadata
+from src.services.catalog import verify_archive
 from tests.bot_harness import TOKEN
+from tests.conftest import table_rows
 from tests.offsite_servers import AgeKeys, make_age_keys
 from tests.test_offsite import only_archive, secrets_nowhere, status_json
 
@@ -75,17 +81,118 @@ def test_a_tampered_telegram_copy_fails_verify(telegram, run_cli, sample_db, tmp
     assert f"{sent['filename']}" in bad.stdout
 
 
-def test_an_archive_over_bot_upload_limit_mb_is_not_sent_and_status_says_so(
+def small_database(tmp_path: Path) -> Path:
+    """A database whose archive is about 2 MB and its database alone under 1 MB."""
+    from src.database.sample import create_sample_database
+
+    path = tmp_path / "small" / "pmo_recovery.db"
+    path.parent.mkdir()
+    create_sample_database(path, users=300)
+    return path
+
+
+def rows_of(db: Path) -> dict:
+    with closing(sqlite3.connect(db)) as conn:
+        return table_rows(conn)
+
+
+def test_an_archive_too_large_for_the_chat_goes_as_its_verified_database_only_variant(
+    telegram, run_cli, tmp_path, keys
+):
+    db = small_database(tmp_path)
+    env = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1")
+    done = run_cli("backup", "--type", "manual", db=db, **env)
+    assert done.returncode == 0, done.stderr
+    archive = only_archive(tmp_path)
+    assert archive.stat().st_size > 1024 * 1024  # the whole archive does not fit
+    assert "verified (sha256 of a download" in done.stdout, done.stdout
+    assert "database only" in done.stdout and "BOT_UPLOAD_LIMIT_MB (1 MB" in done.stdout
+    (sent,) = telegram.documents
+    assert sent["filename"] == archive.name.removesuffix(".zip") + ".dbonly.zip.age"
+    assert len(sent["content"]) <= 1024 * 1024
+    variant = tmp_path / "variant.zip"
+    variant.write_bytes(decrypt(keys, sent["content"]))
+    with zipfile.ZipFile(variant) as zf:
+        names = sorted(zf.namelist())
+        metadata = json.loads(zf.read("metadata.json"))
+    assert names == ["database/pmo_recovery.db", "metadata.json"]
+    assert metadata["variant"]["kind"] == "database only"
+    assert metadata["variant"]["of"] == archive.name
+    assert "database/pmo_recovery.sql" in metadata["variant"]["left_out"]
+    assert metadata["database"] == read_metadata(archive)["database"]
+    assert verify_archive(variant, tmp_path / "work").ok
+    assert not list((tmp_path / "backups").glob(".dbonly-*"))  # the work folder is gone
+
+    listed = run_cli("offsite", "list", db=db, **env)
+    assert "database only" in listed.stdout and sent["filename"] in listed.stdout
+    as_json = json.loads(run_cli("offsite", "list", "--json", db=db, **env).stdout)
+    assert as_json[0]["copies"][0]["database_only"] is True
+    target = status_json(run_cli, db, env)["targets"][0]
+    assert target["last_verified_database_only"] is True and target["pending"] == 0
+    assert target["last_verified_copy"] == sent["filename"] and target["last_error"] is None
+    shown = run_cli("status", db=db, **env)
+    assert f"{archive.name} (" in shown.stdout and "database only" in shown.stdout
+    checked = run_cli("offsite", "verify", db=db, **env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # a new database and recovery folder: the chat's copy is all there is (its index is in
+    # BACKUP_DIR: Telegram cannot list a chat)
+    fresh = tmp_path / "fresh"
+    new_db = fresh / "data" / "pmo_recovery.db"
+    restored = run_cli(
+        "restore", "latest", "--from", "chan", "--confirm", db=new_db,
+        **env | {"RECOVERY_DIR": str(fresh / "recovery")},
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert f"fetched {sent['filename']}" in restored.stdout
+    assert rows_of(new_db) == rows_of(db)
+
+
+def test_a_database_only_copy_sent_to_the_bot_restores_every_row(
+    telegram, bot_settings, tmp_path, keys
+):
+    from src.services.backup_service import create_backup
+    from tests.bot_harness import BotRunner
+    from tests.test_bot import ADMIN, press, screen
+
+    db = small_database(tmp_path)
+    env = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1", DATABASE_PATH=str(db))
+    settings = bot_settings(**env)
+    created = create_backup(settings, "manual", trigger="test")
+    assert "database only" in created.offsite.outcomes[0].detail
+    (sent,) = telegram.documents
+    before = rows_of(db)
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM checkins")
+    runner = BotRunner(settings).start()
+    try:
+        telegram.send_document(ADMIN, sent["filename"], sent["content"])
+        plan = screen(telegram, "check before you confirm")
+        assert sent["filename"].removesuffix(".age") in plan["text"]
+        press(telegram, plan, "Confirm restore")
+        telegram.now_shows(plan, "Restore finished")
+    finally:
+        runner.stop()
+    assert rows_of(db) == before
+
+
+def test_an_archive_whose_database_alone_is_over_bot_upload_limit_mb_is_not_sent(
     telegram, run_cli, sample_db, tmp_path, keys
 ):
-    env = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1")  # the archive is ~4 MB
+    # the archive is ~4 MB, its database alone ~1.5 MB
+    env = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1")
     done = run_cli("backup", "--type", "manual", db=sample_db, **env)
     assert done.returncode == 0, done.stderr  # the backup itself is made
     assert "BOT_UPLOAD_LIMIT_MB (1 MB;" in done.stdout and "not sent" in done.stdout
+    assert "and so is its database-only variant" in done.stdout
     assert telegram.documents == []
+    assert not list((tmp_path / "backups").glob(".dbonly-*"))
     target = status_json(run_cli, sample_db, env)["targets"][0]
     assert "BOT_UPLOAD_LIMIT_MB" in target["last_error"]
+    assert "database-only variant" in target["last_error"]
     assert target["pending"] == 0  # not tried again and again
+    shown = run_cli("status", db=sample_db, **env)
+    assert "database-only variant" in shown.stdout and "not sent" in shown.stdout
     again = run_cli("offsite", "sync", db=sample_db, **env)
     assert telegram.documents == [] and "BOT_UPLOAD_LIMIT_MB" not in again.stderr
 

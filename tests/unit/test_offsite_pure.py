@@ -79,6 +79,20 @@ def test_only_names_of_our_archives_are_copies():
     assert older and newer and older.sort_key < newer.sort_key
 
 
+def test_a_database_only_variant_is_a_copy_of_its_archive_under_a_name_of_its_own():
+    name = "pmo_recovery_backup_daily_20261205_030000_3.zip"
+    sent = remote_name(name, encrypted=True, database_only=True)
+    assert sent == "pmo_recovery_backup_daily_20261205_030000_3.dbonly.zip.age"
+    copy = parse(sent)
+    assert copy is not None and copy.database_only and copy.encrypted
+    assert (copy.archive, copy.file, copy.sequence) == (name, sent[:-4], 3)
+    whole = parse(name)
+    assert whole is not None and not whole.database_only and whole.file == name
+    assert whole.sort_key == copy.sort_key
+    for other in ("pmo_recovery_backup_daily_x.dbonly.zip", "notes.dbonly.zip", sent + ".partial"):
+        assert parse(other) is None
+
+
 def test_retries_back_off_from_five_minutes_to_six_hours():
     assert [retry_delay(n) for n in (1, 2, 3)] == [
         timedelta(minutes=5),
