@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -171,7 +172,7 @@ def test_work_beside_the_job_is_shown_under_its_lane_name_on_the_same_line():
 
     with progress.listening(display):
         progress.phase("checking the archive", 100)
-        worker = threading.Thread(target=safety_copy)
+        worker = threading.Thread(target=progress.carried(safety_copy))
         worker.start()
         beside_started.wait(5)
         clock.now += 1
@@ -239,7 +240,9 @@ def test_advances_from_many_threads_all_count():
     with progress.listening(Recorder()):
         progress.phase("reading", 8 * 1000)
         threads = [
-            threading.Thread(target=lambda: [progress.advance(1) for _ in range(1000)])
+            threading.Thread(
+                target=progress.carried(lambda: [progress.advance(1) for _ in range(1000)])
+            )
             for _ in range(8)
         ]
         for thread in threads:
@@ -252,3 +255,77 @@ def test_advances_from_many_threads_all_count():
 def test_percent_is_capped_and_unknown_without_a_size():
     assert progress.State("x", 150, 100).percent == 100
     assert progress.State("x", 5, 0).percent is None
+
+
+class Recorded:
+    """A listener that keeps every step it is shown, and every note."""
+
+    def __init__(self) -> None:
+        self.states: list[progress.State] = []
+        self.notes: list[str] = []
+
+    def show(self, state: progress.State) -> None:
+        self.states.append(state)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def close(self) -> None:
+        pass
+
+    def phases(self) -> set[str]:
+        return {s.phase for s in self.states} | {x.phase for s in self.states for _, x in s.sides}
+
+
+def test_two_jobs_in_two_threads_each_show_only_their_own_steps():
+    """A scheduled backup beside an admin's job: neither's steps reach the other's listener."""
+    both_listening, both_reported = threading.Barrier(2), threading.Barrier(2)
+    listeners = {"menu": Recorded(), "other": Recorded()}
+
+    def job(name: str, listener: Recorded | None) -> None:
+        with progress.listening(listener):
+            both_listening.wait(5)
+            progress.phase(f"{name} step", 10)
+            with ThreadPoolExecutor(max_workers=2) as pool:  # work handed on stays the job's
+                list(pool.map(progress.carried(lambda _: progress.advance(1)), range(10)))
+            with progress.lane(f"{name} lane"):
+                progress.phase(f"{name} beside")
+            progress.note(f"{name} note")
+            both_reported.wait(5)
+
+    threads = [
+        threading.Thread(target=job, args=("menu", listeners["menu"])),
+        threading.Thread(target=job, args=("scheduled", None)),  # the scheduler: no listener
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    menu = listeners["menu"]
+    assert menu.phases() == {"menu step", "menu beside"}
+    assert max(s.done for s in menu.states if s.phase == "menu step") == 10
+    assert menu.notes == ["menu note"]
+
+    listeners["menu"], listeners["other"] = Recorded(), Recorded()
+    both_listening.reset(), both_reported.reset()
+    threads = [
+        threading.Thread(target=job, args=(name, listeners[name])) for name in ("menu", "other")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert listeners["menu"].phases() == {"menu step", "menu beside"}
+    assert listeners["other"].phases() == {"other step", "other beside"}
+    assert listeners["other"].notes == ["other note"]
+
+
+def test_a_thread_the_job_did_not_hand_its_work_to_reports_for_nobody():
+    listener = Recorded()
+    with progress.listening(listener):
+        progress.phase("mine", 1)
+        stranger = threading.Thread(target=lambda: progress.phase("not mine"))
+        stranger.start()
+        stranger.join()
+        assert progress.note("mine too")
+    assert listener.phases() == {"mine"} and listener.notes == ["mine too"]

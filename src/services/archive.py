@@ -386,8 +386,9 @@ def check_members(
             # the big members decompress on both cores at once (zipfile locks the file
             # for each read, so both threads share one parsed directory)
             with ThreadPoolExecutor(max_workers=2) as pool:
+                check = progress.carried(_check_member)
                 checks = pool.map(
-                    lambda name: _check_member(archive, name, expected[name]),
+                    lambda name: check(archive, name, expected[name]),
                     sorted(names & set(expected) - skip),
                 )
                 for found in checks:

@@ -379,21 +379,20 @@ def _write_parts(
     cancel = threading.Event()
     problems: list[str] = []
     writer: ArchiveWriter | None = None
-    checking_live = pool.submit(check_file, db, "quick_check")
+    checking_live = pool.submit(progress.carried(check_file), db, "quick_check")
     salvaged: SalvageResult | None = None
     try:
         snapshot = _snapshot(db, partial.parent, backup_type, checking_live, problems)
-        checked = pool.submit(check_snapshot, snapshot)
+        checked = pool.submit(progress.carried(check_snapshot), snapshot)
         source = snapshot
         if backup_type == "emergency" and (problems or checking_live.result() != "ok"):
             # a damaged database: its rows as the page-level reader of `repair` finds
             # them, archived beside the file, and the SQL and JSON copies made from them
             salvaged = _salvage(snapshot, partial.parent, problems)
             source = salvaged.recovered if salvaged else snapshot
+        export = progress.carried(_export)
         exports = {
-            role: pool.submit(
-                _export, write, source, partial.parent / f"{role}.part", level, cancel
-            )
+            role: pool.submit(export, write, source, partial.parent / f"{role}.part", level, cancel)
             for _label, role, write in _EXPORTS
         }
         writer = ArchiveWriter(partial, level)

@@ -450,7 +450,7 @@ def restore(
             taken: Future[PendingCopy | None] = Future()
             copying = (
                 pool.submit(
-                    _safety_copy,
+                    progress.carried(_safety_copy),
                     settings,
                     _restoring(settings, reference, from_target),
                     safety_dir,

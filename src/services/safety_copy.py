@@ -237,7 +237,7 @@ def _write(copy: PendingCopy, level: int) -> None:
     writer = ArchiveWriter(copy.work / (final.name + ".partial"), level)
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            checked = pool.submit(check_snapshot, snapshot)
+            checked = pool.submit(progress.carried(check_snapshot), snapshot)
             writer.add_file(f"database/{safe_part(db.name)}", snapshot, "database", str(db))
             for suffix in ("-wal", "-journal"):  # only a raw copy has these
                 sidecar = snapshot.with_name(snapshot.name + suffix)

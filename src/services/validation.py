@@ -135,7 +135,11 @@ def validate_archive(
     shown = member_bytes(metadata) if every_member else member_bytes(metadata, rest)
     progress.phase("checking and unpacking the archive", shown)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        others = pool.submit(check_members, archive, metadata, only, None) if every_member else None
+        others = (
+            pool.submit(progress.carried(check_members), archive, metadata, only, None)
+            if every_member
+            else None
+        )
         try:
             problems = extract_member(archive, database["path"], extracted, database)
         except READ_ERRORS as error:  # OSError is one of them
