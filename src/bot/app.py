@@ -74,12 +74,12 @@ async def _post_init(app: BotApplication) -> None:
     app.bot_data["scheduler"] = app.bot_data["heartbeat"] = None
     admins, run = backup_handlers.admin_ids(settings), app.bot_data["menu_generation"]
     await jobs.tell_unseen(app.bot, settings, admins, run)
+    notifier = TelegramNotifier(app.bot, asyncio.get_running_loop(), admins, settings)
+    app.bot_data["notifier"] = notifier
+    await notifier.resend_pending()  # alarms a stopped bot could not deliver
     if not settings.bot_run_scheduler:
         logger.info("BOT_RUN_SCHEDULER is off: the bot does not run the scheduler")
         return
-    notifier = TelegramNotifier(
-        app.bot, asyncio.get_running_loop(), backup_handlers.admin_ids(settings), settings
-    )
     core = BackupScheduler(settings, notifier=notifier_for(settings, notifier))
     heartbeat = Heartbeat(core)
     try:

@@ -2,6 +2,8 @@
 
 Each alarm is retried with backoff (Telegram's `retry_after` first) until it is delivered or
 expires; an admin who blocked the bot or never started it is recorded, so `status` says so.
+Until then it is kept in BACKUP_DIR (`pending_alarms`): a restarted bot sends again what the
+stopped one could not deliver, unless it expired meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from src.bot.views import middle_cut
 from src.config.settings import Settings
 from src.services import admin_reach
 from src.services.notifiers import TITLES
+from src.services.pending_alarms import PendingAlarm, PendingAlarms
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +46,10 @@ class TelegramNotifier:
         self.admins = admins
         self.settings = settings
         self.expires_after = expires_after
+        self.pending = PendingAlarms(settings)
 
     def notify(self, event: str, message: str) -> None:
-        """Queue the messages on the bot's event loop (safe from any thread)."""
+        """Keep the messages, then queue them on the bot's event loop (safe from any thread)."""
         logger.warning("scheduler %s: %s", event, message)
         if not self.admins:
             logger.warning("no ADMIN_USER_IDS: nobody to tell about %s", event)
@@ -53,33 +57,57 @@ class TelegramNotifier:
         # cut the plain text, then escape: a cut escaped text could end inside "&amp;"
         text = f"<b>{escape(TITLES.get(event, event))}</b>\n{escape(middle_cut(message, 3800))}"
         for admin in self.admins:
-            try:
-                future = asyncio.run_coroutine_threadsafe(self.deliver(admin, text), self.loop)
-            except RuntimeError as error:  # the loop has closed: the bot is stopping
-                logger.error("cannot notify admin %s: %s", admin, error)  # noqa: TRY400
-                continue
-            future.add_done_callback(_log_failure(admin))
+            alarm = PendingAlarm.new(admin, text, time.time())
+            self.pending.add(alarm)  # kept first: a restart sends it if this process cannot
+            self._schedule(alarm)
 
-    async def deliver(self, admin: int, text: str) -> bool:
+    async def resend_pending(self) -> int:
+        """Send again what an earlier run left undelivered; return how many are on their way.
+
+        An expired alarm, or one to an admin no longer in ADMIN_USER_IDS, is dropped.
+        """
+        count = 0
+        for alarm in await asyncio.to_thread(self.pending.all):
+            if alarm.admin not in self.admins or alarm.expired(time.time(), self.expires_after):
+                logger.warning("alarm to admin %s from before the restart dropped", alarm.admin)
+                await asyncio.to_thread(self.pending.remove, alarm.key)
+                continue
+            self._schedule(alarm)
+            count += 1
+        if count:
+            logger.info("%d alarm(s) from before the restart are sent again", count)
+        return count
+
+    def _schedule(self, alarm: PendingAlarm) -> None:
+        try:
+            future = asyncio.run_coroutine_threadsafe(self.deliver(alarm), self.loop)
+        except RuntimeError as error:  # the loop has closed: the bot is stopping
+            logger.error("cannot notify admin %s (at the next start): %s", alarm.admin, error)  # noqa: TRY400
+            return
+        future.add_done_callback(_log_failure(alarm.admin))
+
+    async def deliver(self, alarm: PendingAlarm) -> bool:
         """Send one alarm to one admin, again and again until delivered or expired."""
-        first, attempt = time.monotonic(), 0
+        attempt = 0
         while True:
             attempt += 1
             try:
-                await self.bot.send_message(admin, text, parse_mode=ParseMode.HTML)
+                await self.bot.send_message(alarm.admin, alarm.text, parse_mode=ParseMode.HTML)
             except TelegramError as error:
                 delay = admin_reach.retry_delay(attempt, delivery.retry_after(error))
-                late = admin_reach.expired(first, time.monotonic() + delay, self.expires_after)
+                late = alarm.expired(time.time() + delay, self.expires_after)
                 if late or not delivery.transient(error):
-                    await self._record(admin, delivery.reach_state(error), str(error))
-                    logger.error("alarm to admin %s not delivered: %s", admin, error)  # noqa: TRY400
+                    await asyncio.to_thread(self.pending.remove, alarm.key)
+                    await self._record(alarm.admin, delivery.reach_state(error), str(error))
+                    logger.error("alarm to admin %s not delivered: %s", alarm.admin, error)  # noqa: TRY400
                     return False
                 logger.warning(
-                    "alarm to admin %s failed (%s); again in %.0f s", admin, error, delay
+                    "alarm to admin %s failed (%s); again in %.0f s", alarm.admin, error, delay
                 )
                 await asyncio.sleep(delay)
                 continue
-            await self._record(admin, "delivered", "")
+            await asyncio.to_thread(self.pending.remove, alarm.key)
+            await self._record(alarm.admin, "delivered", "")
             return True
 
     async def _record(self, admin: int, state: str, detail: str) -> None:

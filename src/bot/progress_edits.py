@@ -1,6 +1,6 @@
 """Progress in the menu message: the phase and percentage of a long job, edited now and then.
 
-The service core reports through `src.services.progress` (one sink per process); this is
+The service core reports through `src.services.progress` (bound to the job); this is
 the bot's listener. It is called from the worker thread, hands each edit to the event
 loop, and keeps Telegram's flood limits in mind: one edit at a time, `EDIT_INTERVAL`
 seconds apart at least. A failed edit is logged and forgotten: the job goes on.
