@@ -145,6 +145,7 @@ def test_an_archive_too_large_for_the_chat_goes_as_its_verified_database_only_va
     )  # fmt: skip
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert f"fetched {sent['filename']}" in restored.stdout
+    assert f"a database only copy of {archive.name}" in restored.stdout  # what it lacks
     assert rows_of(new_db) == rows_of(db)
 
 
