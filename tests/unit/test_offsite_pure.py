@@ -106,3 +106,25 @@ def test_recipients_are_age_or_ssh_public_keys_never_private_ones():
     assert check_recipient("age1notakey") is not None
     assert "PRIVATE" in (check_recipient("AGE-SECRET-KEY-1ABC") or "")
     assert "ssh-ed25519" in (check_recipient("ecdsa-sha2-nistp256 AAAA") or "")
+
+
+def test_the_database_only_variant_keeps_the_database_copies_and_says_what_it_left_out():
+    from src.services.offsite.variant import variant_metadata
+
+    members = [
+        {"path": "database/bot.db", "size": 1, "sha256": "a", "role": "database"},
+        {"path": "database/bot.db-wal", "size": 1, "sha256": "b", "role": "database-sidecar"},
+        {"path": "database/bot.salvaged.db", "size": 1, "sha256": "c", "role": "salvaged"},
+        {"path": "database/bot.sql", "size": 1, "sha256": "d", "role": "sql"},
+        {"path": "database/bot.json", "size": 1, "sha256": "e", "role": "json"},
+        {"path": "files/.env.example", "size": 1, "sha256": "f", "role": "config"},
+    ]
+    metadata = {"format_version": 1, "database": {"tables": {"users": 3}}, "members": members}
+    variant = variant_metadata(metadata, "x.zip")
+    assert variant["members"] == members[:3] and variant["database"] == metadata["database"]
+    assert variant["variant"] == {
+        "kind": "database only",
+        "of": "x.zip",
+        "left_out": ["database/bot.sql", "database/bot.json", "files/.env.example"],
+    }
+    assert metadata["members"] == members  # the archive's own metadata is left as it was
