@@ -28,6 +28,7 @@ from src.errors import ExitStatus, NotADatabase
 from src.services.backup_service import create_backup
 from src.services.repair_service import RepairResult, repair
 from src.services.salvage import btree
+from src.services.salvage import run as salvage_run
 from src.services.salvage.fileformat import parse_header
 from tests.conftest import CHINOOK, ROOT, make_env, table_rows
 
@@ -467,6 +468,8 @@ def test_an_error_no_reader_foresaw_costs_one_page_and_is_reported(tmp_path, chi
         return real(payload, encoding)
 
     monkeypatch.setattr(btree, "decode_record", buggy)
+    # the leaves are read here, row by row (SQLite's own reader would copy this whole file)
+    monkeypatch.setattr(salvage_run, "open_source", lambda path: None)
     folder = case(tmp_path)
     db = folder / "pmo_recovery.db"
     db.write_bytes(chinook.read_bytes())

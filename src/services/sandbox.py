@@ -110,23 +110,32 @@ def _authorize_rows(
     return _authorize(action, arg1, arg2, db, t)
 
 
-def guard(conn: sqlite3.Connection, also: frozenset[int] = frozenset()) -> sqlite3.Connection:
+def guard(
+    conn: sqlite3.Connection,
+    also: frozenset[int] = frozenset(),
+    readable: frozenset[str] = frozenset(),
+) -> sqlite3.Connection:
     """Confine a connection to its own database file; return it.
 
     Args:
         conn: a connection to a scratch or untrusted database.
         also: authorizer actions the caller's own statements need besides the usual
             (repair drops its temporary bookkeeping table: SQLITE_DROP_TEMP_TABLE).
+        readable: databases the caller attached before (read-only, immutable) whose
+            tables may be read, and only read (repair copies a damaged file's whole
+            leaves from one).
     """
     if hasattr(conn, "setlimit"):  # Python 3.11+; the authorizer refuses ATTACH either way
         conn.setlimit(_LIMIT_ATTACHED, 0)
     conn.execute("PRAGMA trusted_schema=OFF")
-    if also:
+    if also or readable:
 
         def authorize(
             action: int, arg1: str | None, arg2: str | None, db: str | None, t: object
         ) -> int:
             if action in also and db in _OWN_DATABASES:
+                return sqlite3.SQLITE_OK
+            if action == sqlite3.SQLITE_READ and db in readable:
                 return sqlite3.SQLITE_OK
             return _authorize(action, arg1, arg2, db, t)
 

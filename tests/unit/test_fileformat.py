@@ -9,7 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from src.services.salvage.fileformat import Damaged, decode_record
+from src.services.salvage.fileformat import (
+    BtreePage,
+    Damaged,
+    decode_record,
+    parse_page,
+    plain_table_leaf,
+    varint,
+)
+from src.services.salvage.page_size import accounted
 
 
 def record(serials: list[int], body: bytes) -> bytes:
@@ -191,3 +199,106 @@ def _encode(values: list[object]) -> bytes:
     if size >= 0x80:
         size += 1
     return varint(size) + header + body
+
+
+# --- plain_table_leaf: may SQLite's own reader copy this leaf? -----------------------------
+
+
+def _varint(value: int) -> bytes:
+    """SQLite's varint (1-9 bytes) of a 64-bit value."""
+    value &= (1 << 64) - 1
+    if value >= 1 << 56:
+        out = [value & 0xFF]
+        value >>= 8
+        for _ in range(8):
+            out.insert(0, (value & 0x7F) | 0x80)
+            value >>= 7
+        return bytes(out)
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.insert(0, (value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(out)
+
+
+def _leaf(cells: list[tuple[int, bytes]], usable: int = 4096) -> tuple[BtreePage, int]:
+    """A table leaf page holding (rowid, payload) cells in this order; and their bytes."""
+    page = bytearray(usable)
+    end = usable
+    pointers = []
+    for rowid, payload in cells:
+        cell = _varint(len(payload)) + _varint(rowid) + payload
+        end -= len(cell)
+        page[end : end + len(cell)] = cell
+        pointers.append(end)
+    page[0] = 0x0D
+    page[3:5] = len(cells).to_bytes(2, "big")
+    page[5:7] = end.to_bytes(2, "big")
+    for i, pointer in enumerate(pointers):
+        page[8 + 2 * i : 10 + 2 * i] = pointer.to_bytes(2, "big")
+    parsed = parse_page(bytes(page), 2, usable)
+    assert parsed is not None
+    return parsed, usable - end
+
+
+def _payload(size: int) -> bytes:
+    return b"\x01" * size  # its bytes are not read
+
+
+@pytest.mark.parametrize(
+    "rowids", [[1, 2, 3], [127, 128, 16383, 16384], [2**21 - 1, 2**21, 2**28 - 1, 2**28, 2**40]]
+)
+@pytest.mark.parametrize("size", [3, 127, 128, 1000, 4061])
+def test_a_plain_leaf_gives_its_first_and_last_rowid_and_the_bytes_its_cells_take(rowids, size):
+    page, cell_bytes = _leaf([(r, _payload(size)) for r in rowids][: max(1, 4000 // (size + 12))])
+    taken = page.cells
+    first, last, summed = plain_table_leaf(page, 4096) or (None, None, None)
+    assert first == rowids[0] and last == rowids[len(taken) - 1]
+    assert summed == cell_bytes
+    assert accounted(page, 4096, summed)
+
+
+@pytest.mark.parametrize(
+    ("why", "cells"),
+    [
+        ("rowids out of order", [(5, b"\x01"), (4, b"\x01")]),
+        ("the same rowid twice", [(5, b"\x01"), (5, b"\x01")]),
+        ("rowid 0", [(0, b"\x01"), (1, b"\x01")]),
+        ("a negative rowid (nine varint bytes)", [(-3, b"\x01"), (1, b"\x01")]),
+    ],
+)
+def test_a_leaf_that_is_not_plain_is_read_row_by_row(why, cells):
+    page, _ = _leaf(cells)
+    assert plain_table_leaf(page, 4096) is None, why
+
+
+def test_a_leaf_whose_payload_overflows_is_read_row_by_row():
+    page, _ = _leaf([(1, _payload(10))])
+    data = bytearray(page.data)
+    cell = page.cells[0]
+    data[cell : cell + 3] = _varint(4096 - 34) + _varint(1)  # more than a page keeps
+    assert plain_table_leaf(parse_page(bytes(data), 2, 4096), 4096) is None
+
+
+def test_a_cell_running_past_the_page_or_a_leaf_without_cells_is_not_plain():
+    page, _ = _leaf([(1, b"\x01"), (2, b"\x01")])
+    data = bytearray(page.data)
+    last = max(page.cells)
+    data[last] = 0x7F  # its payload size now runs past the end of the page
+    assert plain_table_leaf(parse_page(bytes(data), 2, 4096), 4096) is None
+    empty, _ = _leaf([])
+    assert plain_table_leaf(empty, 4096) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 2**62), min_size=1, max_size=40, unique=True),
+    st.integers(2, 90),  # a cell takes 4 bytes at least, as SQLite writes them
+)
+def test_plain_table_leaf_agrees_with_the_plain_varint_reader(rowids, size):
+    rowids.sort()
+    page, cell_bytes = _leaf([(r, _payload(size)) for r in rowids])
+    assert plain_table_leaf(page, 4096) == (rowids[0], rowids[-1], cell_bytes)
+    reread = [varint(page.data, varint(page.data, c)[1])[0] for c in page.cells]
+    assert reread == rowids

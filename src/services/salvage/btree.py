@@ -9,7 +9,7 @@ damaged, the rows lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from src.services.salvage.cells import CellSearch
@@ -24,6 +24,7 @@ from src.services.salvage.fileformat import (
     PageFile,
     decode_record,
     local_size,
+    plain_table_leaf,
     record_size,
     serial_size,
     signed64,
@@ -31,6 +32,7 @@ from src.services.salvage.fileformat import (
 )
 from src.services.salvage.layouts import Bound, Layout, Lost, Row, TableRow, fits
 from src.services.salvage.page_size import accounted
+from src.services.salvage.sqlite_copy import SourceUnreadable
 from src.services.salvage.unexpected import Unexpected
 
 
@@ -46,6 +48,10 @@ class TreeReader:
         self.unexpected = Unexpected()
         self.found_by_cells = 0  # rows read from leaves whose header or pointers are damaged
         self.cells = CellSearch(pages.usable, self._table_cell)
+        # copies a plain leaf's rows with SQLite's own reader (first rowid, last rowid,
+        # how many): True when it did; set by the caller for one table's walk at a time
+        self.copy: Callable[[int, int, int], bool] | None = None
+        self.leaves_copied = 0
 
     def _claim(self, number: int, kinds: tuple[int, ...]) -> BtreePage | None:
         """Take a page into a tree once; None when it is unreadable or already taken."""
@@ -90,8 +96,12 @@ class TreeReader:
                 elif page.interior:
                     stack.extend(reversed(self._children(page, low, high)))
                     continue
+                elif self.copy is not None and self._copied(page, low, high):
+                    continue
                 else:
                     rows = self._leaf(page, layout, low, high)
+            except SourceUnreadable:  # the new database's transaction is lost
+                raise
             except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
                 self._unreadable(number, layout, (low, high), error)
                 continue
@@ -101,6 +111,23 @@ class TreeReader:
                 else:
                     reason = "rowid outside the range its parent page gives"
                     self.lost.append(Lost(number, layout.name, rowid, reason, values))
+
+    def _copied(self, page: BtreePage, low: Bound, high: Bound) -> bool:
+        """Have SQLite copy a leaf's rows when the page is whole: plain cells in rowid
+        order, inside the range its parent gives, filling its content area exactly (else
+        cells may hide past its cell count). Any other leaf is read here, cell by cell."""
+        plain = plain_table_leaf(page, self.pages.usable)
+        if plain is None or self.copy is None:
+            return False
+        first, last, cell_bytes = plain
+        if (low is not None and first <= low) or (high is not None and last > high):
+            return False
+        if not accounted(page, self.pages.usable, cell_bytes):
+            return False
+        if not self.copy(first, last, len(page.cells)):
+            return False
+        self.leaves_copied += 1
+        return True
 
     def rows(self, layout: Layout) -> Iterator[Row]:
         """Yield the rows of a table's tree (a WITHOUT ROWID table's too); note what it lost."""

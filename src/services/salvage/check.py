@@ -17,6 +17,8 @@ from src.services.integrity import (
 )
 from src.services.salvage.unexpected import Unexpected
 
+CACHE_KIB = -65536  # SQLite's page cache (negative: KiB) for checking and writing
+
 
 @dataclass
 class Checked:
@@ -32,6 +34,9 @@ def inspect(recovered: Path, lost_table: str, unexpected: Unexpected, notes: lis
     """Check the recovered file and count its rows per table."""
     # immutable: nobody writes it, and no -wal/-shm is left beside it
     with closing(open_readonly(recovered, immutable=True)) as conn:
+        # integrity_check looks every row up in every index: a cache bounded at 64 MiB
+        # halves its time on a 200 MB database
+        conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
         checked = Checked(run_check(conn, "integrity_check"))
         with unexpected.step("reading the recovered database back"):
             checked.foreign_key_violations = _foreign_key_violations(conn, notes)

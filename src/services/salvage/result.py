@@ -38,3 +38,4 @@ class SalvageResult:
     rebuilt: list[str] = field(default_factory=list)  # virtual tables refilled or rebuilt
     foreign_key_violations: int = 0  # rows that refer to a row that was lost
     unexpected_errors: list[str] = field(default_factory=list)  # the salvage went on past them
+    leaves_copied: int = 0  # whole leaves SQLite's own reader copied (the rest: row by row)

@@ -24,11 +24,17 @@ from src.services.salvage.page_size import page_size_without_header
 from src.services.salvage.result import SalvageResult, TableCount
 from src.services.salvage.schema import read_or_borrow, trust_roots
 from src.services.salvage.second_source import from_backup, lost_ranges
+from src.services.salvage.sqlite_copy import SourceUnreadable, open_source
 from src.services.salvage.writer import RecoveredDatabase
 
 
 def salvage(
-    source: Path, hint: SchemaHint | None, into: Path, *, rows_from_backup: bool = True
+    source: Path,
+    hint: SchemaHint | None,
+    into: Path,
+    *,
+    rows_from_backup: bool = True,
+    sqlite_reader: bool = True,
 ) -> SalvageResult:
     """Salvage every row `source` (with its -wal/-journal) still holds into a new database.
 
@@ -38,6 +44,8 @@ def salvage(
             its header or part of its schema, or pages of a table; None: no backup.
         into: the new database (written as `.<name>.partial` beside it, then renamed).
         rows_from_backup: take the rows of the pages the file lost from the backup.
+        sqlite_reader: let SQLite's own reader copy the leaves that are whole, when it can
+            read the file as it is (False: every row is decoded here; for comparisons).
 
     Returns:
         What was written, found and lost; `integrity` is the new file's integrity_check.
@@ -71,17 +79,38 @@ def salvage(
         if borrowed:
             with reader.unexpected.step("checking the backup's root pages against the file"):
                 schema = trust_roots(reader, schema, layouts, borrowed, notes)
-        target = RecoveredDatabase(partial, page_size)
+        readable = sqlite_reader and _sqlite_reads_it(source, header, pages)
+        target = RecoveredDatabase(partial, page_size, open_source(source if readable else None))
         try:
             second = newest if rows_from_backup else None
             counts = _fill(reader, schema, layouts, target, header, second, notes, unknown)
             _finish(target, header, backup)
+        except SourceUnreadable:  # its transaction is lost: all again, every row read here
+            target.abort()
+            return salvage(
+                source, hint, into, rows_from_backup=rows_from_backup, sqlite_reader=False
+            )
         except BaseException:
             target.abort()
             raise
         notes += pages.notes
     partial.replace(into)
     return _result(into, reader, target, counts, page_size, notes, started)
+
+
+def _sqlite_reads_it(source: Path, header: Header | None, pages: PageFile) -> bool:
+    """Tell whether SQLite, opening the file itself, sees the pages this salvage reads: a
+    header, UTF-8 (the new database's encoding), no -wal or -journal beside it and no
+    overlay applied, not cut short of the pages its header counts. (A cut page at its end
+    is read by neither: SQLite reads only the pages on the way to the leaves the walk
+    gave it.)"""
+    if header is None or header.encoding != "utf-8" or not pages.as_on_disk:
+        return False
+    if header.page_count > pages.file_pages:  # SQLite calls a cut file damaged: no schema
+        return False
+    return not any(
+        source.with_name(source.name + suffix).exists() for suffix in ("-wal", "-journal")
+    )
 
 
 def _finish(target: RecoveredDatabase, header: Header | None, backup: Backup | None) -> None:
@@ -134,6 +163,7 @@ def _result(
         foreign_key_violations=checked.foreign_key_violations,
         rebuilt=checked.virtual,
         unexpected_errors=reader.unexpected.errors,
+        leaves_copied=reader.leaves_copied,
     )
 
 
@@ -216,6 +246,8 @@ def _read_trees(
             continue
         try:
             _read_tree(reader, layout, target, counts, shadow_rows)
+        except SourceUnreadable:  # the new database's transaction is lost
+            raise
         except Exception as error:  # noqa: BLE001 - one table's failure never ends the repair
             reader.unexpected.add(f"table {layout.name}", error)
             layout.missing.append((None, None))  # its pages not read yet: placed as unlinked
@@ -239,4 +271,10 @@ def _read_tree(
     elif layout.shadow:
         shadow_rows[layout.name] = list(rows)
     else:
-        counts[layout.name].from_tree += target.insert(layout, rows)
+        reader.copy = target.copier(layout)
+        try:
+            counts[layout.name].from_tree += target.insert(layout, rows)
+        finally:
+            reader.copy = None
+        target.mend_text(layout)
+        counts[layout.name].from_tree += target.copied.pop(layout.name, 0)

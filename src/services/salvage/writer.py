@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshal
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
 from src.services.salvage.layouts import Layout, Lost, Row, SchemaRow
+from src.services.salvage.sqlite_copy import ALIAS, CopyPlan, SourceUnreadable, SqliteSource
 from src.services.sandbox import check_schema_sql, guard
 
 BATCH = 500
@@ -28,18 +29,32 @@ _LIMIT_VARIABLE_NUMBER = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", 9)
 class RecoveredDatabase:
     """A new database, filled in one transaction; closed by `finish`."""
 
-    def __init__(self, path: Path, page_size: int) -> None:
+    def __init__(self, path: Path, page_size: int, source: SqliteSource | None = None) -> None:
+        """Create the database at `path`.
+
+        Args:
+            path: the new file.
+            page_size: the damaged file's page size (the new file's).
+            source: the damaged file, when SQLite may read it itself as it is on disk:
+                its whole leaves are then copied by SQLite's own reader (`copier`), far
+                faster than row by row (see `sqlite_copy`).
+        """
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None)
+        # a URI connection: the source is attached as an immutable, read-only URI
+        self.conn = sqlite3.connect(path.resolve().as_uri(), uri=True, isolation_level=None)
         self.conn.execute(f"PRAGMA page_size={int(page_size)}")
         # a journal, so that ROLLBACK TO a batch's savepoint really undoes its rows (with
         # journal_mode=OFF it does nothing, and the rows retried one by one were refused
         # as duplicates); in memory: a new file that a crash leaves unlisted needs no more
-        self.conn.execute("PRAGMA journal_mode=MEMORY")
+        self.conn.execute("PRAGMA main.journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.execute("PRAGMA temp_store=FILE")
+        self._source = source
+        if source is not None:  # before the guard, which refuses ATTACH
+            self.conn.execute(f"ATTACH ? AS {ALIAS}", (source.uri,))
         # the schema comes from a damaged file, perhaps a crafted one: it runs sandboxed
-        guard(self.conn, also=_OWN_DROPS)
+        readable = frozenset({ALIAS}) if source is not None else frozenset()
+        guard(self.conn, also=_OWN_DROPS, readable=readable)
         self.conn.execute("BEGIN")
         self.conn.execute("CREATE TEMP TABLE lost(page, tbl, row_id, reason, nfield, vals BLOB)")
         self._statements: dict[tuple[str, int, bool], str] = {}
@@ -47,6 +62,7 @@ class RecoveredDatabase:
         self.not_recreated: list[str] = []
         self.lost_rows = 0
         self.lost_table = "lost_and_found"
+        self.copied: dict[str, int] = {}  # rows SQLite's reader copied, per table
 
     def create_tables(self, layouts: list[Layout]) -> None:
         """Create the ordinary tables (shadow tables come with their virtual table)."""
@@ -60,6 +76,11 @@ class RecoveredDatabase:
                 if disk_error(error) is not None:
                     raise
                 self.not_recreated.append(f"table {layout.name}: {sqlite_message(error)}")
+        # committed (to a file nobody lists yet): after a schema change in the open
+        # transaction, every ROLLBACK TO makes SQLite read all schemas again, the
+        # damaged file's too, which may then no longer load
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
 
     def insert(self, layout: Layout, rows: Iterable[Row], page: int = 0, origin: str = "") -> int:
         """Insert rows into a table; rows it does not accept go to lost_and_found (their
@@ -135,6 +156,95 @@ class RecoveredDatabase:
             marks = ",".join("?" * len(columns))
             self._statements[key] = f"INSERT INTO {table}({','.join(columns)}) VALUES({marks})"
         return self._statements[key]
+
+    def copier(self, layout: Layout) -> Callable[[int, int, int], bool] | None:
+        """How SQLite's own reader copies a whole leaf of one table (first rowid, last
+        rowid, count: True when it did), or None when it may not (`SqliteSource.plan`)."""
+        if self._source is None:
+            return None
+        plan = self._source.plan(layout, self._columns(layout.name))
+        if plan is None:
+            return None
+        source = self._source
+
+        def copy(first: int, last: int, count: int) -> bool:
+            bounds = (first, last, count)
+            return source.probe(plan, bounds) and self.copy_rows(plan, bounds)
+
+        return copy
+
+    def copy_rows(self, plan: CopyPlan, bounds: tuple[int, int, int]) -> bool:
+        """Copy one leaf's rows (first..last rowid, `count` of them) that the probe read.
+
+        Kept only when SQLite inserted exactly those rows; undone when a row is refused
+        (the caller then reads the leaf row by row).
+
+        Raises:
+            SourceUnreadable: SQLite met damage all the same: this transaction is lost.
+        """
+        self.conn.execute("SAVEPOINT copy")
+        try:
+            done = self.conn.execute(plan.copy, bounds).rowcount
+        except sqlite3.IntegrityError:  # a row refused (the statement's rows are undone)
+            done = -1
+        except sqlite3.DatabaseError as error:
+            if disk_error(error) is not None:
+                raise
+            raise SourceUnreadable(f"SQLite could not read table {plan.table}: {error}") from None
+        if done != bounds[2]:
+            self.conn.execute("ROLLBACK TO copy")
+        self.conn.execute("RELEASE copy")
+        if done == bounds[2]:
+            self.copied[plan.table] = self.copied.get(plan.table, 0) + done
+        return done == bounds[2]
+
+    def mend_text(self, layout: Layout) -> int:
+        """Make the text SQLite's reader copied valid UTF-8, as the row reader's is; return
+        how many values were mended.
+
+        A bit flipped in a text value leaves bytes that are not UTF-8: SQLite copies them
+        as they are, and the bot (Python's sqlite3) could then never read that row. Each
+        such byte becomes U+FFFD, the replacement character, as when a row is decoded here.
+        Only the texts holding a byte over 0x7F are looked at (found by SQLite itself).
+        """
+        if not self.copied.get(layout.name):
+            return 0
+        key = _alias_name(layout) or rowid_column(layout)
+        columns = [c for c, ok in zip(layout.stored, layout.insertable, strict=False) if ok]
+        if key is None or not columns:
+            return 0
+        table = quote_identifier(layout.name)
+        quoted = [quote_identifier(c) for c in columns]
+        values = ",".join(f"CASE WHEN typeof({q})='text' THEN {q} END" for q in quoted)
+        wider = " OR ".join(f"(typeof({q})='text' AND {q} GLOB :wide)" for q in quoted)
+        query = f"SELECT {quote_identifier(key)},{values} FROM main.{table} WHERE {wider}"
+        mended: list[tuple[str, str, int]] = []
+        self.conn.text_factory = bytes
+        try:
+            for rowid, *texts in self.conn.execute(query, {"wide": "*[^\x01-\x7f]*"}):
+                for column, text in zip(quoted, texts, strict=True):
+                    if text is None:
+                        continue
+                    try:
+                        text.decode("utf-8")
+                    except UnicodeDecodeError:
+                        mended.append((column, text.decode("utf-8", "replace"), rowid))
+        finally:
+            self.conn.text_factory = str
+        for column, text, rowid in mended:
+            self.conn.execute(
+                f"UPDATE main.{table} SET {column} = ? WHERE {quote_identifier(key)} = ?",
+                (text, rowid),
+            )
+        return len(mended)
+
+    def _columns(self, table: str) -> list[tuple[str, int]]:
+        """The new table's columns (name, hidden), as SQLite made them; [] when not made."""
+        try:
+            info = self.conn.execute(f"PRAGMA main.table_xinfo({quote_identifier(table)})")
+            return [(str(r[1]).lower(), int(r[6])) for r in info]
+        except sqlite3.DatabaseError:
+            return []
 
     def lose(self, lost: Lost) -> None:
         """Keep a row that has no table to go to."""
@@ -254,8 +364,12 @@ class RecoveredDatabase:
         self.conn.execute(f"PRAGMA user_version={int(user_version)}")
         self.conn.execute(f"PRAGMA application_id={int(application_id)}")
         self.conn.execute("COMMIT")
+        if self._source is not None:  # (the guard refuses DETACH: no untrusted SQL is left)
+            self.conn.set_authorizer(None)
+            self.conn.execute(f"DETACH {ALIAS}")
+            self._source.close()
         if wal:  # the live database was in WAL mode: so is its replacement
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA main.journal_mode=WAL")
         self.conn.close()
         with self.path.open("rb+") as handle:
             os.fsync(handle.fileno())
@@ -296,6 +410,8 @@ class RecoveredDatabase:
     def abort(self) -> None:
         """Close and delete the unfinished file."""
         self.conn.close()
+        if self._source is not None:
+            self._source.close()
         self.path.unlink(missing_ok=True)
 
 
@@ -328,3 +444,10 @@ def rowid_column(layout: Layout) -> str | None:
 def _keeps_rowid(layout: Layout) -> bool:
     """Tell whether inserts name the rowid apart from the columns."""
     return layout.alias is None and not layout.without_rowid and rowid_column(layout) is not None
+
+
+def _alias_name(layout: Layout) -> str | None:
+    """The name of a table's INTEGER PRIMARY KEY column (its rowid), if it has one."""
+    if layout.alias is None or layout.alias >= len(layout.stored):
+        return None
+    return layout.stored[layout.alias]
