@@ -545,3 +545,79 @@ def test_a_backup_that_cannot_be_read_is_a_note_not_a_failure(damaged, template)
     assert any("no verified backup could be read" in note for note in result.notes)
     assert result.counts["members"].from_backup == 0
     assert result.integrity == "ok"
+
+
+# --- a WITHOUT ROWID table (the bot's reminders): one bad field of one leaf costs no row ---
+
+
+@pytest.fixture(scope="module")
+def without_rowid_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list]:
+    """3,000 reminders in a WITHOUT ROWID table (many leaves) beside a rowid table."""
+    path = tmp_path_factory.mktemp("without-rowid") / "template.db"
+    rng = random.Random(3)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "CREATE TABLE reminders (user_id INTEGER NOT NULL, kind TEXT NOT NULL, "
+            "remind_at TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, "
+            "created_at TEXT NOT NULL, PRIMARY KEY (user_id, kind)) WITHOUT ROWID"
+        )
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)")
+        conn.executemany(
+            "INSERT INTO reminders VALUES (?, ?, ?, ?, ?)",
+            [
+                (u, k, f"{rng.randrange(24):02d}:00", rng.randrange(2), "2026-11-01 08:00")
+                for u in range(1, 1001)
+                for k in ("checkin", "journal", "meditate")
+            ],
+        )
+        conn.executemany("INSERT INTO events VALUES (?, ?)", [(i, f"e{i}") for i in range(500)])
+    with closing(sqlite3.connect(path)) as conn:
+        rows = table_rows(conn)
+        pages = conn.execute("SELECT name, pageno, pagetype, ncell, path FROM dbstat").fetchall()
+    return path, rows, pages
+
+
+INDEX_HEADER_FIELDS = {
+    **{k: v for k, v in HEADER_FIELDS.items() if not k.startswith("kind")},
+    "kind 0x00": (0, lambda old: b"\x00"),
+    "kind of an interior index page": (0, lambda old: b"\x02"),
+    "kind of a table leaf": (0, lambda old: b"\x0d"),
+}
+
+
+@pytest.mark.parametrize("field", list(INDEX_HEADER_FIELDS))
+def test_one_bad_header_field_of_a_without_rowid_leaf_costs_no_row(
+    tmp_path, settings_for, without_rowid_template, field
+):
+    template, original, pages = without_rowid_template
+    db = tmp_path / "pmo_recovery.db"
+    shutil.copyfile(template, db)
+    page, _ = leaf_of(pages, "reminders")
+    at, change = INDEX_HEADER_FIELDS[field]
+    patch(db, page, at, change(read(db, page, at, FIELD_SIZES[at])))
+    result = repair(settings_for(db))
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        assert table_rows(conn) == original
+    assert result.lost_and_found == 0 and result.integrity == "ok"
+
+
+@pytest.mark.parametrize("where", ["into its cell", "past the page", "onto another cell"])
+def test_one_bad_cell_pointer_of_a_without_rowid_leaf_costs_no_row(
+    tmp_path, settings_for, without_rowid_template, where
+):
+    template, original, pages = without_rowid_template
+    db = tmp_path / "pmo_recovery.db"
+    shutil.copyfile(template, db)
+    page, _ = leaf_of(pages, "reminders")
+    pointers = cell_pointers(db, page)
+    bad = {
+        "into its cell": pointers[5] + 3,
+        "past the page": 0xFFF0,
+        "onto another cell": pointers[6],
+    }[where]
+    patch(db, page, 8 + 2 * 5, bad.to_bytes(2, "big"))
+    result = repair(settings_for(db))
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        assert table_rows(conn) == original
+    assert result.lost_and_found == 0 and result.integrity == "ok"
+    assert any("read cell by cell" in note for note in result.notes), result.notes

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from src.services.salvage.cells import CellSearch
+from src.services.salvage.cells import CellSearch, IndexCellSearch
 from src.services.salvage.fileformat import (
     INDEX_INTERIOR,
     INDEX_LEAF,
@@ -48,6 +48,7 @@ class TreeReader:
         self.unexpected = Unexpected()
         self.found_by_cells = 0  # rows read from leaves whose header or pointers are damaged
         self.cells = CellSearch(pages.usable, self._table_cell)
+        self.index_cells = IndexCellSearch(pages.usable, self._index_cell)
         # copies a plain leaf's rows with SQLite's own reader (first rowid, last rowid,
         # how many): True when it did; set by the caller for one table's walk at a time
         self.copy: Callable[[int, int, int], bool] | None = None
@@ -350,13 +351,24 @@ class TreeReader:
         return records
 
     def index_rows(self, layout: Layout) -> Iterator[Row]:
-        """Yield the records of a WITHOUT ROWID table's tree (interior cells hold rows too)."""
+        """Yield the records of a WITHOUT ROWID table's tree (interior cells hold rows too).
+
+        A page whose header cannot be right is read cell by cell as a leaf (the pages it
+        led to, if it was an interior page, are then placed as unlinked); a leaf whose
+        pointers lead to cells that do not decode, or whose cells leave bytes unaccounted
+        for, has its content area searched for the rows no pointer reaches.
+        """
         stack = [layout.root]
         while stack:
             number = stack.pop()
             try:
-                page = self._take(number, (INDEX_INTERIOR, INDEX_LEAF))
-                records = list(self.index_leaf(page, layout.name))
+                page = self._claim(number, (INDEX_INTERIOR, INDEX_LEAF))
+                if page is None:
+                    by_cells = self._index_leaf_by_cells(number, layout)
+                    layout.missing.append((None, None))  # what it led to is placed unlinked
+                    yield from ((None, values) for values in by_cells)
+                    continue
+                records = self._index_page(page, layout)
             except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
                 self._unreadable(number, layout, (None, None), error)
                 continue
@@ -364,6 +376,62 @@ class TreeReader:
                 stack.append(page.right)
                 stack.extend(int.from_bytes(page.data[o : o + 4], "big") for o in page.cells)
             yield from records
+
+    def _index_page(self, page: BtreePage, layout: Layout) -> list[Row]:
+        """The records of a page of a WITHOUT ROWID table's tree; on a leaf whose cells do
+        not all decode (or two pointers lead to one), or do not fill its content area,
+        those the search of its content area finds too."""
+        if page.interior:
+            return list(self.index_leaf(page, layout.name))
+        records: list[list[Any]] = []
+        spans: list[tuple[int, int]] = []
+        failed: list[Lost] = []
+        for offset in page.cells:
+            if any(a == offset for a, _ in spans):
+                reason = "two cell pointers lead to one cell"
+                failed.append(Lost(page.number, layout.name, None, reason, []))
+                continue
+            try:
+                values, end = self._index_cell(page.data, offset)
+            except Damaged as error:
+                failed.append(Lost(page.number, layout.name, None, str(error), []))
+                continue
+            records.append(values)
+            spans.append((offset, end))
+        if not failed and accounted(page, self.pages.usable):
+            return [(None, values) for values in records]
+        start = 100 if page.number == 1 else 0
+        floor = start + 8 + 2 * len(page.cells)
+        found = self.index_cells.scan(page.data, page.number, layout, records, spans, floor)
+        self.found_by_cells += len(found)
+        self.lost += failed[len(found) :]  # a pointer that led nowhere is no lost row
+        return [(None, values) for values in records + found]
+
+    def _index_leaf_by_cells(self, number: int, layout: Layout) -> list[list[Any]]:
+        """Read a page of a WITHOUT ROWID table's tree whose header cannot be right as a
+        leaf: the records its pointers and content area still hold.
+
+        Raises:
+            Damaged: no record was found (it was taken already, unreadable, or no leaf).
+        """
+        data = None if number in self.visited else self.pages.page(number)
+        if data is None:
+            raise Damaged(f"page {number} is not a readable page of this tree")
+        self.visited.add(number)
+        try:
+            records = self.index_cells.by_pointers(data, number, layout)
+        except Damaged:
+            self.visited.discard(number)  # perhaps no leaf: free for the orphan scan
+            raise
+        self.found_by_cells += len(records)
+        return records
+
+    def _index_cell(self, data: bytes, offset: int) -> tuple[list[Any], int]:
+        """Decode the index leaf cell at `offset`: its record and where the cell ends."""
+        size, pos = varint(data, offset)
+        values = decode_record(self._payload(data, pos, size, index=True), self.encoding)
+        local = local_size(size, self.pages.usable, True)
+        return values, pos + local + (4 if local < size else 0)
 
     def index_leaf(self, page: BtreePage, table: str | None = None) -> Iterator[Row]:
         """Yield the records of an index page's cells (interior cells hold records too)."""

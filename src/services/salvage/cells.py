@@ -14,6 +14,7 @@ from src.services.salvage.fileformat import Damaged
 from src.services.salvage.layouts import Bound, Layout, TableRow, fits
 
 TableCell = Callable[[bytes, int], tuple[int, list[Any], int]]  # (rowid, values, end)
+IndexCell = Callable[[bytes, int], tuple[list[Any], int]]  # (values, end)
 
 
 class CellSearch:
@@ -140,17 +141,109 @@ class CellSearch:
         return (rowid, values), (offset, end)
 
     def _free_blocks(self, data: bytes, number: int, floor: int) -> list[tuple[int, int]]:
-        """The page's free blocks (deleted cells live there), as far as the chain is sane."""
+        return free_blocks(data, number, floor, self.usable)
+
+
+class IndexCellSearch:
+    """Finds the records of one index leaf (a WITHOUT ROWID table's rows) that no sound
+    header or pointer leads to: whole rows only (as many values as the table has columns,
+    fitting their kinds), each once."""
+
+    def __init__(self, usable: int, index_cell: IndexCell) -> None:
+        self.usable = usable
+        self._index_cell = index_cell
+
+    def by_pointers(self, data: bytes, number: int, layout: Layout) -> list[list[Any]]:
+        """Read page `number`, whose header cannot be right, as an index leaf: the cell
+        pointers that lead to records that fit the table, then a search of the content
+        area.
+
+        Raises:
+            Damaged: no record was found (perhaps no leaf at all).
+        """
         start = 100 if number == 1 else 0
-        blocks: list[tuple[int, int]] = []
-        block = int.from_bytes(data[start + 1 : start + 3], "big")
-        while block and floor <= block < self.usable - 3 and len(blocks) < 1000:
-            size = int.from_bytes(data[block + 2 : block + 4], "big")
-            if size < 4 or block + size > self.usable:
+        records: list[list[Any]] = []
+        spans: list[tuple[int, int]] = []
+        at = start + 8
+        while at + 2 <= min([self.usable, *(a for a, _ in spans)]):
+            offset = int.from_bytes(data[at : at + 2], "big")
+            cell = self._fitting(data, offset, layout, records, spans, at + 2)
+            if cell is None:
                 break
-            blocks.append((block, block + size))
-            following = int.from_bytes(data[block : block + 2], "big")
-            if following and following < block + size:
-                break
-            block = following
-        return blocks
+            records.append(cell[0])
+            spans.append(cell[1])
+            at += 2
+        if not records:  # bytes that are no leaf hardly ever lead to whole rows
+            raise Damaged(f"page {number}: its header is damaged and no cell could be found")
+        return records + self.scan(data, number, layout, records, spans, at)
+
+    def scan(
+        self,
+        data: bytes,
+        number: int,
+        layout: Layout,
+        records: list[list[Any]],
+        spans: list[tuple[int, int]],
+        floor: int,
+    ) -> list[list[Any]]:
+        """Search the content area, outside the cells found (`spans`, which grows) and the
+        free blocks, for records that fit the table and were not found yet."""
+        skip = sorted([*spans, *free_blocks(data, number, floor, self.usable)])
+        found: list[list[Any]] = []
+        offset = floor
+        while offset < self.usable - 3:
+            inside = next((b for a, b in skip if a <= offset < b), None)
+            if inside is not None:
+                offset = inside
+                continue
+            cell = self._fitting(data, offset, layout, records + found, spans, floor)
+            if cell is None:
+                offset += 1
+                continue
+            found.append(cell[0])
+            spans.append(cell[1])
+            skip.append(cell[1])
+            offset = cell[1][1]
+        return found
+
+    def _fitting(
+        self,
+        data: bytes,
+        offset: int,
+        layout: Layout,
+        records: list[list[Any]],
+        spans: list[tuple[int, int]],
+        floor: int,
+    ) -> tuple[list[Any], tuple[int, int]] | None:
+        """The record at `offset` if it decodes, lies past `floor` and clear of the cells
+        found, has one value per column of the table, fits their kinds and is new."""
+        if not floor <= offset < self.usable - 3:
+            return None
+        try:
+            values, end = self._index_cell(data, offset)
+        except Damaged:
+            return None
+        if end > self.usable or any(a < end and offset < b for a, b in spans):
+            return None
+        if len(values) != len(layout.stored) or fits(values, layout) < 0.75:
+            return None
+        if values in records:
+            return None
+        return values, (offset, end)
+
+
+def free_blocks(data: bytes, number: int, floor: int, usable: int) -> list[tuple[int, int]]:
+    """A page's free blocks (deleted cells live there), as far as the chain is sane."""
+    start = 100 if number == 1 else 0
+    blocks: list[tuple[int, int]] = []
+    block = int.from_bytes(data[start + 1 : start + 3], "big")
+    while block and floor <= block < usable - 3 and len(blocks) < 1000:
+        size = int.from_bytes(data[block + 2 : block + 4], "big")
+        if size < 4 or block + size > usable:
+            break
+        blocks.append((block, block + size))
+        following = int.from_bytes(data[block : block + 2], "big")
+        if following and following < block + size:
+            break
+        block = following
+    return blocks
