@@ -621,3 +621,33 @@ def test_one_bad_cell_pointer_of_a_without_rowid_leaf_costs_no_row(
         assert table_rows(conn) == original
     assert result.lost_and_found == 0 and result.integrity == "ok"
     assert any("read cell by cell" in note for note in result.notes), result.notes
+
+
+def test_a_lost_leaf_of_a_without_rowid_table_is_filled_from_the_backup_by_key(
+    tmp_path, settings_for, without_rowid_template
+):
+    template, original, pages = without_rowid_template
+    db = tmp_path / "pmo_recovery.db"
+    shutil.copyfile(template, db)
+    settings = settings_for(db)
+    create_backup(settings, "manual", trigger="test")
+    page, cells = leaf_of(pages, "reminders")  # a leaf in the middle: users 1 and 1000 not on it
+    with closing(sqlite3.connect(db)) as conn, conn:
+        # since the backup: a row changed on a page that survives, one deleted far from it
+        conn.execute("UPDATE reminders SET remind_at = 'changed' WHERE user_id = 1")
+        conn.execute("DELETE FROM reminders WHERE user_id = 1000")
+    overwrite(db, {page}, seed=9)
+
+    result = repair(settings)
+
+    with closing(sqlite3.connect(result.recovered)) as conn:
+        rows = table_rows(conn)["reminders"]
+    expected = [
+        (u, k, "changed" if u == 1 else t, e, c)
+        for (u, k, t, e, c) in original["reminders"]
+        if u != 1000
+    ]
+    assert rows == expected
+    assert result.counts["reminders"].from_backup == cells
+    assert any(f"{cells} rows of reminders taken from backup" in n for n in result.notes)
+    assert result.lost_and_found == 0 and result.integrity == "ok"

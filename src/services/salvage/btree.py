@@ -35,6 +35,8 @@ from src.services.salvage.page_size import accounted
 from src.services.salvage.sqlite_copy import SourceUnreadable
 from src.services.salvage.unexpected import Unexpected
 
+KeyRange = tuple[list[Any] | None, list[Any] | None]  # a WITHOUT ROWID key range (exclusive)
+
 
 class TreeReader:
     """Walks b-trees of one file, remembering which pages it used and what it lost."""
@@ -358,9 +360,9 @@ class TreeReader:
         pointers lead to cells that do not decode, or whose cells leave bytes unaccounted
         for, has its content area searched for the rows no pointer reaches.
         """
-        stack = [layout.root]
+        stack: list[tuple[int, KeyRange | None]] = [(layout.root, (None, None))]
         while stack:
-            number = stack.pop()
+            number, keys = stack.pop()
             try:
                 page = self._claim(number, (INDEX_INTERIOR, INDEX_LEAF))
                 if page is None:
@@ -371,11 +373,29 @@ class TreeReader:
                 records = self._index_page(page, layout)
             except Exception as error:  # noqa: BLE001 - a page's bytes never end the repair
                 self._unreadable(number, layout, (None, None), error)
+                if keys is not None and keys != (None, None):  # a range the backup can fill
+                    layout.missing_keys.append(keys)
                 continue
             if page.interior:
-                stack.append(page.right)
-                stack.extend(int.from_bytes(page.data[o : o + 4], "big") for o in page.cells)
+                stack += self._index_children(page, layout, keys, records)
             yield from records
+
+    def _index_children(
+        self, page: BtreePage, layout: Layout, keys: KeyRange | None, records: list[Row]
+    ) -> list[tuple[int, KeyRange | None]]:
+        """An interior page's children (right-most first), each with the key range it
+        holds: between the keys of the cells beside its pointer (both exclusive). None
+        where a cell beside it did not decode (no range is known there)."""
+        children = [int.from_bytes(page.data[o : o + 4], "big") for o in page.cells]
+        if keys is None or len(records) != len(children) or not layout.keys:
+            return [(page.right, None), *[(child, None) for child in reversed(children)]]
+        bounds: list[list[Any] | None] = [
+            keys[0],
+            *[values[: layout.keys] for _, values in records],
+            keys[1],
+        ]
+        ranges = [(child, (bounds[i], bounds[i + 1])) for i, child in enumerate(children)]
+        return [(page.right, (bounds[-2], bounds[-1])), *reversed(ranges)]
 
     def _index_page(self, page: BtreePage, layout: Layout) -> list[Row]:
         """The records of a page of a WITHOUT ROWID table's tree; on a leaf whose cells do

@@ -46,6 +46,12 @@ class Layout:
     alias: int | None  # record position of the INTEGER PRIMARY KEY (stored as NULL)
     shadow: bool = False
     missing: list[tuple[Bound, Bound]] = field(default_factory=list)  # unread rowid ranges
+    # a WITHOUT ROWID table: its primary key, the first `keys` stored columns (in the tree's
+    # order unless one of them is DESC), and the key ranges (low, high: both exclusive,
+    # None: no bound) of the pages of its tree that could not be read
+    keys: int = 0
+    keys_descending: bool = False
+    missing_keys: list[tuple[list[Any] | None, list[Any] | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -152,13 +158,17 @@ def _layout(conn: sqlite3.Connection, row: SchemaRow, table: str, shadow: bool) 
             "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
         ).fetchone()[0]
     )
+    keys, descending = 0, False
     if without_rowid:
         pk_index = next(
             r[1] for r in conn.execute(f"PRAGMA main.index_list({name})") if r[3] == "pk"
         )
-        order = [
-            r[1] for r in conn.execute(f"PRAGMA main.index_xinfo({quote_identifier(pk_index)})")
-        ]
+        # seqno, cid, name, desc, collation, key
+        xinfo = conn.execute(f"PRAGMA main.index_xinfo({quote_identifier(pk_index)})")
+        entries = xinfo.fetchall()
+        order = [r[1] for r in entries]
+        keys = sum(1 for r in entries if r[5])
+        descending = any(r[3] for r in entries if r[5])
     else:
         order = [cid for cid, (_c, _d, hidden) in columns.items() if hidden != 2]
     stored = [columns[cid] for cid in order]
@@ -178,6 +188,8 @@ def _layout(conn: sqlite3.Connection, row: SchemaRow, table: str, shadow: bool) 
         insertable=[h == 0 for _c, _d, h in stored],
         alias=alias,
         shadow=shadow,
+        keys=keys,
+        keys_descending=descending,
     )
 
 

@@ -5,7 +5,9 @@ Where a table's tree lost a page, its parent still gives the rowid range the pag
 (the file's own rows and the unlinked pages placed come first) are taken from the newest
 verified backup's database, for tables whose columns there are the same. They are as they
 were at that backup: later changes to them are not in it, and rows deleted since it from
-those ranges come back. A tree lost whole (no parent gives a range) takes nothing.
+those ranges come back. A tree lost whole (no parent gives a range) takes nothing. A
+WITHOUT ROWID table's lost pages are known by the keys of the cells beside their pointer
+in the parent page (`Layout.missing_keys`): the rows between them, by key, are taken alike.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
 from src.services.salvage.backup_hint import Backup
-from src.services.salvage.layouts import Bound, Layout, TableRow
+from src.services.salvage.layouts import Bound, Layout, Row, TableRow
 from src.services.salvage.result import TableCount
 from src.services.salvage.writer import BATCH, RecoveredDatabase, rowid_column
 
@@ -134,17 +136,19 @@ def take_from_backup(
     return taken
 
 
-def _bounded(layout: Layout) -> list[_Range]:
+def _bounded(layout: Layout) -> list[Any]:
     """The lost ranges a parent page gave (at least one bound): a whole tree lost tells
     no range, and taking every row the backup has would bring deleted ones back."""
+    if layout.without_rowid:
+        return [r for r in layout.missing_keys if r != (None, None)]
     return [r for r in layout.missing if r != (None, None)]
 
 
 def _unusable(source: sqlite3.Connection, target: sqlite3.Connection, layout: Layout) -> str | None:
     """Why the backup's table cannot give rows to the recovered one (None: it can)."""
-    if layout.without_rowid:
-        return "a WITHOUT ROWID table: its lost pages tell no key range to take"
-    if layout.alias is None and rowid_column(layout) is None:
+    if layout.without_rowid and (not layout.keys or layout.keys_descending):
+        return "a WITHOUT ROWID table whose key is kept in descending order"
+    if not layout.without_rowid and layout.alias is None and rowid_column(layout) is None:
         return "its columns hide the rowid"
     theirs = _columns(source, layout.name)
     if not theirs:
@@ -170,6 +174,8 @@ def _take(
     source: sqlite3.Connection, target: RecoveredDatabase, layout: Layout, origin: str
 ) -> int:
     """Insert the backup's rows of the table's lost ranges whose rowid the target lacks."""
+    if layout.without_rowid:
+        return _take_keyed(source, target, layout, origin)
     table = quote_identifier(layout.name)
     rowid = (
         quote_identifier(layout.stored[layout.alias])
@@ -187,6 +193,34 @@ def _take(
         for batch in _batches(source.execute(sql, bounds)):
             held = _held(target.conn, table, rowid, [r for r, _ in batch])
             fresh = [row for row in batch if row[0] not in held]
+            done += target.insert(layout, fresh, origin=origin)
+    return done
+
+
+def _take_keyed(
+    source: sqlite3.Connection, target: RecoveredDatabase, layout: Layout, origin: str
+) -> int:
+    """Insert the backup's rows of a WITHOUT ROWID table's lost key ranges whose key the
+    target lacks (keys compared as SQLite orders the table: row values, each column's
+    collation)."""
+    table = quote_identifier(layout.name)
+    keys = [quote_identifier(c) for c in layout.stored[: layout.keys]]
+    key = f"({','.join(keys)})"
+    marks = f"({','.join('?' * len(keys))})"
+    columns = ", ".join(quote_identifier(c) for c in layout.stored)
+    held_sql = f"SELECT 1 FROM {table} WHERE {' AND '.join(f'{k} = ?' for k in keys)}"
+    done = 0
+    for low, high in _bounded(layout):
+        where = [f"{key} > {marks}"] * (low is not None) + [f"{key} < {marks}"] * (high is not None)
+        bounds = [*(low or []), *(high or [])]
+        sql = f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}"
+        cursor = source.execute(sql, bounds)
+        while batch := cursor.fetchmany(BATCH):
+            fresh: list[Row] = [
+                (None, list(row))
+                for row in batch
+                if target.conn.execute(held_sql, row[: layout.keys]).fetchone() is None
+            ]
             done += target.insert(layout, fresh, origin=origin)
     return done
 
