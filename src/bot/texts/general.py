@@ -69,4 +69,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": " [… {count} karakter dipotong …] ",
         "en": " [… {count} characters cut …] ",
     },
+    # the command list Telegram shows
+    "command_start": {"id": "mulai", "en": "begin"},
+    "command_help": {"id": "apa yang bisa dilakukan bot", "en": "what the bot can do"},
+    "command_backup": {"id": "cadangan dan pemulihan", "en": "backups and restore"},
+    "command_status": {
+        "id": "keadaan cadangan dan penjadwal",
+        "en": "the state of backups and the scheduler",
+    },
+    "command_backups": {"id": "daftar cadangan per jenis", "en": "the backups, by type"},
+    "command_last": {"id": "cadangan terbaru", "en": "the newest backup"},
+    "command_logs": {"id": "akhir log kesalahan", "en": "the end of the error log"},
 }  # fmt: skip
