@@ -395,7 +395,7 @@ def test_cancel_drops_the_restore_confirmation(telegram, bot, bot_settings):
     create_backup(bot_settings(), "manual", trigger="test")
     plan = _restore_screen(telegram)
     press(telegram, plan, "Cancel")
-    telegram.now_shows(plan, "Backup Management")
+    telegram.now_shows(plan, "Restore \u203a Manual \u203a 1/1")  # the page it was chosen on
     assert bot.bot_data["restore_confirmations"] == {}
     assert "no longer valid" in press(telegram, plan, "Confirm restore")["text"]
 

@@ -333,7 +333,7 @@ def backup_details(
     lines = [
         f"<i>{escape(crumbs)}</i>",
         f"{TYPE_ICONS.get(item.backup_type, '📦')} <b>{escape(item.name)}</b>",
-        t("details_type", kind=escape(kind)),
+        t("details_type", kind=escape(kind_word(item.backup_type, menu.lang))),
         t("details_created", at=escape(when(item.created_at))),
         t("details_size", size=escape(size(item.size_bytes))),
         t("details_state", state=state),
@@ -366,7 +366,8 @@ def restore_plan(
     lines = []
     if where is not None:
         kind, page = where
-        crumbs = breadcrumbs(t("crumb_restore"), kind_name(kind, menu.lang), f"{page + 1}")
+        kind_words, number = kind_name(kind, menu.lang), t("crumb_page", number=page + 1)
+        crumbs = breadcrumbs(t("crumb_restore"), kind_words, number)
         lines.append(f"<i>{escape(crumbs)}</i>")
     lines += [
         t("plan_title"),
