@@ -79,3 +79,26 @@ def test_the_command_list_is_published_in_indonesian_too(telegram, bot):
     assert telegram.commands["default@id"] == telegram.commands["default"]
     assert telegram.command_descriptions["default@id"]["help"] == "apa yang bisa dilakukan bot"
     assert telegram.command_descriptions["default"]["help"] == "what the bot can do"
+
+
+def test_an_alarm_is_titled_in_the_language_the_admin_was_last_seen_with(telegram, bot_settings):
+    import threading
+
+    from tests.bot_harness import BotRunner
+
+    settings = bot_settings(BOT_RUN_SCHEDULER="true")
+    admin_reach.remember_language(settings, ADMIN, "id")  # an update before a restart
+    runner = BotRunner(settings).start()
+    try:
+        sender = threading.Thread(
+            target=runner.bot_data["scheduler"].notifier.notify,
+            args=("drill_failed", "the <check> & more"),
+        )
+        sender.start()
+        sender.join()
+        alarm = telegram.last_message(ADMIN, "Uji pemulihan gagal")
+        assert alarm["text"] == "❌ Uji pemulihan gagal\nthe <check> & more"  # its words: English
+        english = telegram.last_message(SECOND_ADMIN, "Restore drill failed")  # never seen
+        assert english["text"] == "❌ Restore drill failed\nthe <check> & more"
+    finally:
+        runner.stop()
