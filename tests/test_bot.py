@@ -426,6 +426,8 @@ def test_failures_in_the_menu_are_shown_with_their_reason(telegram, bot, bot_set
     press(telegram, telegram.now_shows(menu, "Restore \u203a Manual \u203a 1/1"), "MB")
     failed = telegram.now_shows(menu, "Validation failed")
     assert "Confirm" not in str(failed.get("reply_markup"))
+    press(telegram, failed, "Back")  # to the page the backup was chosen on
+    telegram.now_shows(menu, "Restore \u203a Manual \u203a 1/1")
 
     corrupt(sample_db)
     menu = open_menu(telegram)

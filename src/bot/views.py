@@ -239,12 +239,17 @@ def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMa
     return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup([menu.nav()])
 
 
-def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarkup]:
-    """`what` failed (words in the menu's language), and why (the service's words)."""
+def failure(
+    menu: Menu, what: str, error: str, back: tuple[str, str] = ("menu", "")
+) -> tuple[str, InlineKeyboardMarkup]:
+    """`what` failed (words in the menu's language), and why (the service's words).
+
+    back: the action (and argument) of its Back button: the main menu unless told.
+    """
     title = menu.say("failed", what=escape(what)) + "\n"
     reason = middle_cut(error, MESSAGE_LIMIT - visible_length(title) - 10, menu.lang)
     text = title + escape(reason)
-    return fit(text, menu.lang), InlineKeyboardMarkup([menu.nav()])
+    return fit(text, menu.lang), InlineKeyboardMarkup([menu.nav(*back)])
 
 
 def type_picker(

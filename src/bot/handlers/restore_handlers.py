@@ -96,8 +96,9 @@ async def _offer(
     and where Cancel leads back to (`where`: a restore list's type and page)."""
     try:
         plan = await jobs.in_pool(context, check)
-    except BackupError as error:
-        return views.failure(menu, what, str(error))
+    except BackupError as error:  # Back leads to the restore list's page it was chosen on
+        back = ("rlist", f"{where[0]}:{where[1]}") if where else ("menu", "")
+        return views.failure(menu, what, str(error), back)
     token = secrets.token_urlsafe(9)
     context.bot_data.setdefault("restore_confirmations", {})[token] = {
         "user": user_id,
