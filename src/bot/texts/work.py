@@ -77,7 +77,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Nothing half-written is listed as a backup: make it again from /backup.",
     },
     "interrupted": {
-        "id": "⚠️ <b>Bot dimulai ulang saat {what}</b>\n"
+        "id": "⚠️ <b>Bot dimulai ulang di tengah {what}</b>\n"
         "Dimulai {since} oleh {by}; tidak selesai.\n{hint}",
         "en": "⚠️ <b>The bot restarted during {what}</b>\n"
         "Started {since} by {by}; it did not finish.\n{hint}",
