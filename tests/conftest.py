@@ -213,6 +213,9 @@ def telegram() -> Iterator[Any]:
     from tests.fake_telegram import FakeTelegram
 
     fake = FakeTelegram(TOKEN).start()
+    # the admins' apps are set to English: the bot tests read the menus' English words
+    # (tests/test_bot_languages.py reads them in Indonesian); other users stay Indonesian
+    fake.languages.update(dict.fromkeys(BOT_ADMINS, "en"))
     yield fake
     fake.stop()
 

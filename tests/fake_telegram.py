@@ -140,6 +140,8 @@ class FakeTelegram:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # (chat, id): message
         self.documents: list[dict[str, Any]] = []
         self.commands: dict[str, list[str]] = {}  # scope ("default", "chat:ID"): commands
+        # the same scopes, "@LANGUAGE" added when set for one language: command: description
+        self.command_descriptions: dict[str, dict[str, str]] = {}
         self.chat_actions: list[tuple[int, str]] = []
         self.languages: dict[int, str | None] = {}  # user: language_code (default "id")
         self.channels: set[int] = set()  # chats (negative ids) that are channels
@@ -487,7 +489,12 @@ class FakeTelegram:
         if scope["type"] not in ("default", "all_private_chats", "chat"):
             raise ApiError(400, "Bad Request: unsupported scope type")
         key = f"chat:{scope['chat_id']}" if scope["type"] == "chat" else scope["type"]
+        if params.get("language_code"):
+            key += f"@{params['language_code']}"
         self.commands[key] = [c["command"] for c in params["commands"]]
+        self.command_descriptions[key] = {
+            c["command"]: c["description"] for c in params["commands"]
+        }
         return True
 
     def commands_for(self, chat_id: int) -> list[str]:

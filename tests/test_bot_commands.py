@@ -21,7 +21,7 @@ def test_the_full_command_list_is_set_for_each_admin_only(telegram, bot):
 
 def test_status_backups_and_last_answer_admins(telegram, bot, bot_settings):
     telegram.send_text(ADMIN, "/last")
-    assert "Belum ada cadangan" in screen(telegram, "📭")["text"]
+    assert "No backups yet" in screen(telegram, "📭")["text"]
     create_backup(bot_settings(), "manual", "test")
     newest = create_backup(bot_settings(), "emergency", "test")
     telegram.send_text(ADMIN, "/last")

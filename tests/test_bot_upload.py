@@ -65,7 +65,7 @@ def test_files_from_strangers_other_files_damaged_and_too_large_ones_are_refused
 ):
     archive = create_backup(bot_settings(), "manual", trigger="test").path
     telegram.send_document(STRANGER, archive.name, archive.read_bytes())
-    assert "Only the bot's admins" in screen(telegram, "⛔", STRANGER)["text"]
+    assert "Hanya admin bot" in screen(telegram, "⛔", STRANGER)["text"]  # an Indonesian app
     telegram.send_document(ADMIN, "notes.txt", b"hello")
     screen(telegram, "send a backup archive (.zip")
     damaged = bytearray(archive.read_bytes())

@@ -20,6 +20,7 @@ from telegram.ext import ContextTypes
 
 from src.bot import delivery, views
 from src.bot.progress_edits import MenuProgress, reporting
+from src.bot.texts import FALLBACK, language, say
 from src.config.settings import Settings
 from src.errors import BackupError
 from src.services import admin_reach
@@ -70,7 +71,9 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -
         logger.info("refused %s: %s", what, busy)
         if query is not None:
             try:
-                await query.answer(views.middle_cut(f"⏳ {busy}", 200), show_alert=True)
+                lang = language(update.effective_user)
+                refusal = views.job_busy(busy.job, lang)
+                await query.answer(views.middle_cut(refusal, 200, lang), show_alert=True)
             except TelegramError as error:
                 logger.warning("could not say why %s was refused: %s", what, error)
         return None
@@ -78,6 +81,7 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE, what: str) -
 
 async def run(
     context: ContextTypes.DEFAULT_TYPE,
+    menu: views.Menu,
     job: Job,
     work: Callable[[], R],
     done: Callable[[R], Screen],
@@ -86,11 +90,12 @@ async def run(
 ) -> Screen:
     """Do a job's work in the pool; record its outcome (before it is shown) and return it.
 
-    shown: where the work's progress is shown meanwhile (the menu's "⏳" message).
+    menu: the menu it was asked from (its language says the failure); failed: what failed,
+    in that language. shown: where the work's progress is shown meanwhile (the menu's "⏳"
+    message).
     """
     settings: Settings = context.bot_data["settings"]
-    menu = views.Menu(context.bot_data["menu_generation"])
-    status, screen = "failed", views.failure(menu, failed, "an unexpected error; see the log")
+    status, screen = "failed", views.failure(menu, failed, menu.say("unexpected_error"))
     try:
         result = await in_pool(context, work if shown is None else reporting(shown, work))
         status, screen = "done", done(result)
@@ -131,15 +136,24 @@ async def show_outcome(
 
 
 async def tell_unseen(bot: Bot, settings: Settings, admins: list[int], run: str) -> None:
-    """After a restart: say which jobs it cut short, and show outcomes nobody saw."""
+    """After a restart: say which jobs it cut short, and show outcomes nobody saw.
+
+    Each admin is told in the language of their last update (English when it is not known);
+    an outcome is shown as it was recorded, in the language of the admin who asked.
+    """
+    languages = await asyncio.to_thread(admin_reach.languages, settings)
     for job in await asyncio.to_thread(Jobs(settings).unseen, run):
-        if job.status == "interrupted":
-            text = views.interrupted(job)
-            chats = admins
-        else:
-            text = f"📬 <b>From before the bot restarted</b>\n{job.outcome or escape(job.what)}"
-            chats = [job.chat_id] if job.chat_id is not None else admins
-        reached = [chat for chat in chats if await send(bot, settings, chat, views.fit(text))]
+        reached = []
+        chats = admins if job.status == "interrupted" or job.chat_id is None else [job.chat_id]
+        for chat in chats:
+            lang = languages.get(chat, FALLBACK)
+            if job.status == "interrupted":
+                text = views.interrupted(job, lang)
+            else:
+                outcome = job.outcome or escape(views.job_what(job.what, lang))
+                text = f"{say('from_before_restart', lang)}\n{outcome}"
+            if await send(bot, settings, chat, views.fit(text, lang)):
+                reached.append(chat)
         if reached:
             await asyncio.to_thread(Jobs(settings).acknowledge, job)
 

@@ -1,5 +1,8 @@
 """Scheduler alarms to every admin, sent from the scheduler's thread through the bot's loop.
 
+Each admin reads the title in the language of their last update to the bot (English when
+the bot has not seen them yet); the message under it is the scheduler's, in English.
+
 Each alarm is retried with backoff (Telegram's `retry_after` first) until it is delivered or
 expires; an admin who blocked the bot or never started it is recorded, so `status` says so.
 Until then it is kept in BACKUP_DIR (`pending_alarms`): a restarted bot sends again what the
@@ -21,6 +24,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from src.bot import delivery
+from src.bot.texts import FALLBACK, TEXTS, say
 from src.bot.views import middle_cut
 from src.config.settings import Settings
 from src.services import admin_reach
@@ -54,9 +58,9 @@ class TelegramNotifier:
         if not self.admins:
             logger.warning("no ADMIN_USER_IDS: nobody to tell about %s", event)
             return
-        # cut the plain text, then escape: a cut escaped text could end inside "&amp;"
-        text = f"<b>{escape(TITLES.get(event, event))}</b>\n{escape(middle_cut(message, 3800))}"
+        languages = self._languages()
         for admin in self.admins:
+            text = alarm_text(event, message, languages.get(admin, FALLBACK))
             alarm = PendingAlarm.new(admin, text, time.time())
             self.pending.add(alarm)  # kept first: a restart sends it if this process cannot
             self._schedule(alarm)
@@ -86,6 +90,13 @@ class TelegramNotifier:
             return
         future.add_done_callback(_log_failure(alarm.admin))
 
+    def _languages(self) -> dict[int, str]:
+        try:
+            return admin_reach.languages(self.settings)
+        except Exception:  # an alarm goes out whatever: in English then
+            logger.warning("the admins' languages could not be read", exc_info=True)
+            return {}
+
     async def deliver(self, alarm: PendingAlarm) -> bool:
         """Send one alarm to one admin, again and again until delivered or expired."""
         attempt = 0
@@ -112,6 +123,14 @@ class TelegramNotifier:
 
     async def _record(self, admin: int, state: str, detail: str) -> None:
         await asyncio.to_thread(admin_reach.record, self.settings, admin, state, detail)
+
+
+def alarm_text(event: str, message: str, lang: str) -> str:
+    """An alarm as one admin reads it: the title in `lang`, the scheduler's message under it."""
+    key = f"alarm_{event}"
+    title = say(key, lang) if key in TEXTS else TITLES.get(event, event)
+    # cut the plain text, then escape: a cut escaped text could end inside "&amp;"
+    return f"<b>{escape(title)}</b>\n{escape(middle_cut(message, 3800, lang))}"
 
 
 def _log_failure(admin: int) -> Callable[[Future[Any]], None]:

@@ -1,4 +1,9 @@
-"""What the bot shows: HTML texts (every dynamic value escaped) and inline keyboards."""
+"""What the bot shows: HTML texts (every dynamic value escaped) and inline keyboards.
+
+Every word comes from `src.bot.texts` in the language of the admin the screen is for
+(`Menu.lang`); what the service core's presentation layer words (the status text, off-site
+lines, schema changes, reasons of failures) stays as the CLI says it, in English.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from src.bot.texts import FALLBACK, TEXTS, say
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.presentation import offsite as offsite_words
 from src.presentation.marks import mark
@@ -31,10 +37,18 @@ TYPE_ICONS = {"daily": "📅", "weekly": "🗓️", "manual": "📦", "emergency
 
 
 class Menu:
-    """Builds callback_data: `bk<generation>|<action>|<argument>`, at most 64 bytes."""
+    """Builds callback_data: `bk<generation>|<action>|<argument>`, at most 64 bytes.
 
-    def __init__(self, generation: str) -> None:
+    lang: the language of the admin the screen is for ("id" or "en").
+    """
+
+    def __init__(self, generation: str, lang: str = FALLBACK) -> None:
         self.generation = generation
+        self.lang = lang
+
+    def say(self, key: str, **values: object) -> str:
+        """The text `key` in this menu's language."""
+        return say(key, self.lang, **values)
 
     def data(self, action: str, argument: str = "") -> str:
         value = f"bk{self.generation}|{action}|{argument}"
@@ -47,7 +61,10 @@ class Menu:
 
     def nav(self, back: str = "menu", argument: str = "") -> list[InlineKeyboardButton]:
         """The back and close buttons every screen has."""
-        return [self.button("⬅️ Back", back, argument), self.button("✖️ Close", "close")]
+        return [self.button(self.say("back"), back, argument), self.close()]
+
+    def close(self) -> InlineKeyboardButton:
+        return self.button(self.say("close"), "close")
 
 
 def parse(data: str) -> tuple[str, str, str] | None:
@@ -58,12 +75,26 @@ def parse(data: str) -> tuple[str, str, str] | None:
     return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
 
 
+def kind_name(kind: str, lang: str) -> str:
+    """A type of backup as a title ("Manual", "Darurat"); unknown types as they are."""
+    key = f"kind_{kind}"
+    return say(key, lang) if key in _KINDS else kind.capitalize()
+
+
+_KINDS = {f"kind_{kind}" for kind in (*ARCHIVE_TYPES, "pre-restore")}
+
+
+def kind_word(kind: str, lang: str) -> str:
+    """A type of backup inside a sentence ("a manual backup", "cadangan darurat")."""
+    return kind_name(kind, lang).lower()
+
+
 def backup_id(item: BackupInfo) -> str:
     """A short id for a backup, stable across restarts (callback_data cannot hold names)."""
     return hashlib.sha1(item.name.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
-CUT_MARK = "\n… (cut to fit one message)"
+CUT_MARK = say("cut_mark", FALLBACK)
 _HTML_TOKEN = re.compile(r"<[^<>]*>|&[#\w]+;|[^<&]+|[<&]")
 
 
@@ -72,7 +103,7 @@ def visible_length(text: str) -> int:
     return len(unescape(re.sub(r"<[^<>]*>", "", text)))
 
 
-def fit(text: str) -> str:
+def fit(text: str, lang: str = FALLBACK) -> str:
     """Keep an HTML message within Telegram's 4096 visible characters (cut, marked).
 
     The cut is measured on the text shown (not the escaped HTML), never falls inside a tag
@@ -80,7 +111,8 @@ def fit(text: str) -> str:
     """
     if visible_length(text) <= MESSAGE_LIMIT:
         return text
-    budget, used = MESSAGE_LIMIT - len(CUT_MARK), 0
+    cut_mark = say("cut_mark", lang)
+    budget, used = MESSAGE_LIMIT - len(cut_mark), 0
     kept: list[str] = []
     open_tags: list[str] = []
     for token in _HTML_TOKEN.findall(text):
@@ -98,86 +130,126 @@ def fit(text: str) -> str:
             break
         kept.append(token)
         used += width
-    return "".join(kept) + "".join(f"</{name}>" for name in reversed(open_tags)) + CUT_MARK
+    return "".join(kept) + "".join(f"</{name}>" for name in reversed(open_tags)) + cut_mark
 
 
-def fit_plain(text: str, limit: int = MESSAGE_LIMIT) -> str:
+def fit_plain(text: str, limit: int = MESSAGE_LIMIT, lang: str = FALLBACK) -> str:
     """Keep a plain text within `limit` characters (cut at the end, marked)."""
     if len(text) <= limit:
         return text
-    return text[: limit - len(CUT_MARK)] + CUT_MARK
+    cut_mark = say("cut_mark", lang)
+    return text[: limit - len(cut_mark)] + cut_mark
 
 
-def middle_cut(text: str, limit: int) -> str:
+def middle_cut(text: str, limit: int, lang: str = FALLBACK) -> str:
     """Shorten a plain text to `limit` characters, keeping its beginning and its end."""
     if len(text) <= limit:
         return text
-    keep = max(limit - len(f" [… {len(text)} characters cut …] "), 2)
+    keep = max(limit - len(say("characters_cut", lang, count=len(text))), 2)
     head, tail = keep - keep // 3, keep // 3
-    cut = len(text) - head - tail
-    return f"{text[:head]} [… {cut} characters cut …] {text[len(text) - tail :]}"
+    cut = say("characters_cut", lang, count=len(text) - head - tail)
+    return f"{text[:head]}{cut}{text[len(text) - tail :]}"
 
 
-def job_line(job: Job) -> str:
-    """The line every admin's menu shows while a job runs."""
-    return f"⏳ {escape(job.sentence())}"
+_BACKUP_JOB = re.compile(r"an? ([\w-]+) backup")
+_RESTORE_JOB = re.compile(r"a restore from (.+)")
 
 
-def interrupted(job: Job) -> str:
-    """Tell the admins about a job a restart cut short."""
-    if "restore" in job.what:
-        hint = (
-            "📊 Backup Status shows whether the database is sound; the safety copy made "
-            "before the restore is among the pre-restore backups."
-        )
-    else:
-        hint = "Nothing half-written is listed as a backup: make it again from /backup."
+def job_what(what: str, lang: str) -> str:
+    """A job's noun phrase ("a manual backup", recorded in English) in `lang`."""
+    if found := _BACKUP_JOB.fullmatch(what):
+        return say("job_backup", lang, kind=kind_word(found[1], lang))
+    if found := _RESTORE_JOB.fullmatch(what):
+        return say("job_restore", lang, name=found[1])
+    return what
+
+
+def job_starter(started_by: str, lang: str) -> str:
+    """Who started a job ("admin 1 (Ann)", "the scheduler", "the cli") in `lang`."""
+    if started_by == "the scheduler":
+        return say("job_by_scheduler", lang)
+    if started_by.startswith("the "):
+        return say("job_by_other", lang, name=started_by.removeprefix("the "))
+    return started_by
+
+
+def job_sentence(job: Job, lang: str) -> str:
+    """What runs, since when and who started it (the service's `Job.sentence`, in `lang`)."""
     since = datetime.fromisoformat(job.started_at).strftime("%Y-%m-%d %H:%M")
-    return (
-        f"⚠️ <b>The bot restarted during {escape(job.what)}</b>\n"
-        f"Started {since} by {escape(job.started_by)}; it did not finish.\n{hint}"
-    )
+    what = job_what(job.what, lang)
+    by = job_starter(job.started_by, lang)
+    sentence = say("job_running", lang, what=what, since=since, by=by)
+    return sentence[:1].upper() + sentence[1:]
+
+
+def job_busy(job: Job, lang: str) -> str:
+    """Why a job was refused: what runs, and to ask again later."""
+    return say("job_busy", lang, sentence=job_sentence(job, lang))
+
+
+def job_line(job: Job, lang: str = FALLBACK) -> str:
+    """The line every admin's menu shows while a job runs."""
+    return f"⏳ {escape(job_sentence(job, lang))}"
+
+
+def interrupted(job: Job, lang: str = FALLBACK) -> str:
+    """Tell the admins about a job a restart cut short."""
+    hint = say("interrupted_restore" if "restore" in job.what else "interrupted_backup", lang)
+    since = datetime.fromisoformat(job.started_at).strftime("%Y-%m-%d %H:%M")
+    what, by = escape(job_what(job.what, lang)), escape(job_starter(job.started_by, lang))
+    return say("interrupted", lang, what=what, since=since, by=by, hint=hint)
 
 
 def main_menu(menu: Menu, running: Job | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    text = "🛡️ <b>Backup Management</b>\nChoose an action:"
+    text = menu.say("main_title")
     if running is not None:
-        text += f"\n\n{job_line(running)}"
+        text += f"\n\n{job_line(running, menu.lang)}"
     keyboard = [
-        [menu.button("📦 Create Manual Backup", "new", "manual")],
-        [menu.button("🔄 Create Emergency Backup", "new", "emergency")],
-        [menu.button("📋 List Backups", "types")],
-        [menu.button("📊 Backup Status", "status")],
-        [menu.button("⚙️ Scheduler Settings", "sched")],
-        [menu.button("🔧 Restore Menu", "restore")],
-        [menu.button("✖️ Close", "close")],
+        [menu.button(menu.say("main_manual"), "new", "manual")],
+        [menu.button(menu.say("main_emergency"), "new", "emergency")],
+        [menu.button(menu.say("main_list"), "types")],
+        [menu.button(menu.say("main_status"), "status")],
+        [menu.button(menu.say("main_scheduler"), "sched")],
+        [menu.button(menu.say("main_restore"), "restore")],
+        [menu.close()],
     ]
     return text, InlineKeyboardMarkup(keyboard)
 
 
 def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMarkup]:
-    facts = result.facts
-    verdict = "⚠️ degraded (the database failed its checks)" if result.degraded else "✅ ok"
-    text = (
-        f"{mark(result.state)} <b>{escape(result.backup_type.capitalize())} backup created</b>\n"
-        f"File: <code>{escape(result.path.name)}</code>\n"
-        f"Size: {escape(size(result.size_bytes))}\n"
-        f"Duration: {result.duration_seconds:.1f} s\n"
-        f"Users: {facts.user_count if facts.user_count is not None else '-'}\n"
-        f"Integrity: before {escape(result.integrity_before)}, "
-        f"archive {escape(result.integrity_after)} — {verdict}"
-    )
+    facts, t = result.facts, menu.say
+    verdict = t("verdict_degraded") if result.degraded else t("verdict_ok")
+    kind = escape(kind_name(result.backup_type, menu.lang))
+    users = facts.user_count if facts.user_count is not None else "-"
+    lines = [
+        t("backup_created", mark=mark(result.state), kind=kind),
+        t("backup_file", name=f"<code>{escape(result.path.name)}</code>"),
+        t("backup_size", size=escape(size(result.size_bytes))),
+        t("backup_duration", seconds=f"{result.duration_seconds:.1f}"),
+        t("backup_users", count=users),
+        t(
+            "backup_integrity",
+            before=escape(result.integrity_before),
+            after=escape(result.integrity_after),
+            verdict=verdict,
+        ),
+    ]
     offsite = [line.strip() for line in offsite_words.run_lines(result.offsite)]
-    if offsite:
-        text += "\n" + "\n".join(escape(line[:300]) for line in offsite)
-    return fit(text), InlineKeyboardMarkup([menu.nav()])
+    lines += [escape(line[:300]) for line in offsite]
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup([menu.nav()])
 
 
-def failure(menu: Menu, what: str, error: str) -> tuple[str, InlineKeyboardMarkup]:
-    title = f"❌ <b>{escape(what)} failed</b>\n"
-    reason = middle_cut(error, MESSAGE_LIMIT - visible_length(title) - 10)
+def failure(
+    menu: Menu, what: str, error: str, back: tuple[str, str] = ("menu", "")
+) -> tuple[str, InlineKeyboardMarkup]:
+    """`what` failed (words in the menu's language), and why (the service's words).
+
+    back: the action (and argument) of its Back button: the main menu unless told.
+    """
+    title = menu.say("failed", what=escape(what)) + "\n"
+    reason = middle_cut(error, MESSAGE_LIMIT - visible_length(title) - 10, menu.lang)
     text = title + escape(reason)
-    return fit(text), InlineKeyboardMarkup([menu.nav()])
+    return fit(text, menu.lang), InlineKeyboardMarkup([menu.nav(*back)])
 
 
 def type_picker(
@@ -185,17 +257,13 @@ def type_picker(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The backups by type (to list or to restore; `replica`: also to a point in time)."""
     counts = {kind: sum(1 for b in backups if b.backup_type == kind) for kind in ARCHIVE_TYPES}
-    text = (
-        "📋 <b>Backups</b>\nChoose a type:"
-        if action == "list"
-        else ("🔧 <b>Restore</b>\nChoose the type of the backup to restore:")
-    )
+    text = menu.say("types_list" if action == "list" else "types_restore")
     rows = [
-        [menu.button(f"{TYPE_ICONS[kind]} {kind.capitalize()} ({n})", action, f"{kind}:0")]
+        [menu.button(f"{TYPE_ICONS[kind]} {kind_name(kind, menu.lang)} ({n})", action, f"{kind}:0")]
         for kind, n in counts.items()
     ]
     if replica:
-        rows.append([menu.button("🕰️ To a point in time (replica)", "pit")])
+        rows.append([menu.button(menu.say("to_point_in_time"), "pit")])
     rows.append(menu.nav())
     return text, InlineKeyboardMarkup(rows)
 
@@ -203,37 +271,44 @@ def type_picker(
 def backup_page(
     menu: Menu, backups: list[BackupInfo], kind: str, page: int, action: str = "list"
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """One page of a type's backups, newest first; each opens its details (or restore)."""
+    """One page of a type's backups, newest first; each opens its details (or restore).
+
+    Both lists say where they are (`breadcrumbs`: Backups, Manual, 2/4; Restore, Manual,
+    2/4), and what an item opens leads back to this page.
+    """
     chosen = [b for b in backups if b.backup_type == kind]
     pages = max(1, -(-len(chosen) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = chosen[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    if action == "list":
-        where = breadcrumbs("Backups", kind.capitalize(), f"{page + 1}/{pages}")
-        text = f"{TYPE_ICONS[kind]} <b>{escape(where)}</b>"
-    else:
-        text = (
-            f"{TYPE_ICONS[kind]} <b>Restore from: {escape(kind)}</b> (page {page + 1} of {pages})"
-        )
+    root = menu.say("crumb_backups" if action == "list" else "crumb_restore")
+    where = breadcrumbs(root, kind_name(kind, menu.lang), f"{page + 1}/{pages}")
+    text = f"{TYPE_ICONS[kind]} <b>{escape(where)}</b>"
     if not shown:
-        text += "\nNone yet."
+        text += "\n" + menu.say("none_yet")
     rows = []
     target = "item" if action == "list" else "plan"
     for item in shown:
-        label = f"{mark(item.state)} {when(item.created_at)[:16]} · {size(item.size_bytes)}"
-        label += " · degraded" if item.degraded else ""
-        label += " · 📌 kept" if item.kept else ""
-        ident = f"{backup_id(item)}:{page}" if action == "list" else backup_id(item)
-        rows.append([menu.button(label, target, ident)])
+        rows.append([menu.button(item_label(item, menu.lang), target, f"{backup_id(item)}:{page}")])
     turn = []
     if page > 0:
-        turn.append(menu.button("◀️ Newer", action, f"{kind}:{page - 1}"))
+        turn.append(menu.button(menu.say("newer"), action, f"{kind}:{page - 1}"))
     if page + 1 < pages:
-        turn.append(menu.button("Older ▶️", action, f"{kind}:{page + 1}"))
+        turn.append(menu.button(menu.say("older"), action, f"{kind}:{page + 1}"))
     if turn:
         rows.append(turn)
     rows.append(menu.nav("types" if action == "list" else "restore"))
     return text, InlineKeyboardMarkup(rows)
+
+
+def item_label(item: BackupInfo, lang: str) -> str:
+    """A list's button for a backup: its mark, kind, time to the minute, size and flags."""
+    label = (
+        f"{mark(item.state)} {kind_name(item.backup_type, lang)} "
+        f"{when(item.created_at)[:16]} · {size(item.size_bytes)}"
+    )
+    label += say("label_degraded", lang) if item.degraded else ""
+    label += say("label_kept", lang) if item.kept else ""
+    return label
 
 
 CRUMB = " \u203a "  # a single right-pointing angle quote between the steps
@@ -251,46 +326,60 @@ def backup_details(
     meta: dict[str, Any] = item.metadata or {}
     database = meta.get("database", {})
     tables = database.get("tables", {})
-    verified = {True: "✅ verified", False: "❌ failed verification", None: "⚠️ not verified"}
-    crumbs = breadcrumbs("Backups", item.backup_type.capitalize(), f"page {page + 1}")
+    t = menu.say
+    verified = {True: t("verified_yes"), False: t("verified_failed"), None: t("verified_not")}
+    kind = kind_name(item.backup_type, menu.lang)
+    crumbs = breadcrumbs(t("crumb_backups"), kind, t("crumb_page", number=page + 1))
+    state = (
+        verified[item.verified]
+        + (t("details_degraded") if item.degraded else "")
+        + (t("details_kept") if item.kept else "")
+    )
     lines = [
         f"<i>{escape(crumbs)}</i>",
         f"{TYPE_ICONS.get(item.backup_type, '📦')} <b>{escape(item.name)}</b>",
-        f"Type: {escape(item.backup_type)}",
-        f"Created: {escape(when(item.created_at))}",
-        f"Size: {escape(size(item.size_bytes))}",
-        f"State: {verified[item.verified]}"
-        + (" (degraded)" if item.degraded else "")
-        + (", 📌 kept (retention never deletes it)" if item.kept else ""),
-        f"Users: {item.user_count if item.user_count is not None else '-'}",
-        f"Tables: {len(tables)}, rows: {sum(tables.values()) if tables else '-'}",
-        f"SQLite: {escape(str(database.get('sqlite_version', '-')))}, "
-        f"trigger: {escape(str(meta.get('trigger', '-')))}",
+        t("details_type", kind=escape(kind_word(item.backup_type, menu.lang))),
+        t("details_created", at=escape(when(item.created_at))),
+        t("details_size", size=escape(size(item.size_bytes))),
+        t("details_state", state=state),
+        t("details_users", count=item.user_count if item.user_count is not None else "-"),
+        t("details_tables", tables=len(tables), rows=sum(tables.values()) if tables else "-"),
+        t(
+            "details_sqlite",
+            version=escape(str(database.get("sqlite_version", "-"))),
+            trigger=escape(str(meta.get("trigger", "-"))),
+        ),
     ]
     rows = []
     if item.size_bytes <= limit_mb * 1024 * 1024:
-        rows.append([menu.button("⬇️ Download", "dl", backup_id(item))])
+        rows.append([menu.button(t("download"), "dl", backup_id(item))])
     else:
-        lines.append(
-            f"⬇️ Too large to send here ({escape(size(item.size_bytes))}; the Bot API takes "
-            f"{limit_mb} MB). Copy it from the server, or use a self-hosted Bot API server "
-            "(TELEGRAM_API_URL)."
-        )
-    rows.append([menu.button("🔧 Restore", "plan", backup_id(item))])
+        lines.append(t("too_large_here", size=escape(size(item.size_bytes)), limit=limit_mb))
+    rows.append([menu.button(t("restore_button"), "plan", backup_id(item))])
     rows.append(menu.nav("list", f"{item.backup_type}:{page}"))
-    return fit("\n".join(lines)), InlineKeyboardMarkup(rows)
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(rows)
 
 
 def restore_plan(
-    menu: Menu, plan: RestorePlan, token: str, minutes: int
+    menu: Menu, plan: RestorePlan, token: str, minutes: int, where: tuple[str, int] | None = None
 ) -> tuple[str, InlineKeyboardMarkup]:
-    validation = plan.validation
-    lines = [
-        "🔧 <b>Restore — check before you confirm</b>",
-        f"Archive: <code>{escape(validation.archive.name)}</code>",
-        f"Validation: ✅ passed (copy used: {escape(validation.source)})",
+    """What a restore would change, with its Confirm button.
+
+    where: the restore list's type and page it was chosen on (Cancel leads back there).
+    """
+    validation, t = plan.validation, menu.say
+    lines = []
+    if where is not None:
+        kind, page = where
+        kind_words, number = kind_name(kind, menu.lang), t("crumb_page", number=page + 1)
+        crumbs = breadcrumbs(t("crumb_restore"), kind_words, number)
+        lines.append(f"<i>{escape(crumbs)}</i>")
+    lines += [
+        t("plan_title"),
+        t("plan_archive", name=f"<code>{escape(validation.archive.name)}</code>"),
+        t("plan_validation", source=escape(validation.source)),
         "",
-        "<b>Rows now → in the backup</b>",
+        t("plan_rows"),
     ]
     now = plan.live_counts or {}
     for table, rows in sorted(validation.counts.items()):
@@ -299,49 +388,41 @@ def restore_plan(
         current = now.get(table, "-") if plan.live_counts is not None else "?"
         lines.append(f"{escape(table)}: {current} → {rows}")
     if plan.live_problem:
-        lines.append(f"⚠️ The live database cannot be read: {escape(plan.live_problem)}")
+        lines.append(t("plan_live_unreadable", problem=escape(plan.live_problem)))
     if plan.schema_changes:
-        lines += ["", f"⚠️ <b>This backup changes the schema</b> ({len(plan.schema_changes)}):"]
+        lines += ["", t("plan_schema", count=len(plan.schema_changes))]
         lines += [f"• {escape(change.describe())}" for change in plan.schema_changes[:15]]
         if len(plan.schema_changes) > 15:
-            lines.append(f"• … and {len(plan.schema_changes) - 15} more")
-    lines += [
-        "",
-        "A safety copy of the current database is made first.",
-        f"⏳ This confirmation expires in {minutes} minutes and only works for you.",
-    ]
+            lines.append(t("and_more", count=len(plan.schema_changes) - 15))
+    lines += ["", t("plan_safety"), t("plan_expires", minutes=minutes)]
     first = (
-        menu.button("⚠️ Review the schema changes", "schema", token)
+        menu.button(t("review_schema"), "schema", token)
         if plan.schema_changes
-        else menu.button("✅ Confirm restore", "confirm", token)
+        else menu.button(t("confirm_restore"), "confirm", token)
     )
-    keyboard = [
-        [first],
-        [menu.button("❌ Cancel", "cancel", token), menu.button("✖️ Close", "close")],
-    ]
-    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+    keyboard = [[first], [menu.button(t("cancel"), "cancel", token), menu.close()]]
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(keyboard)
 
 
 def schema_consent(
     menu: Menu, archive: str, changes: list[str], token: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The second, explicit question before a restore that changes the schema."""
+    t = menu.say
     lines = [
-        "⚠️ <b>Restore and change the schema?</b>",
-        f"Archive: <code>{escape(archive)}</code>",
-        "Restoring it replaces the bot's schema with the backup's. A trigger or table the "
-        "bot does not expect can lose or leak data; only go on if you know why it differs "
-        "(for example, undoing a migration).",
+        t("schema_title"),
+        t("plan_archive", name=f"<code>{escape(archive)}</code>"),
+        t("schema_warning"),
         "",
         *[f"• {escape(change)}" for change in changes[:15]],
     ]
     if len(changes) > 15:
-        lines.append(f"• … and {len(changes) - 15} more")
+        lines.append(t("and_more", count=len(changes) - 15))
     keyboard = [
-        [menu.button("⚠️ Restore and change the schema", "confirm", token)],
-        [menu.button("❌ Cancel", "cancel", token), menu.button("✖️ Close", "close")],
+        [menu.button(t("schema_confirm"), "confirm", token)],
+        [menu.button(t("cancel"), "cancel", token), menu.close()],
     ]
-    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(keyboard)
 
 
 def moment(settings: Settings, at: datetime) -> str:
@@ -353,54 +434,64 @@ def point_in_time(
     menu: Menu, settings: Settings, held: ReplicaPositions, now: datetime
 ) -> tuple[str, InlineKeyboardMarkup]:
     """The presets and the typed time of a restore from the replica, with what it holds."""
+    t = menu.say
     lines = [
-        "🕰️ <b>Restore to a point in time</b>",
-        f"Replica: <code>{escape(settings.replica.describe())}</code>",
+        t("pit_title"),
+        t("pit_replica", replica=f"<code>{escape(settings.replica.describe())}</code>"),
     ]
     if held.newest_at is None:
-        lines.append("It holds nothing yet: is the scheduler (Litestream) running?")
+        lines.append(t("pit_empty"))
     else:
-        lines.append(f"Newest replicated write: {moment(settings, held.newest_at)}")
+        lines.append(t("pit_newest", at=moment(settings, held.newest_at)))
     if held.oldest_restorable is not None:
-        lines.append(f"Oldest restorable moment: after {moment(settings, held.oldest_restorable)}")
-    lines += ["", "Choose the moment; the restore is shown for checking before you confirm."]
+        lines.append(t("pit_oldest", at=moment(settings, held.oldest_restorable)))
+    lines += ["", t("pit_choose")]
     early = now.astimezone(settings.timezone).hour < MORNING_HOUR
-    morning = f"🌅 {'Yesterday' if early else 'This morning'} {MORNING_HOUR:02d}:00"
+    morning = t("pit_yesterday" if early else "pit_this_morning", hour=f"{MORNING_HOUR:02d}")
     keyboard = [
         [
-            menu.button("⏪ 5 minutes ago", "pitat", "m5"),
-            menu.button("⏪ 1 hour ago", "pitat", "h1"),
+            menu.button(t("pit_5_minutes"), "pitat", "m5"),
+            menu.button(t("pit_1_hour"), "pitat", "h1"),
         ],
         [menu.button(morning, "pitat", "am")],
-        [menu.button("⌨️ Type a time", "pitask")],
+        [menu.button(t("pit_type"), "pitask")],
         menu.nav("restore"),
     ]
-    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(keyboard)
 
 
 def ask_moment(menu: Menu, settings: Settings, minutes: int) -> tuple[str, InlineKeyboardMarkup]:
     """Ask for the moment as a message."""
     example = settings.now().replace(second=0) - timedelta(minutes=10)
-    text = (
-        "⌨️ <b>Type the moment to restore</b>\n"
-        f"Send it as a message: <code>YYYY-MM-DD HH:MM</code> in {escape(settings.timezone_name)}, "
-        f"e.g. <code>{example.astimezone(settings.timezone):%Y-%m-%d %H:%M}</code>.\n"
-        f"⏳ I wait for it {minutes} minutes."
+    text = menu.say(
+        "pit_ask",
+        zone=escape(settings.timezone_name),
+        example=f"{example.astimezone(settings.timezone):%Y-%m-%d %H:%M}",
+        minutes=minutes,
     )
     return text, InlineKeyboardMarkup([menu.nav("pit")])
 
 
 def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboardMarkup]:
+    t = menu.say
     lines = [
-        f"{mark(result.state)} <b>Restore finished</b>",
-        f"From: <code>{escape(result.archive.name)}</code> (copy used: {escape(result.source)})",
-        f"Integrity: {escape(result.integrity)}",
-        f"Rows: {sum(result.counts.values())} (backup: {sum(result.expected.values())})",
+        t("restore_done", mark=mark(result.state)),
+        t(
+            "restore_from",
+            name=f"<code>{escape(result.archive.name)}</code>",
+            source=escape(result.source),
+        ),
+        t("restore_integrity", integrity=escape(result.integrity)),
+        t(
+            "restore_rows",
+            rows=sum(result.counts.values()),
+            expected=sum(result.expected.values()),
+        ),
     ]
     if result.safety_backup:
-        lines.append(f"Safety copy: <code>{escape(result.safety_backup.name)}</code>")
-    lines += [f"Note: {escape(note)}" for note in result.notes]
-    return fit("\n".join(lines)), InlineKeyboardMarkup([menu.nav()])
+        lines.append(t("restore_safety", name=f"<code>{escape(result.safety_backup.name)}</code>"))
+    lines += [t("restore_note", note=escape(note)) for note in result.notes]
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup([menu.nav()])
 
 
 BOT_HINTS = Hints(
@@ -411,50 +502,64 @@ BOT_HINTS = Hints(
 
 
 def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]:
-    """The CLI's status text, in a <pre> block (the limit counts the text, not the tags)."""
-    text = f"<pre>{escape(fit_plain(status_text(system, BOT_HINTS)))}</pre>"
-    return text, InlineKeyboardMarkup([[menu.button("🔄 Refresh", "status")], menu.nav()])
+    """The CLI's status text, in a <pre> block (the limit counts the text, not the tags).
+
+    The text is the presentation layer's, shared with the CLI: English in every language.
+    """
+    text = f"<pre>{escape(fit_plain(status_text(system, BOT_HINTS), lang=menu.lang))}</pre>"
+    refresh = menu.button(menu.say("refresh"), "status")
+    return text, InlineKeyboardMarkup([[refresh], menu.nav()])
 
 
-def scheduled_outcome(outcome: ScheduledOutcome) -> str:
+def scheduled_outcome(outcome: ScheduledOutcome, lang: str = FALLBACK) -> str:
     """One line on a backup made at the press of a button: its archive, or why it failed."""
     kind = outcome.backup_type
     if outcome.archive is not None:
-        return f"✅ {kind.capitalize()} backup made: <code>{escape(outcome.archive.name)}</code>"
-    reason = outcome.reason or "see logs/errors.log"
-    retry = f" It is retried at {outcome.retry_at:%H:%M}." if outcome.retry_at else ""
-    return f"❌ The {kind} backup failed: {escape(reason)}{retry}"
+        name = f"<code>{escape(outcome.archive.name)}</code>"
+        return say("scheduled_made", lang, kind=kind_name(kind, lang), name=name)
+    reason = escape(outcome.reason or say("see_errors_log", lang))
+    retry = say("scheduled_retry", lang, at=f"{outcome.retry_at:%H:%M}") if outcome.retry_at else ""
+    return say("scheduled_failed", lang, kind=kind_word(kind, lang), reason=reason) + retry
 
 
 def scheduler(
     menu: Menu, settings: Settings, view: SchedulerView, here: bool
 ) -> tuple[str, InlineKeyboardMarkup]:
+    t = menu.say
     if view.hanging:
-        state = f"⚠️ Not responding (pid {view.pid}): end that process and start it again"
+        state = t("sched_hanging", pid=view.pid)
     elif view.running and view.paused:
-        state = f"⏸️ Paused (pid {view.pid})"
+        state = t("sched_paused", pid=view.pid)
     elif view.running:
-        state = f"🟢 Running (pid {view.pid})"
+        state = t("sched_running", pid=view.pid)
     else:
-        state = "🔴 Stopped"
+        state = t("sched_stopped")
+    day = settings.weekly_backup_day.lower()
+    day = t(f"day_{day}") if f"day_{day}" in TEXTS else day.capitalize()
     lines = [
-        "⚙️ <b>Scheduler</b>",
-        f"Daily backup: {settings.daily_backup_time:%H:%M}",
-        f"Weekly backup: {escape(settings.weekly_backup_day.capitalize())} "
-        f"{settings.weekly_backup_time:%H:%M}",
-        f"Time zone: {escape(settings.timezone_name)}",
-        f"Status: {state}" + ("" if here or not view.running else " (in another process)"),
-        f"Next daily: {view.next_runs['daily']:%Y-%m-%d %H:%M}",
-        f"Next weekly: {view.next_runs['weekly']:%Y-%m-%d %H:%M}",
-        f"Scheduled backups: {view.successes} ok, {view.failures} failed",
+        t("sched_title"),
+        t("sched_daily", at=f"{settings.daily_backup_time:%H:%M}"),
+        t("sched_weekly", day=escape(day), at=f"{settings.weekly_backup_time:%H:%M}"),
+        t("sched_timezone", zone=escape(settings.timezone_name)),
+        t("sched_status", state=state) + ("" if here or not view.running else t("sched_elsewhere")),
+        t("sched_next_daily", at=f"{view.next_runs['daily']:%Y-%m-%d %H:%M}"),
+        t("sched_next_weekly", at=f"{view.next_runs['weekly']:%Y-%m-%d %H:%M}"),
+        t("sched_counts", ok=view.successes, failed=view.failures),
     ]
-    for label, drill in (("restore", view.last_drill), ("replica", view.last_replica_drill)):
+    for key, drill in (
+        ("sched_restore_drill", view.last_drill),
+        ("sched_replica_drill", view.last_replica_drill),
+    ):
         if drill:
             lines.append(
-                f"Last {label} drill: {'✅' if drill.get('ok') else '❌'} "
-                f"{escape(when(str(drill.get('at'))))} {escape(str(drill.get('detail', '')))}"
+                t(
+                    key,
+                    mark="✅" if drill.get("ok") else "❌",
+                    at=escape(when(str(drill.get("at")))),
+                    detail=escape(str(drill.get("detail", ""))),
+                )
             )
     lines += [f"⚠️ {escape(warning)}" for warning in view.stale]
-    toggle = menu.button("▶️ Resume", "resume") if view.paused else menu.button("⏸️ Pause", "pause")
-    keyboard = [[toggle, menu.button("📅 Run daily backup now", "daily")], menu.nav()]
-    return fit("\n".join(lines)), InlineKeyboardMarkup(keyboard)
+    toggle = menu.button(t("resume"), "resume") if view.paused else menu.button(t("pause"), "pause")
+    keyboard = [[toggle, menu.button(t("daily_now"), "daily")], menu.nav()]
+    return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(keyboard)

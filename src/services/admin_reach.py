@@ -1,8 +1,9 @@
-"""Whether each admin can be reached, and how long an alarm keeps being retried.
+"""Whether each admin can be reached, in which language, and how long an alarm is retried.
 
 The bot only reports what happened to each message (`delivered`, `blocked`, `not_started`,
 `failing`); the bookkeeping lives here, in the history database, so `status` (CLI and bot)
-can say which admins cannot be reached and why.
+can say which admins cannot be reached and why. The language of each admin's last update
+is kept beside it, so alarms sent without an update to answer are in that language too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ CREATE TABLE IF NOT EXISTS admin_reach (
     admin INTEGER PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('delivered', 'blocked', 'not_started', 'failing')),
     detail TEXT,
+    since TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admin_language (
+    admin INTEGER PRIMARY KEY,
+    language TEXT NOT NULL,
     since TEXT NOT NULL
 );
 """
@@ -104,3 +110,29 @@ def unreachable(settings: Settings, admins: list[int] | None = None) -> list[Adm
 def since_text(reach: AdminReach) -> str:
     """The moment an admin became unreachable, to the minute."""
     return datetime.fromisoformat(reach.since).strftime("%Y-%m-%d %H:%M")
+
+
+def remember_language(settings: Settings, admin: int, language: str) -> None:
+    """Remember the language `admin` reads (from their last update to the bot)."""
+    when = settings.now().isoformat(timespec="seconds")
+    with _writing(settings) as conn:
+        conn.execute(
+            "INSERT INTO admin_language (admin, language, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (admin) DO UPDATE SET language = excluded.language, "
+            "since = excluded.since",
+            (admin, language, when),
+        )
+
+
+def languages(settings: Settings) -> dict[int, str]:
+    """The language each admin was last seen with (admins never seen are missing)."""
+    if not settings.history_path.exists():
+        return {}
+    with read_only_history(settings.history_path) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'admin_language'"
+        ).fetchone()
+        if found is None:
+            return {}
+        rows = conn.execute("SELECT admin, language FROM admin_language").fetchall()
+    return {int(admin): str(language) for admin, language in rows}

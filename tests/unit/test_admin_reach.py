@@ -26,3 +26,13 @@ def test_unreachable_admins_are_listed_until_a_message_gets_through(settings_for
     assert found == {1: "blocked the bot", 2: admin_reach.REASONS["not_started"]}
     admin_reach.record(settings, 1, "delivered")  # unblocked
     assert [r.admin for r in admin_reach.unreachable(settings)] == [2]
+
+
+def test_each_admins_language_is_the_one_last_seen(settings_for, tmp_path):
+    settings = settings_for(tmp_path / "bot.db")
+    assert admin_reach.languages(settings) == {}  # no history yet: nobody seen
+    admin_reach.remember_language(settings, 1, "id")
+    admin_reach.remember_language(settings, 2, "en")
+    admin_reach.remember_language(settings, 1, "en")  # their app was switched to English
+    assert admin_reach.languages(settings) == {1: "en", 2: "en"}
+    assert admin_reach.unreachable(settings) == []  # a language is no reach

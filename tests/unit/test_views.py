@@ -66,6 +66,17 @@ def test_a_list_page_says_where_it_is_and_its_items_lead_back_to_it():
     assert buttons.inline_keyboard[-1][0].callback_data == "bkg1|list|manual:1"
 
 
-def test_list_labels_show_kept_copies_and_the_time_to_the_minute():
+def test_list_labels_show_the_kind_kept_copies_and_the_time_to_the_minute():
     _, keyboard = views.backup_page(views.Menu("g1"), _backups(1), "manual", 0)
-    assert keyboard.inline_keyboard[0][0].text == "✅ 2026-01-01 12:00 · 2.00 KB · 📌 kept"
+    assert keyboard.inline_keyboard[0][0].text == "✅ Manual 2026-01-01 12:00 · 2.00 KB · 📌 kept"
+
+
+def test_a_restore_list_page_says_where_it_is_like_the_backup_list_in_both_languages():
+    for lang, root, kept in (("en", "Restore", "📌 kept"), ("id", "Pemulihan", "📌 disimpan")):
+        menu = views.Menu("g1", lang)
+        text, keyboard = views.backup_page(menu, _backups(9), "manual", 0, "rlist")
+        assert parse_html(text) == f"📦 {root} \u203a Manual \u203a 1/2"
+        first = keyboard.inline_keyboard[0][0]
+        assert first.text == f"✅ Manual 2026-01-01 12:00 · 2.00 KB · {kept}"
+        assert first.callback_data == f"bkg1|plan|{views.backup_id(_backups(9)[0])}:0"
+        assert keyboard.inline_keyboard[-1][0].callback_data == "bkg1|restore|"

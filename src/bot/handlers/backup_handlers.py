@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from html import escape
 from pathlib import Path
@@ -23,15 +24,17 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from src.bot import delivery, jobs, views
 from src.bot.handlers import common, point_in_time, restore_handlers
 from src.bot.handlers.common import Screen
-from src.bot.texts import say
+from src.bot.texts import language, say
 from src.config.settings import ARCHIVE_TYPES, Settings
-from src.services import catalog, received, scheduler_state, status_service
+from src.errors import BackupError
+from src.services import admin_reach, catalog, received, scheduler_state, status_service
 from src.services.backup_scheduler import BackupScheduler, run_scheduled_backup
 from src.services.backup_service import create_backup
 
@@ -53,6 +56,7 @@ def admin_ids(settings: Settings) -> list[int]:
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Add the /backup command and its buttons to the application."""
+    app.add_handler(TypeHandler(Update, remember_language), -1)  # before any other
     app.add_handler(CommandHandler("backup", backup_command))
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^bk"))
     app.add_handler(CallbackQueryHandler(on_unknown_button))  # anything else pressed
@@ -62,11 +66,26 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_error_handler(on_error)
 
 
-PRIVATE_ONLY = (
-    "🔒 The backup menu works only in a private chat with me: backups hold every user's data."
-)
 # actions that do real work: a second tap on the same menu waits for the first
 WORKING = {"new", "daily", "plan", "confirm", "dl", "pit", "pitat"}
+
+
+async def remember_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Keep the language of each admin's latest update, for the alarms sent unasked."""
+    user = update.effective_user
+    settings = common.settings(context)
+    if user is None or not is_admin(settings, user.id):
+        return
+    lang = language(user)
+    known: dict[int, str] = context.bot_data.setdefault("admin_languages", {})
+    if known.get(user.id) == lang:
+        return
+    try:
+        await asyncio.to_thread(admin_reach.remember_language, settings, user.id, lang)
+    except (BackupError, OSError, sqlite3.Error) as error:  # alarms fall back to English
+        logger.warning("could not remember the language of admin %s: %s", user.id, error)
+        return
+    known[user.id] = lang
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -75,13 +94,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not isinstance(update, Update):
         return
     user = update.effective_user
-    if is_admin(context.bot_data["settings"], user.id if user else None):
-        text = (
-            "❌ Something went wrong; it is in the bot's log (logs/errors.log). "
-            "Send /backup to try again."
-        )
-    else:
-        text = "❌ Something went wrong. Please try again later."
+    admin = is_admin(context.bot_data["settings"], user.id if user else None)
+    text = say("error_admin" if admin else "error_user", user)
     query = update.callback_query
     try:
         if query is None:
@@ -105,10 +119,10 @@ async def backup_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await message.reply_text(say("admins_only", user))
         return
     if message.chat.type != "private":
-        await message.reply_text(PRIVATE_ONLY)
+        await message.reply_text(say("private_only", user))
         return
     running = await asyncio.to_thread(jobs.running, common.settings(context))
-    text, keyboard = views.main_menu(common.menu(context), running)
+    text, keyboard = views.main_menu(common.menu(context, update), running)
     await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
@@ -119,17 +133,17 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if not is_admin(common.settings(context), user.id if user else None):
         logger.warning("refused a file from non-admin user %s", user.id if user else None)
-        await message.reply_text("⛔ Only the bot's admins can send backups to restore.")
+        await message.reply_text(say("file_admins_only", user))
         return
-    document, name = message.document, message.document.file_name or "the file"
+    document, name = message.document, message.document.file_name or say("the_file", user)
     if message.chat.type != "private":
-        reply = PRIVATE_ONLY
+        reply = say("private_only", user)
     elif not received.accepts(name):
-        reply = "📎 To restore, send a backup archive (.zip, or its age copy .zip.age)."
+        reply = say("file_not_archive", user)
     elif received.too_large(common.settings(context), document.file_size or 0):
         reply = "❌ " + received.too_large_text(name)
     else:
-        status = await message.reply_text(f"⏳ Receiving and validating {name}…")
+        status = await message.reply_text(say("file_receiving", user, name=name))
         screen = await restore_handlers.receive(update, context, document)
         await delivery.edit_or_send(context.bot, status.chat_id, status.message_id, *screen)
         return
@@ -145,7 +159,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id = query.from_user.id if query.from_user else None
     if not is_admin(settings, user_id):
         logger.warning("refused button %r from non-admin user %s", query.data, user_id)
-        await query.answer("⛔ Admins only.", show_alert=True)
+        await query.answer(say("admins_only_short", update.effective_user), show_alert=True)
         return
     parsed = views.parse(query.data)
     if parsed is None or parsed[0] != context.bot_data["menu_generation"]:
@@ -154,11 +168,11 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, action, argument = parsed
     handler = ACTIONS.get(action)
     if handler is None:
-        await query.answer(common.INVALID, show_alert=True)
+        await common.invalid(update)
         return
     chat = update.effective_chat
     if chat is None or chat.type != "private" or query.message is None:
-        await query.answer(PRIVATE_ONLY, show_alert=True)
+        await query.answer(say("private_only", update.effective_user), show_alert=True)
         return
     if action in WORKING:
         await _one_at_a_time(
@@ -178,7 +192,7 @@ async def _one_at_a_time(
     """Run a working action unless the same menu is still at work (a double tap)."""
     busy: set[tuple[int, int]] = context.bot_data.setdefault("busy_menus", set())
     if key in busy:
-        await common.answer(update, "⏳ Still working on your last request…")
+        await common.answer(update, say("still_working", update.effective_user))
         return
     busy.add(key)
     try:
@@ -195,9 +209,9 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     user_id = query.from_user.id if query.from_user else None
     if not is_admin(common.settings(context), user_id):
         logger.warning("refused unknown button %r from non-admin user %s", query.data, user_id)
-        await query.answer("⛔ Admins only.", show_alert=True)
+        await query.answer(say("admins_only_short", update.effective_user), show_alert=True)
         return
-    await query.answer(common.INVALID, show_alert=True)
+    await common.invalid(update)
 
 
 # --- the actions ----------------------------------------------------------------------
@@ -205,27 +219,31 @@ async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) 
 
 async def _close(update: Update, _context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await common.answer(update)
-    await common.show(update, ("Menu closed. /backup opens it again.", InlineKeyboardMarkup([])))
+    closed = say("closed", update.effective_user)
+    await common.show(update, (closed, InlineKeyboardMarkup([])))
 
 
 async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: str) -> None:
+    menu = common.menu(context, update)
     if kind not in ("manual", "emergency"):
-        await common.answer(update, "Unknown backup type.", alert=True)
+        await common.answer(update, menu.say("unknown_kind"), alert=True)
         return
     job = await jobs.begin(update, context, f"a {kind} backup")
     if job is None:
         return
-    await common.answer(update, f"⏳ Creating a {kind} backup…")
-    title = f"⏳ Creating a {kind} backup… this can take a while."
+    word = views.kind_word(kind, menu.lang)
+    await common.answer(update, menu.say("creating", kind=word))
+    title = menu.say("creating_title", kind=word)
     await common.busy(update, title)
     logger.info("%s backup asked by %s", kind, job.started_by)
-    menu, settings = common.menu(context), common.settings(context)
+    settings = common.settings(context)
     screen = await jobs.run(
         context,
+        menu,
         job,
         functools.partial(create_backup, settings, kind, "bot"),
         functools.partial(views.backup_done, menu),
-        f"The {kind} backup",
+        menu.say("what_backup", kind=word),
         shown=common.progress(update, title),
     )
     await jobs.show_outcome(update, context, job, screen)
@@ -234,14 +252,14 @@ async def _new_backup(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: 
 async def _types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await common.answer(update)
     backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
-    await common.show(update, views.type_picker(common.menu(context), backups))
+    await common.show(update, views.type_picker(common.menu(context, update), backups))
 
 
 async def _restore_types(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await common.answer(update)
     backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
     replica = common.settings(context).replica.enabled
-    menu = common.menu(context)
+    menu = common.menu(context, update)
     await common.show(update, views.type_picker(menu, backups, action="rlist", replica=replica))
 
 
@@ -249,11 +267,11 @@ def _page_action(action: str) -> Callable[..., Awaitable[None]]:
     async def page(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
         kind, _, number = argument.partition(":")
         if kind not in ARCHIVE_TYPES or not number.isdigit():
-            await common.answer(update, common.INVALID, alert=True)
+            await common.invalid(update)
             return
         await common.answer(update)
         backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
-        menu = common.menu(context)
+        menu = common.menu(context, update)
         await common.show(update, views.backup_page(menu, backups, kind, int(number), action))
 
     return page
@@ -267,11 +285,12 @@ async def _item(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: st
         return
     limit = common.settings(context).bot_upload_limit_mb
     number = int(page) if page.isdigit() else 0
-    await common.show(update, views.backup_details(common.menu(context), item, limit, number))
+    menu = common.menu(context, update)
+    await common.show(update, views.backup_details(menu, item, limit, number))
 
 
 async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    await common.answer(update, "⬆️ Sending the file…")
+    await common.answer(update, say("sending_file", update.effective_user))
     item = await common.find(update, context, ident)
     user = update.effective_user
     if item is None or user is None:
@@ -279,7 +298,7 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
     limit = common.settings(context).bot_upload_limit_mb
     if item.size_bytes > limit * 1024 * 1024:
         await context.bot.send_message(
-            user.id, f"Too large to send: {item.name} is over the {limit} MB the Bot API takes."
+            user.id, say("too_large_send", user, name=item.name, limit=limit)
         )
         return
     logger.info("download of %s by admin %s", item.name, user.id)
@@ -299,38 +318,36 @@ async def _download(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: s
     except TelegramError as error:
         logger.warning("download of %s failed: %s", item.name, error)
         await context.bot.send_message(
-            user.id,
-            f"❌ Sending {item.name} failed: {error}. If it did not arrive, copy it from "
-            f"the server: {item.path}",
+            user.id, say("send_failed", user, name=item.name, error=error, path=item.path)
         )
 
 
 async def _status(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await common.answer(update)
     system = await asyncio.to_thread(status_service.get_status, common.settings(context))
-    await common.show(update, views.status(common.menu(context), system))
+    await common.show(update, views.status(common.menu(context, update), system))
 
 
 async def _scheduler(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     await common.answer(update)
-    await common.show(update, await _scheduler_screen(context))
+    await common.show(update, await _scheduler_screen(update, context))
 
 
-async def _scheduler_screen(context: ContextTypes.DEFAULT_TYPE) -> Screen:
+async def _scheduler_screen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Screen:
     settings = common.settings(context)
     view = await asyncio.to_thread(scheduler_state.scheduler_view, settings)
     here = context.bot_data.get("scheduler") is not None
-    return views.scheduler(common.menu(context), settings, view, here)
+    return views.scheduler(common.menu(context, update), settings, view, here)
 
 
 def _pause_action(paused: bool) -> Callable[..., Awaitable[None]]:
     async def toggle(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
-        await common.answer(update, "⏸️ Paused." if paused else "▶️ Resumed.")
+        await common.answer(update, say("paused" if paused else "resumed", update.effective_user))
         await asyncio.to_thread(scheduler_state.set_paused, common.settings(context), paused)
         user = update.effective_user
         state = "paused" if paused else "resumed"
         logger.info("scheduler %s by admin %s", state, user.id if user else None)
-        await common.show(update, await _scheduler_screen(context))
+        await common.show(update, await _scheduler_screen(update, context))
 
     return toggle
 
@@ -339,21 +356,24 @@ async def _daily_now(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: s
     job = await jobs.begin(update, context, "a daily backup")
     if job is None:
         return
-    await common.answer(update, "⏳ Making the daily backup…")
-    title = "⏳ Making the daily backup… this can take a while."
+    menu = common.menu(context, update)
+    await common.answer(update, menu.say("making_daily"))
+    title = menu.say("making_daily_title")
     await common.busy(update, title)
     # with the scheduler in this process, it makes the backup (and retries a failure)
     running: BackupScheduler | None = context.bot_data.get("scheduler")
     work = functools.partial(
         run_scheduled_backup, common.settings(context), "daily", scheduler=running
     )
-    text, keyboard = await _scheduler_screen(context)
+    text, keyboard = await _scheduler_screen(update, context)
 
     def done(outcome: Any) -> Screen:
-        return views.fit(f"{views.scheduled_outcome(outcome)}\n\n{text}"), keyboard
+        line = views.scheduled_outcome(outcome, menu.lang)
+        return views.fit(f"{line}\n\n{text}", menu.lang), keyboard
 
     shown = common.progress(update, title)
-    screen = await jobs.run(context, job, work, done, "The daily backup", shown=shown)
+    failed = menu.say("what_backup", kind=views.kind_word("daily", menu.lang))
+    screen = await jobs.run(context, menu, job, work, done, failed, shown=shown)
     await jobs.show_outcome(update, context, job, screen)
 
 

@@ -12,13 +12,13 @@ from telegram.ext import ContextTypes
 
 from src.bot import delivery, jobs, views
 from src.bot.progress_edits import MenuProgress
+from src.bot.texts import language, say
 from src.config.settings import Settings
 from src.services import catalog
 
 logger = logging.getLogger(__name__)
 
 Screen = tuple[str, InlineKeyboardMarkup]
-INVALID = "⌛ This button is no longer valid. Send /backup."
 
 
 def settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
@@ -27,18 +27,27 @@ def settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
     return settings
 
 
-def menu(context: ContextTypes.DEFAULT_TYPE) -> views.Menu:
-    """The button maker of this start of the bot (older menus expire)."""
-    return views.Menu(context.bot_data["menu_generation"])
+def lang(update: Update) -> str:
+    """The language of the person behind an update ("id" or "en")."""
+    return language(update.effective_user)
 
 
-EXPIRED = "⌛ This menu has expired (the bot restarted). Send /backup for a new one."
+def menu(context: ContextTypes.DEFAULT_TYPE, update: Update) -> views.Menu:
+    """The button maker of this start of the bot (older menus expire), in the presser's
+    language."""
+    return views.Menu(context.bot_data["menu_generation"], lang(update))
 
 
 async def expired(update: Update) -> None:
     """A button of a menu from before a restart: say so (in the menu when too late to answer)."""
-    if not await answer(update, EXPIRED, alert=True):
-        await show(update, (EXPIRED, InlineKeyboardMarkup([])))
+    text = say("expired", update.effective_user)
+    if not await answer(update, text, alert=True):
+        await show(update, (text, InlineKeyboardMarkup([])))
+
+
+async def invalid(update: Update) -> None:
+    """A button this bot does not know (forged, or from an old version)."""
+    await answer(update, say("invalid", update.effective_user), alert=True)
 
 
 def where(update: Update) -> tuple[int, int]:
@@ -79,7 +88,7 @@ async def main(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) ->
     """The main menu, with the job that runs now if any."""
     await answer(update)
     running = await asyncio.to_thread(jobs.running, settings(context))
-    await show(update, views.main_menu(menu(context), running))
+    await show(update, views.main_menu(menu(context, update), running))
 
 
 async def find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> Any:
@@ -90,6 +99,6 @@ async def find(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -
     backups = await asyncio.to_thread(catalog.list_backups, settings(context))
     item = next((b for b in backups if views.backup_id(b) == ident), None)
     if item is None:
-        gone = "This backup no longer exists (retention may have removed it)."
-        await show(update, (gone, InlineKeyboardMarkup([menu(context).nav()])))
+        buttons = menu(context, update)
+        await show(update, (buttons.say("gone"), InlineKeyboardMarkup([buttons.nav()])))
     return item

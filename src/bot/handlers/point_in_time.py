@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from src.bot import delivery, views
 from src.bot.handlers import common, restore_handlers
+from src.bot.texts import say
 from src.errors import BackupError
 from src.services.replication.report import replica_positions
 from src.services.replication.restore import PRESETS, parse_at, preset_moment
@@ -29,15 +30,17 @@ TYPE_MINUTES = 5  # how long the bot waits for a typed time
 async def choose(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> None:
     """The point-in-time screen: what the replica holds, the presets, a typed time."""
     await common.answer(update)
-    settings, menu = common.settings(context), common.menu(context)
+    settings, menu = common.settings(context), common.menu(context, update)
     if not settings.replica.enabled:
-        await common.show(update, views.failure(menu, "Point-in-time restore", _NO_REPLICA))
+        failed = views.failure(menu, menu.say("what_pit"), menu.say("pit_no_replica"))
+        await common.show(update, failed)
         return
-    await common.busy(update, "⏳ Asking the replica what it holds…")
+    await common.busy(update, menu.say("pit_asking"))
     try:
         held = await asyncio.to_thread(replica_positions, settings, 30)
     except BackupError as error:
-        await common.show(update, views.failure(menu, "Listing the replica", str(error)))
+        failed = views.failure(menu, menu.say("what_list_replica"), str(error))
+        await common.show(update, failed)
         return
     await common.show(update, views.point_in_time(menu, settings, held, settings.now()))
 
@@ -45,14 +48,14 @@ async def choose(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) 
 async def preset(update: Update, context: ContextTypes.DEFAULT_TYPE, name: str) -> None:
     """A preset pressed: the moment it stands for now, then the restore plan."""
     if name not in PRESETS:
-        await common.answer(update, common.INVALID, alert=True)
+        await common.invalid(update)
         return
-    settings = common.settings(context)
+    settings, menu = common.settings(context), common.menu(context, update)
     at = preset_moment(name, settings.now(), settings.timezone)
-    await common.answer(update, "⏳ Restoring that moment into a check file…")
-    await common.busy(update, f"⏳ Restoring the replica as of {views.moment(settings, at)}…")
+    await common.answer(update, menu.say("pit_restoring_check"))
+    await common.busy(update, menu.say("pit_restoring", at=views.moment(settings, at)))
     user = update.effective_user
-    screen = await restore_handlers.offer_moment(context, user.id if user else None, at)
+    screen = await restore_handlers.offer_moment(context, menu, user.id if user else None, at)
     await common.show(update, screen)
 
 
@@ -65,7 +68,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE, _arg: str) -> 
     waiting: dict[int, float] = context.bot_data.setdefault("awaiting_moment", {})
     waiting[user.id] = time.monotonic() + TYPE_MINUTES * 60
     await common.show(
-        update, views.ask_moment(common.menu(context), common.settings(context), TYPE_MINUTES)
+        update,
+        views.ask_moment(common.menu(context, update), common.settings(context), TYPE_MINUTES),
     )
 
 
@@ -82,16 +86,15 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         at = parse_at(message.text, settings)
     except ValueError as error:
         waiting[user.id] = time.monotonic() + TYPE_MINUTES * 60  # try again
-        await message.reply_text(f"❌ {error}. Send it again, or /backup for the menu.")
+        await message.reply_text(say("pit_bad_time", user, error=error))
         return
     logger.info("point-in-time restore of %s asked by admin %s", at.isoformat(), user.id)
+    menu = common.menu(context, update)
     status = await message.reply_text(
-        f"⏳ Restoring the replica as of {views.moment(settings, at)}…", parse_mode=ParseMode.HTML
+        menu.say("pit_restoring", at=views.moment(settings, at)), parse_mode=ParseMode.HTML
     )
-    screen = await restore_handlers.offer_moment(context, user.id, at)
+    screen = await restore_handlers.offer_moment(context, menu, user.id, at)
     await delivery.edit_or_send(context.bot, status.chat_id, status.message_id, *screen)
 
-
-_NO_REPLICA = "REPLICA_URL is not set: there is no replica to go back in time with."
 
 ACTIONS: dict[str, Any] = {"pit": choose, "pitat": preset, "pitask": ask}

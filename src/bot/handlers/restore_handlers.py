@@ -24,40 +24,55 @@ from telegram.ext import ContextTypes
 from src.bot import jobs, views
 from src.bot.handlers import common
 from src.bot.handlers.common import Screen
+from src.bot.texts import say
 from src.config.settings import Settings
 from src.errors import BackupError
-from src.services import received, restore_service
+from src.services import catalog, received, restore_service
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_MINUTES = 5
 
 
-async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE, ident: str) -> None:
-    """Step one of a restore: validate and show; the confirmation is a second button."""
-    await common.answer(update, "⏳ Checking the backup…")
+async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
+    """Step one of a restore: validate and show; the confirmation is a second button.
+
+    argument: the backup's short id, and the restore list's page it was chosen on
+    (`id:page`; Cancel leads back there) or none (chosen from its details).
+    """
+    menu = common.menu(context, update)
+    await common.answer(update, menu.say("checking_backup"))
+    ident, _, page = argument.partition(":")
     item = await common.find(update, context, ident)
     if item is None:
         return
-    await common.busy(update, f"⏳ Validating <code>{views.escape(item.name)}</code>…")
+    name = f"<code>{views.escape(item.name)}</code>"
+    await common.busy(update, menu.say("validating", name=name))
     user = update.effective_user
-    screen = await offer(context, user.id if user else None, Path(item.path))
+    where = (item.backup_type, int(page)) if page.isdigit() else None
+    screen = await offer(context, menu, user.id if user else None, Path(item.path), where=where)
     await common.show(update, screen)
 
 
 async def offer(
-    context: ContextTypes.DEFAULT_TYPE, user_id: int | None, archive: Path, sent: bool = False
+    context: ContextTypes.DEFAULT_TYPE,
+    menu: views.Menu,
+    user_id: int | None,
+    archive: Path,
+    sent: bool = False,
+    where: tuple[str, int] | None = None,
 ) -> Screen:
     """Validate an archive and return the restore plan with its Confirm button (or why not).
 
-    sent: a file an admin sent (an age copy is opened first).
+    sent: a file an admin sent (an age copy is opened first). where: the restore list's
+    type and page the archive was chosen on.
     """
     check = functools.partial(_check, common.settings(context), archive, sent)
-    return await _offer(context, user_id, check, {}, "Validation")
+    return await _offer(context, menu, user_id, check, {}, menu.say("what_validation"), where)
 
 
 async def offer_moment(
-    context: ContextTypes.DEFAULT_TYPE, user_id: int | None, at: datetime
+    context: ContextTypes.DEFAULT_TYPE, menu: views.Menu, user_id: int | None, at: datetime
 ) -> Screen:
     """Restore the replica as of `at` into a check file; return the plan with its Confirm
     button (or why not: e.g. a moment before the oldest restorable one)."""
@@ -65,22 +80,25 @@ async def offer_moment(
         restore_service.check_only, common.settings(context), "latest", "replica", at=at
     )
     source = {"reference": "latest", "from_target": "replica", "at": at.isoformat()}
-    return await _offer(context, user_id, check, source, "Point-in-time restore")
+    return await _offer(context, menu, user_id, check, source, menu.say("what_pit"))
 
 
 async def _offer(
     context: ContextTypes.DEFAULT_TYPE,
+    menu: views.Menu,
     user_id: int | None,
     check: Callable[[], restore_service.RestorePlan],
     source: dict[str, str],
     what: str,
+    where: tuple[str, int] | None = None,
 ) -> Screen:
-    """Run the check; keep what the Confirm button restores (`source`: how to fetch it again)."""
-    menu = common.menu(context)
+    """Run the check; keep what the Confirm button restores (`source`: how to fetch it again)
+    and where Cancel leads back to (`where`: a restore list's type and page)."""
     try:
         plan = await jobs.in_pool(context, check)
-    except BackupError as error:
-        return views.failure(menu, what, str(error))
+    except BackupError as error:  # Back leads to the restore list's page it was chosen on
+        back = ("rlist", f"{where[0]}:{where[1]}") if where else ("menu", "")
+        return views.failure(menu, what, str(error), back)
     token = secrets.token_urlsafe(9)
     context.bot_data.setdefault("restore_confirmations", {})[token] = {
         "user": user_id,
@@ -88,9 +106,10 @@ async def _offer(
         "expires": time.monotonic() + CONFIRM_MINUTES * 60,
         "schema_changes": [change.describe() for change in plan.schema_changes],
         "allow_schema_change": False,
+        "back": f"{where[0]}:{where[1]}" if where else "",
         **source,
     }
-    return views.restore_plan(menu, plan, token, CONFIRM_MINUTES)
+    return views.restore_plan(menu, plan, token, CONFIRM_MINUTES, where)
 
 
 def _check(settings: Settings, archive: Path, sent: bool) -> restore_service.RestorePlan:
@@ -102,16 +121,16 @@ def _check(settings: Settings, archive: Path, sent: bool) -> restore_service.Res
 async def receive(update: Update, context: ContextTypes.DEFAULT_TYPE, document: Document) -> Screen:
     """Download a sent archive into its own folder, then offer it like a listed backup."""
     settings, name = common.settings(context), document.file_name or "archive.zip"
-    user = update.effective_user
+    user, menu = update.effective_user, common.menu(context, update)
     try:
         sent = await context.bot.get_file(document.file_id)
         path = await asyncio.to_thread(received.place, settings, name)
         await sent.download_to_drive(path, read_timeout=300)
     except BadRequest as error:
         reason = received.too_large_text(name) if "too big" in str(error).lower() else str(error)
-        return views.failure(common.menu(context), "Receiving the file", reason)
+        return views.failure(menu, menu.say("what_receiving"), reason)
     logger.warning("archive %s received from admin %s", name, user.id if user else None)
-    return await offer(context, user.id if user else None, path, sent=True)
+    return await offer(context, menu, user.id if user else None, path, sent=True)
 
 
 async def _pending(
@@ -123,18 +142,11 @@ async def _pending(
     user = update.effective_user
     if entry is None or entry["expires"] < time.monotonic():
         pending.pop(token, None)
-        await common.answer(
-            update,
-            "⌛ This confirmation is no longer valid (used, cancelled or expired). "
-            "Start the restore again.",
-            True,
-        )
+        await common.answer(update, say("no_longer_valid", user), True)
         return None
     if entry["user"] != (user.id if user else None):
         logger.warning("restore confirmation of admin %s pressed by %s", entry["user"], user)
-        await common.answer(
-            update, "⛔ Only the admin who asked for this restore can confirm it.", True
-        )
+        await common.answer(update, say("not_yours", user), True)
         return None
     return entry
 
@@ -152,7 +164,10 @@ async def schema(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str)
     await common.show(
         update,
         views.schema_consent(
-            common.menu(context), Path(entry["archive"]).name, entry["schema_changes"], token
+            common.menu(context, update),
+            Path(entry["archive"]).name,
+            entry["schema_changes"],
+            token,
         ),
     )
 
@@ -169,16 +184,17 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
     context.bot_data["restore_confirmations"].pop(token, None)
     started: dict[str, dict[str, Any]] = context.bot_data.setdefault("restores_started", {})
     started[token] = entry
+    menu = common.menu(context, update)
     try:
-        await common.answer(update, "⏳ Restoring…")
-        title = "⏳ Restoring… the bot's database is being replaced."
+        await common.answer(update, menu.say("restoring"))
+        title = menu.say("restoring_title")
         await common.busy(update, title)
         if entry.get("cancelled"):  # Cancel came while the "⏳" was on its way
             await _cancelled(update, context, job)
             return
         entry["running"] = True
         logger.warning("restore of %s confirmed by %s", archive, job.started_by)
-        settings, menu = common.settings(context), common.menu(context)
+        settings = common.settings(context)
         at = entry.get("at")
         work = functools.partial(
             restore_service.restore,
@@ -190,32 +206,45 @@ async def confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str
         )
         done = functools.partial(views.restore_done, menu)
         shown = common.progress(update, title)
-        screen = await jobs.run(context, job, work, done, "The restore", shown=shown)
+        failed = menu.say("what_restore")
+        screen = await jobs.run(context, menu, job, work, done, failed, shown=shown)
     finally:
         started.pop(token, None)
     await jobs.show_outcome(update, context, job, screen)
 
 
 async def _cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE, job: Any) -> None:
-    text = "❌ Restore cancelled before it started: nothing was changed."
+    menu = common.menu(context, update)
+    text = menu.say("cancelled_before")
     await asyncio.to_thread(jobs.finish_cancelled, common.settings(context), job, text)
-    screen = (text, InlineKeyboardMarkup([common.menu(context).nav()]))
+    screen = (text, InlineKeyboardMarkup([menu.nav()]))
     await jobs.show_outcome(update, context, job, screen)
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE, token: str) -> None:
-    """Drop a restore confirmation; after Confirm, cancel it only if its work has not begun."""
+    """Drop a restore confirmation (back to the restore list's page it was chosen on, else to
+    the main menu); after Confirm, cancel it only if its work has not begun."""
+    user = update.effective_user
     entry = context.bot_data.setdefault("restores_started", {}).get(token)
     if entry is None:
-        context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
-        await common.main(update, context, "")
+        dropped = context.bot_data.setdefault("restore_confirmations", {}).pop(token, None)
+        back = dropped.get("back", "") if dropped else ""
+        if back:
+            await on_page(update, context, back)
+        else:
+            await common.main(update, context, "")
     elif entry.get("running"):
-        await common.answer(
-            update,
-            "Too late to cancel: the restore is running (a safety copy of the database was "
-            "made first). Its result is shown here when it ends.",
-            alert=True,
-        )
+        await common.answer(update, say("too_late", user), alert=True)
     else:
         entry["cancelled"] = True
-        await common.answer(update, "❌ Cancelled: the restore had not started.")
+        await common.answer(update, say("cancelled", user))
+
+
+async def on_page(update: Update, context: ContextTypes.DEFAULT_TYPE, argument: str) -> None:
+    """A page of the restore list (`kind:page`)."""
+    kind, _, number = argument.partition(":")
+    await common.answer(update)
+    backups = await asyncio.to_thread(catalog.list_backups, common.settings(context))
+    menu = common.menu(context, update)
+    page = int(number) if number.isdigit() else 0
+    await common.show(update, views.backup_page(menu, backups, kind, page, "rlist"))

@@ -1,14 +1,7 @@
-"""What the bot says outside the menus, in Indonesian and English, chosen in one place.
-
-The spec is Indonesian; an admin or user whose Telegram app is set to Indonesian
-(`language_code` "id") reads Indonesian, everyone else English (the fallback).
-"""
+"""Texts outside the menus: the greeting, /help, refusals, the direct commands."""
 
 from __future__ import annotations
 
-from telegram import User
-
-FALLBACK = "en"
 TEXTS: dict[str, dict[str, str]] = {
     "welcome": {
         "id": "👋 Selamat datang, {name}! Aku di sini untuk menemanimu dalam pemulihan. "
@@ -45,23 +38,46 @@ TEXTS: dict[str, dict[str, str]] = {
         "id": "⛔ Perintah ini hanya untuk admin bot.",
         "en": "⛔ This command is for the bot's admins only.",
     },
+    "admins_only_short": {"id": "⛔ Hanya untuk admin.", "en": "⛔ Admins only."},
+    "private_only": {
+        "id": "🔒 Menu cadangan hanya bisa dipakai di obrolan pribadi denganku: cadangan "
+        "berisi data setiap pengguna.",
+        "en": "🔒 The backup menu works only in a private chat with me: backups hold every "
+        "user's data.",
+    },
     "no_backups": {"id": "📭 Belum ada cadangan.", "en": "📭 No backups yet."},
     "log_empty": {"id": "✅ Log kesalahan kosong.", "en": "✅ The error log is empty."},
     "log_title": {
         "id": "📜 <b>errors.log</b> (baris terakhir)",
         "en": "📜 <b>errors.log</b> (last lines)",
     },
+    "error_admin": {
+        "id": "❌ Terjadi kesalahan; rinciannya ada di log bot (logs/errors.log). "
+        "Kirim /backup untuk mencoba lagi.",
+        "en": "❌ Something went wrong; it is in the bot's log (logs/errors.log). "
+        "Send /backup to try again.",
+    },
+    "error_user": {
+        "id": "❌ Terjadi kesalahan. Silakan coba lagi nanti.",
+        "en": "❌ Something went wrong. Please try again later.",
+    },
+    "cut_mark": {
+        "id": "\n… (dipotong agar muat dalam satu pesan)",
+        "en": "\n… (cut to fit one message)",
+    },
+    "characters_cut": {
+        "id": " [… {count} karakter dipotong …] ",
+        "en": " [… {count} characters cut …] ",
+    },
+    # the command list Telegram shows
+    "command_start": {"id": "mulai", "en": "begin"},
+    "command_help": {"id": "apa yang bisa dilakukan bot", "en": "what the bot can do"},
+    "command_backup": {"id": "cadangan dan pemulihan", "en": "backups and restore"},
+    "command_status": {
+        "id": "keadaan cadangan dan penjadwal",
+        "en": "the state of backups and the scheduler",
+    },
+    "command_backups": {"id": "daftar cadangan per jenis", "en": "the backups, by type"},
+    "command_last": {"id": "cadangan terbaru", "en": "the newest backup"},
+    "command_logs": {"id": "akhir log kesalahan", "en": "the end of the error log"},
 }  # fmt: skip
-ADMIN_HELP = ("help_backup", "help_status", "help_backups", "help_last", "help_logs")
-
-
-def language(user: User | None) -> str:
-    """The language to answer a user in: Indonesian for "id", else English."""
-    code = (user.language_code or "") if user is not None else ""
-    return "id" if code.lower().split("-")[0] == "id" else FALLBACK
-
-
-def say(key: str, user: User | None, **values: object) -> str:
-    """The text `key` in the user's language, with `values` filled in."""
-    variants = TEXTS[key]
-    return variants.get(language(user), variants[FALLBACK]).format(**values)
