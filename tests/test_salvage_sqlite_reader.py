@@ -151,7 +151,7 @@ def test_damage_sqlite_meets_inside_the_new_databases_transaction_starts_it_all_
     # SQLite loses the whole open transaction when it meets damage: were the probe ever
     # to miss some, the salvage starts again reading every row itself
     def probe(self, plan, bounds):
-        return True
+        return True, False  # every leaf "read whole", no text looked at again
 
     data = bytearray(bot_like.read_bytes())
     flip_bits(data, 1000, 12)  # records SQLite refuses on leaves whose cells look plain
@@ -163,3 +163,30 @@ def test_damage_sqlite_meets_inside_the_new_databases_transaction_starts_it_all_
     assert again.leaves_copied == 0 and again.integrity == "ok"
     assert contents(again) == contents(slow)
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_text_a_flipped_bit_left_no_utf8_is_mended_as_the_row_reader_does(tmp_path):
+    # SQLite copies a text's bytes as they are; Python's sqlite3 (the bot's) could then
+    # never read that row: each byte that is no UTF-8 becomes U+FFFD, as row by row
+    db = tmp_path / "notes.db"
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, mood INTEGER)")
+        conn.executemany(
+            "INSERT INTO notes VALUES (?, ?, ?)",
+            [
+                (i, f"hari ke-{i} 💪 semangat" if i % 2 else f"hari ke-{i}", i % 5)
+                for i in range(1, 3001)
+            ],
+        )
+    data = bytearray(db.read_bytes())
+    at = data.index(b"hari ke-1500")
+    data[at] ^= 0x80  # "h" (0x68) becomes 0xe8: a lead byte with no continuation
+    source = tmp_path / "damaged.db"
+    source.write_bytes(bytes(data))
+    fast = salvage(source, None, tmp_path / "fast.db")
+    slow = salvage(source, None, tmp_path / "slow.db", sqlite_reader=False)
+    assert fast.leaves_copied > 0
+    with closing(sqlite3.connect(fast.recovered)) as conn:  # every row reads
+        body = conn.execute("SELECT body FROM notes WHERE id = 1500").fetchone()[0]
+    assert body == "\ufffdari ke-1500"
+    assert contents(fast) == contents(slow)

@@ -243,7 +243,13 @@ def _leaf(cells: list[tuple[int, bytes]], usable: int = 4096) -> tuple[BtreePage
 
 
 def _payload(size: int) -> bytes:
-    return b"\x01" * size  # its bytes are not read
+    """A record of `size` bytes: a text value, or NULLs when it is shorter than 3 bytes."""
+    if size < 3:
+        return bytes([size, *[0] * (size - 1)])
+    text = size - 2 if size - 2 < 58 else size - 3  # a serial type of 1 or 2 bytes
+    serial = 13 + 2 * text
+    encoded = bytes([serial]) if serial < 0x80 else bytes([0x80 | serial >> 7, serial & 0x7F])
+    return bytes([1 + len(encoded)]) + encoded + b"x" * text
 
 
 @pytest.mark.parametrize(
@@ -253,7 +259,7 @@ def _payload(size: int) -> bytes:
 def test_a_plain_leaf_gives_its_first_and_last_rowid_and_the_bytes_its_cells_take(rowids, size):
     page, cell_bytes = _leaf([(r, _payload(size)) for r in rowids][: max(1, 4000 // (size + 12))])
     taken = page.cells
-    first, last, summed = plain_table_leaf(page, 4096) or (None, None, None)
+    first, last, summed = plain_table_leaf(page, 4096, 5) or (None, None, None)
     assert first == rowids[0] and last == rowids[len(taken) - 1]
     assert summed == cell_bytes
     assert accounted(page, 4096, summed)
@@ -270,7 +276,28 @@ def test_a_plain_leaf_gives_its_first_and_last_rowid_and_the_bytes_its_cells_tak
 )
 def test_a_leaf_that_is_not_plain_is_read_row_by_row(why, cells):
     page, _ = _leaf(cells)
-    assert plain_table_leaf(page, 4096) is None, why
+    assert plain_table_leaf(page, 4096, 5) is None, why
+
+
+@pytest.mark.parametrize(
+    ("why", "payload"),
+    [
+        ("a reserved serial type 10", record([1, 10, 1], b"\x05\x06")),
+        ("a reserved serial type 11", record([11], b"")),
+        ("more values than the table's 5 columns", record([1] * 6, bytes(6))),
+        ("a header cut inside a varint", bytes([2, 0x81]) + b"x"),
+        ("a header larger than the record", bytes([9, 1]) + b"\x05"),
+    ],
+)
+def test_a_record_sqlite_would_read_otherwise_than_decode_record_is_read_row_by_row(why, payload):
+    # SQLite reads a reserved serial type as NULL and ignores values past the columns
+    page, _ = _leaf([(1, record([1], b"\x07")), (2, payload), (3, record([1], b"\x08"))])
+    assert plain_table_leaf(page, 4096, 5) is None, why
+    ok, _ = _leaf([(1, record([1], b"\x07")), (2, record([1, 1, 1, 1, 1], bytes(5)))])
+    assert plain_table_leaf(ok, 4096, 5) is not None
+    # a text of 63 bytes: serial type 139, two varint bytes 0x81 0x0b (no reserved type)
+    long_text = bytes([3, 0x81, 0x0B]) + b"y" * 63
+    assert plain_table_leaf(_leaf([(1, long_text)])[0], 4096, 5) is not None
 
 
 def test_a_leaf_whose_payload_overflows_is_read_row_by_row():
@@ -278,7 +305,7 @@ def test_a_leaf_whose_payload_overflows_is_read_row_by_row():
     data = bytearray(page.data)
     cell = page.cells[0]
     data[cell : cell + 3] = _varint(4096 - 34) + _varint(1)  # more than a page keeps
-    assert plain_table_leaf(parse_page(bytes(data), 2, 4096), 4096) is None
+    assert plain_table_leaf(parse_page(bytes(data), 2, 4096), 4096, 5) is None
 
 
 def test_a_cell_running_past_the_page_or_a_leaf_without_cells_is_not_plain():
@@ -286,9 +313,9 @@ def test_a_cell_running_past_the_page_or_a_leaf_without_cells_is_not_plain():
     data = bytearray(page.data)
     last = max(page.cells)
     data[last] = 0x7F  # its payload size now runs past the end of the page
-    assert plain_table_leaf(parse_page(bytes(data), 2, 4096), 4096) is None
+    assert plain_table_leaf(parse_page(bytes(data), 2, 4096), 4096, 5) is None
     empty, _ = _leaf([])
-    assert plain_table_leaf(empty, 4096) is None
+    assert plain_table_leaf(empty, 4096, 5) is None
 
 
 @settings(max_examples=200, deadline=None)
@@ -299,6 +326,6 @@ def test_a_cell_running_past_the_page_or_a_leaf_without_cells_is_not_plain():
 def test_plain_table_leaf_agrees_with_the_plain_varint_reader(rowids, size):
     rowids.sort()
     page, cell_bytes = _leaf([(r, _payload(size)) for r in rowids])
-    assert plain_table_leaf(page, 4096) == (rowids[0], rowids[-1], cell_bytes)
+    assert plain_table_leaf(page, 4096, 5) == (rowids[0], rowids[-1], cell_bytes)
     reread = [varint(page.data, varint(page.data, c)[1])[0] for c in page.cells]
     assert reread == rowids

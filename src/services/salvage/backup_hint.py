@@ -7,6 +7,7 @@ Which backup that is, and where its database is extracted, is the caller's busin
 
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,3 +79,45 @@ def read_backup(
         database=database,
         created_at=created_at,
     )
+
+
+class Prefetched:
+    """A hint whose backup is extracted in a thread as soon as damage shows (`start`), so
+    that decompressing it runs beside the tree walk on another core; `extracted` waits for
+    it (and starts it when nobody did). Safe to ask from any thread, once or many times."""
+
+    def __init__(self, hint: SchemaHint, notes: list[str]) -> None:
+        self._hint, self._notes = hint, notes
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._backup: Backup | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Begin extracting the backup, unless that has begun."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._extract, name="salvage-backup", daemon=True
+                )
+                self._thread.start()
+
+    def _extract(self) -> None:
+        try:
+            self._backup = self._hint.extracted(self._notes)
+        except BaseException as error:  # noqa: BLE001 - handed to the thread that asks
+            self._error = error
+
+    def wait(self) -> None:
+        """Wait for an extraction under way, if any."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def extracted(self, notes: list[str]) -> Backup | None:
+        """The backup (its notes went to the list given at creation, `notes` is the same)."""
+        self.start()
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._backup

@@ -51,10 +51,11 @@ class TreeReader:
         self.found_by_cells = 0  # rows read from leaves whose header or pointers are damaged
         self.cells = CellSearch(pages.usable, self._table_cell)
         self.index_cells = IndexCellSearch(pages.usable, self._index_cell)
-        # copies a plain leaf's rows with SQLite's own reader (first rowid, last rowid,
-        # how many): True when it did; set by the caller for one table's walk at a time
-        self.copy: Callable[[int, int, int], bool] | None = None
+        # copies a plain leaf's rows with SQLite's own reader (first rowid, last rowid, how
+        # many, the range its parent gives): True when it did; set for one table's walk
+        self.copy: Callable[[int, int, int, Bound, Bound], bool] | None = None
         self.leaves_copied = 0
+        self.on_damage: Callable[[], None] | None = None  # told when a page is unreadable
 
     def _claim(self, number: int, kinds: tuple[int, ...]) -> BtreePage | None:
         """Take a page into a tree once; None when it is unreadable or already taken."""
@@ -77,6 +78,8 @@ class TreeReader:
         """Note a page of a table's tree that could not be read, and the rows it held."""
         self.damaged.add(number)
         layout.missing.append(gap)
+        if self.on_damage is not None:
+            self.on_damage()
 
     def _unreadable(
         self, number: int, layout: Layout, gap: tuple[Bound, Bound], error: Exception
@@ -99,7 +102,7 @@ class TreeReader:
                 elif page.interior:
                     stack.extend(reversed(self._children(page, low, high)))
                     continue
-                elif self.copy is not None and self._copied(page, low, high):
+                elif self.copy is not None and self._copied(page, layout, low, high):
                     continue
                 else:
                     rows = self._leaf(page, layout, low, high)
@@ -115,11 +118,11 @@ class TreeReader:
                     reason = "rowid outside the range its parent page gives"
                     self.lost.append(Lost(number, layout.name, rowid, reason, values))
 
-    def _copied(self, page: BtreePage, low: Bound, high: Bound) -> bool:
+    def _copied(self, page: BtreePage, layout: Layout, low: Bound, high: Bound) -> bool:
         """Have SQLite copy a leaf's rows when the page is whole: plain cells in rowid
         order, inside the range its parent gives, filling its content area exactly (else
         cells may hide past its cell count). Any other leaf is read here, cell by cell."""
-        plain = plain_table_leaf(page, self.pages.usable)
+        plain = plain_table_leaf(page, self.pages.usable, len(layout.stored))
         if plain is None or self.copy is None:
             return False
         first, last, cell_bytes = plain
@@ -127,7 +130,7 @@ class TreeReader:
             return False
         if not accounted(page, self.pages.usable, cell_bytes):
             return False
-        if not self.copy(first, last, len(page.cells)):
+        if not self.copy(first, last, len(page.cells), low, high):
             return False
         self.leaves_copied += 1
         return True

@@ -294,18 +294,24 @@ def parse_page(data: bytes, number: int, usable: int) -> BtreePage | None:
     return BtreePage(number, kind, data, cells, right)
 
 
-def plain_table_leaf(page: BtreePage, usable: int) -> tuple[int, int, int] | None:  # noqa: PLR0912
+def plain_table_leaf(  # noqa: PLR0911, PLR0912 - one loop over every cell of the file, inlined
+    page: BtreePage, usable: int, columns: int
+) -> tuple[int, int, int] | None:
     """Summarise a table leaf whose cells are all plain: every payload on the page (no
-    overflow), rowids positive and strictly increasing. Returns the first and last rowid
-    and the bytes the cells take (for `page_size.accounted`); None for any other leaf, or
-    one without cells.
+    overflow), rowids positive and strictly increasing, each record's header holding at
+    most `columns` serial types and none of the reserved ones (10, 11). Returns the first
+    and last rowid and the bytes the cells take (for `page_size.accounted`); None for any
+    other leaf, or one without cells.
 
-    This reads two varints per cell and no record: it is how a repair decides that SQLite's
-    own reader may copy a leaf's rows (`salvage.writer.RecoveredDatabase.copy_rows`). The
+    This is how a repair decides that SQLite's own reader may copy a leaf's rows
+    (`salvage.sqlite_copy`). SQLite checks that a record's header and body agree, but it
+    reads a reserved serial type as NULL and the values past a table's columns not at all,
+    where `decode_record` refuses the record: those leaves are read here, row by row. The
     usual varints (a payload under 16 KiB, a rowid under 2**28) are read inline: this runs
     once per cell of the file.
     """
     data, most = page.data, usable - 35
+    find = data.translate(_ELEVEN_AS_TEN).find  # one search for serial types 10 and 11
     previous = 0
     cell_bytes = 0
     try:
@@ -343,6 +349,13 @@ def plain_table_leaf(page: BtreePage, usable: int) -> tuple[int, int, int] | Non
             end = pos + size
             if rowid <= previous or size > most or end > usable:
                 return None
+            header = data[pos]  # its size, the serial types follow (one byte each, mostly)
+            if not 0 < header < 0x80 or header > size or data[pos + header - 1] >= 0x80:
+                return None  # (a header's last byte ends a varint; header 1: the byte is 1)
+            if header > columns + 1 and _values(data[pos + 1 : pos + header]) > columns:
+                return None  # more values than the table has columns
+            if find(b"\n", pos + 1, pos + header) >= 0 and _reserved(data[pos : pos + header]):
+                return None
             previous = rowid
             cell_bytes += end - offset if end - offset > 4 else 4
     except (IndexError, Damaged):
@@ -351,6 +364,22 @@ def plain_table_leaf(page: BtreePage, usable: int) -> tuple[int, int, int] | Non
         return None
     first = varint(data, varint(data, page.cells[0])[1])[0]
     return first, previous, cell_bytes
+
+
+_CONTINUED = bytes(range(0x80, 0x100))  # a varint's bytes but its last
+_ELEVEN_AS_TEN = bytes.maketrans(b"\x0b", b"\n")
+
+
+def _values(serial_types: bytes) -> int:
+    """How many serial types a record header's bytes (after its size) hold: one per byte
+    under 0x80 (a varint's last)."""
+    return len(serial_types.translate(None, _CONTINUED))
+
+
+def _reserved(header: bytes) -> bool:
+    """Tell whether a record header (its size first) holds serial type 10 or 11: a byte
+    of that value that is a whole varint (the byte before it ends one)."""
+    return any(header[at] in (10, 11) and header[at - 1] < 0x80 for at in range(1, len(header)))
 
 
 class PageFile:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from src.services import progress, table_kinds
-from src.services.salvage.backup_hint import Backup, SchemaHint
+from src.services.salvage.backup_hint import Backup, Prefetched, SchemaHint
 from src.services.salvage.btree import TreeReader
 from src.services.salvage.check import inspect
 from src.services.salvage.fileformat import Header, PageFile, parse_header
@@ -53,8 +53,27 @@ def salvage(
     Raises:
         NotADatabase: no SQLite page in the file.
     """
-    started = time.monotonic()
     notes: list[str] = []
+    # the rows of lost pages come from the backup: extracted beside the walk once damage shows
+    prefetched = Prefetched(hint, notes) if hint is not None else None
+    try:
+        return _salvage(source, prefetched, into, notes, rows_from_backup, sqlite_reader)
+    except SourceUnreadable:  # the new database's transaction is lost: all again, row by row
+        return salvage(source, hint, into, rows_from_backup=rows_from_backup, sqlite_reader=False)
+    finally:
+        if prefetched is not None:  # no extraction outlives the salvage (the caller's folder)
+            prefetched.wait()
+
+
+def _salvage(
+    source: Path,
+    hint: Prefetched | None,
+    into: Path,
+    notes: list[str],
+    rows_from_backup: bool,
+    sqlite_reader: bool,
+) -> SalvageResult:
+    started = time.monotonic()
 
     def newest() -> Backup | None:
         return hint.extracted(notes) if hint is not None else None
@@ -72,6 +91,8 @@ def salvage(
     with PageFile(source, page_size, reserved) as pages:
         _overlay(pages, source, notes, header.page_count if header else 0)
         reader = TreeReader(pages, encoding)
+        if hint is not None and rows_from_backup:
+            reader.on_damage = hint.start
         schema, borrowed, unknown = read_or_borrow(reader, hint, notes)
         layouts: list[Layout] = []
         with reader.unexpected.step("working out the tables' layouts"):
@@ -85,11 +106,6 @@ def salvage(
             second = newest if rows_from_backup else None
             counts = _fill(reader, schema, layouts, target, header, second, notes, unknown)
             _finish(target, header, backup)
-        except SourceUnreadable:  # its transaction is lost: all again, every row read here
-            target.abort()
-            return salvage(
-                source, hint, into, rows_from_backup=rows_from_backup, sqlite_reader=False
-            )
         except BaseException:
             target.abort()
             raise
@@ -210,6 +226,8 @@ def _fill(
     if header is not None:
         with step("marking the free pages"):
             reader.mark_freelist(header.freelist_trunk)
+    for error in target.mend_texts():
+        notes.append(f"texts SQLite copied could not be checked for UTF-8: {error}")
     progress.phase("looking for rows on pages no table reaches")
     with step("the scan for pages no table reaches"):
         place_orphans(reader, layouts, target, counts, unknown)
@@ -276,5 +294,4 @@ def _read_tree(
             counts[layout.name].from_tree += target.insert(layout, rows)
         finally:
             reader.copy = None
-        target.mend_text(layout)
         counts[layout.name].from_tree += target.copied.pop(layout.name, 0)

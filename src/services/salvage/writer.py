@@ -13,8 +13,14 @@ from typing import Any
 from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
-from src.services.salvage.layouts import Layout, Lost, Row, SchemaRow
-from src.services.salvage.sqlite_copy import ALIAS, CopyPlan, SourceUnreadable, SqliteSource
+from src.services.salvage.layouts import Bound, Layout, Lost, Row, SchemaRow
+from src.services.salvage.sqlite_copy import (
+    ALIAS,
+    CopyPlan,
+    SourceUnreadable,
+    SqliteSource,
+    TextCheck,
+)
 from src.services.sandbox import check_schema_sql, guard
 
 BATCH = 500
@@ -50,8 +56,10 @@ class RecoveredDatabase:
         self.conn.execute("PRAGMA synchronous=OFF")
         self.conn.execute("PRAGMA temp_store=FILE")
         self._source = source
+        self._texts: TextCheck | None = None
         if source is not None:  # before the guard, which refuses ATTACH
             self.conn.execute(f"ATTACH ? AS {ALIAS}", (source.uri,))
+            self._texts = TextCheck(source.path)
         # the schema comes from a damaged file, perhaps a crafted one: it runs sandboxed
         readable = frozenset({ALIAS}) if source is not None else frozenset()
         guard(self.conn, also=_OWN_DROPS, readable=readable)
@@ -157,7 +165,7 @@ class RecoveredDatabase:
             self._statements[key] = f"INSERT INTO {table}({','.join(columns)}) VALUES({marks})"
         return self._statements[key]
 
-    def copier(self, layout: Layout) -> Callable[[int, int, int], bool] | None:
+    def copier(self, layout: Layout) -> Callable[[int, int, int, Bound, Bound], bool] | None:
         """How SQLite's own reader copies a whole leaf of one table (first rowid, last
         rowid, count: True when it did), or None when it may not (`SqliteSource.plan`)."""
         if self._source is None:
@@ -167,9 +175,15 @@ class RecoveredDatabase:
             return None
         source = self._source
 
-        def copy(first: int, last: int, count: int) -> bool:
+        texts = self._texts
+
+        def copy(first: int, last: int, count: int, low: Bound, high: Bound) -> bool:
             bounds = (first, last, count)
-            return source.probe(plan, bounds) and self.copy_rows(plan, bounds)
+            if not (source.probe(plan, bounds) and self.copy_rows(plan, bounds)):
+                return False
+            if texts is not None:  # its texts are looked at beside the walk (`mend_texts`)
+                texts.check(plan, bounds, (low, high))
+            return True
 
         return copy
 
@@ -198,45 +212,20 @@ class RecoveredDatabase:
             self.copied[plan.table] = self.copied.get(plan.table, 0) + done
         return done == bounds[2]
 
-    def mend_text(self, layout: Layout) -> int:
-        """Make the text SQLite's reader copied valid UTF-8, as the row reader's is; return
-        how many values were mended.
-
-        A bit flipped in a text value leaves bytes that are not UTF-8: SQLite copies them
-        as they are, and the bot (Python's sqlite3) could then never read that row. Each
-        such byte becomes U+FFFD, the replacement character, as when a row is decoded here.
-        Only the texts holding a byte over 0x7F are looked at (found by SQLite itself).
-        """
-        if not self.copied.get(layout.name):
-            return 0
-        key = _alias_name(layout) or rowid_column(layout)
-        columns = [c for c, ok in zip(layout.stored, layout.insertable, strict=False) if ok]
-        if key is None or not columns:
-            return 0
-        table = quote_identifier(layout.name)
-        quoted = [quote_identifier(c) for c in columns]
-        values = ",".join(f"CASE WHEN typeof({q})='text' THEN {q} END" for q in quoted)
-        wider = " OR ".join(f"(typeof({q})='text' AND {q} GLOB :wide)" for q in quoted)
-        query = f"SELECT {quote_identifier(key)},{values} FROM main.{table} WHERE {wider}"
-        mended: list[tuple[str, str, int]] = []
-        self.conn.text_factory = bytes
-        try:
-            for rowid, *texts in self.conn.execute(query, {"wide": "*[^\x01-\x7f]*"}):
-                for column, text in zip(quoted, texts, strict=True):
-                    if text is None:
-                        continue
-                    try:
-                        text.decode("utf-8")
-                    except UnicodeDecodeError:
-                        mended.append((column, text.decode("utf-8", "replace"), rowid))
-        finally:
-            self.conn.text_factory = str
-        for column, text, rowid in mended:
+    def mend_texts(self) -> list[str]:
+        """Make the texts SQLite's reader copied valid UTF-8, as the row reader's are (each
+        byte that is no UTF-8 becomes U+FFFD); return what could not be looked at. Called
+        once, after the last copy and before any trigger is made."""
+        if self._texts is None:
+            return []
+        texts, self._texts = self._texts, None
+        for mend in texts.finish():
+            table = quote_identifier(mend.table)
             self.conn.execute(
-                f"UPDATE main.{table} SET {column} = ? WHERE {quote_identifier(key)} = ?",
-                (text, rowid),
+                f"UPDATE main.{table} SET {mend.column} = ? WHERE {mend.key} = ?",
+                (mend.text, mend.rowid),
             )
-        return len(mended)
+        return texts.errors
 
     def _columns(self, table: str) -> list[tuple[str, int]]:
         """The new table's columns (name, hidden), as SQLite made them; [] when not made."""
@@ -409,6 +398,8 @@ class RecoveredDatabase:
 
     def abort(self) -> None:
         """Close and delete the unfinished file."""
+        if self._texts is not None:
+            self._texts.finish()
         self.conn.close()
         if self._source is not None:
             self._source.close()
