@@ -12,12 +12,12 @@ import re
 
 from telegram import User
 
-from src.bot.texts import general, menus, restore, steps, work
+from src.bot.texts import alarms, general, menus, restore, steps, work
 
 FALLBACK = "en"
 LANGUAGES = ("id", "en")
 TEXTS: dict[str, dict[str, str]] = {}
-for _module in (general, menus, restore, steps, work):
+for _module in (alarms, general, menus, restore, steps, work):
     _clash = TEXTS.keys() & _module.TEXTS.keys()
     if _clash:
         raise ValueError(f"text keys defined twice: {sorted(_clash)}")
@@ -44,15 +44,37 @@ def _pattern(phrase: str) -> re.Pattern[str]:
     """A core's phrase with `{name}` places as a pattern that reads those names back."""
     parts = re.split(r"\{(\w+)\}", phrase)
     return re.compile(
-        "".join(f"(?P<{p}>.+)" if i % 2 else re.escape(p) for i, p in enumerate(parts))
+        "".join(f"(?P<{p}>.*?)" if i % 2 else re.escape(p) for i, p in enumerate(parts)),
+        re.DOTALL,
     )
 
 
-# a phrase without names first (so "writing the tables" is not "writing {name}"), then in order
-_STEPS = sorted(
-    ((_pattern(v[FALLBACK]), k) for k, v in steps.TEXTS.items()),
-    key=lambda step: "{" in steps.TEXTS[step[1]][FALLBACK],
-)
+def _patterns(table: dict[str, dict[str, str]]) -> list[tuple[re.Pattern[str], str]]:
+    """A table's English phrases as patterns: those without places first, then in order."""
+    found = [(_pattern(variants[FALLBACK]), key) for key, variants in table.items()]
+    return sorted(found, key=lambda pair: "{" in table[pair[1]][FALLBACK])
+
+
+_STEPS = _patterns(steps.TEXTS)
+_ALARMS = _patterns(alarms.TEXTS)
+
+
+def _translate(
+    patterns: list[tuple[re.Pattern[str], str]], phrase: str, user: User | str | None
+) -> str:
+    """The core's English `phrase` in the user's language: the first pattern fitting it
+    whole, its places carried over (a backup type translated); else `phrase` as it is."""
+    if language(user) == FALLBACK:
+        return phrase
+    for pattern, key in patterns:
+        found = pattern.fullmatch(phrase)
+        if found:
+            values = found.groupdict()
+            kind = f"kind_{values.get('kind')}"
+            if "kind" in values and kind in TEXTS:
+                values["kind"] = say(kind, user).lower()
+            return say(key, user, **values)
+    return phrase
 
 
 def step(phase: str, user: User | str | None) -> str:
@@ -60,10 +82,10 @@ def step(phase: str, user: User | str | None) -> str:
 
     A step the texts do not know is shown as it is.
     """
-    if language(user) == FALLBACK:
-        return phase
-    for pattern, key in _STEPS:
-        found = pattern.fullmatch(phase)
-        if found:
-            return say(key, user, **found.groupdict())
-    return phase
+    return _translate(_STEPS, phase, user)
+
+
+def alarm_body(message: str, user: User | str | None) -> str:
+    """The scheduler's message under an alarm in the user's language (its reasons as the
+    core words them); a message the texts do not know is shown as it is."""
+    return _translate(_ALARMS, message, user)
