@@ -144,8 +144,8 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "    Last error ({at}): {error}",
     },
     "no_identity": {
-        "id": "  💡 AGE_IDENTITY_FILE tidak diatur di sini (wajar di server): uji pemulihan dan "
-        "`offsite verify` lalu hanya memeriksa bita terenkripsinya",
+        "id": "  💡 AGE_IDENTITY_FILE tidak diatur di sini (wajar di server): maka uji pemulihan "
+        "dan `offsite verify` hanya memeriksa bita terenkripsinya",
         "en": "  💡 AGE_IDENTITY_FILE is not set here (fine on a server): drills and "
         "`offsite verify` then check only the encrypted bytes",
     },
@@ -193,13 +193,13 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "nothing_yet": {"id": "belum ada", "en": "nothing yet"},
     "none_yet_moment": {"id": "belum ada", "en": "none yet"},
-    "lag": {"id": "  Jeda: {lag}", "en": "  Lag: {lag}"},
+    "lag": {"id": "  Keterlambatan: {lag}", "en": "  Lag: {lag}"},
     "oldest_restorable": {
         "id": "  Saat tertua yang dapat dipulihkan: {at}",
         "en": "  Oldest restorable moment: {at}",
     },
     "restarts": {
-        "id": "  Dimulai ulang: {count} (akhir terakhir: {last})",
+        "id": "  Dimulai ulang: {count} (berhenti terakhir: {last})",
         "en": "  Restarts: {count} (last end: {last})",
     },
     "last_error": {"id": "  ⚠️ Kesalahan terakhir: {error}", "en": "  ⚠️ Last error: {error}"},
