@@ -3,7 +3,9 @@
 The spec is Indonesian; an admin or user whose Telegram app is set to Indonesian
 (`language_code` "id", "id-ID") reads Indonesian, everyone else English (the fallback).
 The texts live in the modules beside this one, by topic, each key with both variants;
-`say` is the only lookup.
+`say` is the only lookup of the bot's own texts. `step` and `alarm_body` show what the
+service core phrases in English (a job's steps, the scheduler's alarm messages) in the
+user's language, through the phrase tables `steps` and `alarms`.
 """
 
 from __future__ import annotations
