@@ -20,7 +20,7 @@ from src.bot.texts import FALLBACK, TEXTS, say
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.presentation import offsite as offsite_words
 from src.presentation.marks import mark
-from src.presentation.status import Hints, status_text
+from src.presentation.status import Hints, stale_warning, status_text
 from src.presentation.units import size, when
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
@@ -560,7 +560,7 @@ def scheduler(
                     detail=escape(str(drill.get("detail", ""))),
                 )
             )
-    lines += [f"⚠️ {escape(warning)}" for warning in view.stale]
+    lines += [f"⚠️ {escape(stale_warning(warning, menu.lang))}" for warning in view.stale]
     toggle = menu.button(t("resume"), "resume") if view.paused else menu.button(t("pause"), "pause")
     keyboard = [[toggle, menu.button(t("daily_now"), "daily")], menu.nav()]
     return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(keyboard)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from src.presentation import offsite, replication
@@ -154,5 +155,27 @@ def scheduler_lines(view: SchedulerView, hints: Hints, language: str = ENGLISH) 
                 + ("" if drill.get("ok") else f": {drill.get('detail')}")
             )
             lines.append(w(f"last_{label}_drill", result=result))
-    lines += [f"  ⚠️ {warning}" for warning in view.stale]
+    lines += [f"  ⚠️ {stale_warning(warning, lang)}" for warning in view.stale]
     return lines
+
+
+_STALE = {
+    "stale_yet": re.compile(r"No (?P<kind>\S+) backup has succeeded yet"),
+    "stale_for": re.compile(
+        r"No (?P<kind>\S+) backup has succeeded for (?P<hours>\d+) h "
+        r"\(the alarm is at (?P<limit>\d+) h\)"
+    ),
+}
+
+
+def stale_warning(warning: str, language: str = ENGLISH) -> str:
+    """A warning of the scheduler's state (written in English by the core) in `language`;
+    one it does not know (such as an unreadable state) as it is."""
+    if language == ENGLISH:
+        return warning
+    for key, pattern in _STALE.items():
+        found = pattern.fullmatch(warning)
+        if found:
+            values = found.groupdict()
+            return word(key, language, **(values | {"kind": kind_word(values["kind"], language)}))
+    return warning

@@ -112,6 +112,15 @@ WORDS: dict[str, dict[str, str]] = {
         "id": "  Uji pemulihan terakhir: {result}",
         "en": "  Last restore drill: {result}",
     },
+    # the scheduler's warnings (src/services/scheduler_state.py: stale_warnings), read back
+    "stale_yet": {
+        "id": "Belum ada cadangan {kind} yang berhasil",
+        "en": "No {kind} backup has succeeded yet",
+    },
+    "stale_for": {
+        "id": "Tidak ada cadangan {kind} yang berhasil selama {hours} jam (alarm pada {limit} jam)",
+        "en": "No {kind} backup has succeeded for {hours} h (the alarm is at {limit} h)",
+    },
     "last_replica_drill": {
         "id": "  Uji replika terakhir: {result}",
         "en": "  Last replica drill: {result}",

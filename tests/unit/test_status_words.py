@@ -11,7 +11,7 @@ import pytest
 from src.bot.views import bot_hints
 from src.cli.output import CLI_HINTS
 from src.presentation import offsite, replication, units, words
-from src.presentation.status import status_text
+from src.presentation.status import stale_warning, status_text
 from src.services.offsite.copying import CopyOutcome, OffsiteRun
 from tests.unit.status_samples import samples
 
@@ -62,6 +62,7 @@ def test_the_indonesian_status_has_the_same_layout_in_indonesian():
         text = status_text(status, bot_hints("id"), "id")
         for english_word in ("Backup System", "BACKUPS:", "Running (", "Not running", "Lag:"):
             assert english_word not in text
+    assert "  ⚠️ Belum ada cadangan mingguan yang berhasil" in indonesian
     paused = status_text(samples()[1], bot_hints("id"), "id")
     assert "dilewati sampai tombol ▶️ Lanjutkan" in paused
 
@@ -89,3 +90,24 @@ def test_units_and_a_round_of_copies_in_both_languages():
         "  ⚠️ Di luar mesin b2: a.zip tetap TERTUNDA (dicoba lagi pukul 2026-12-06 09:30): refused",
         "  Retensi di luar mesin menghapus old.zip",
     ]
+
+
+def test_the_schedulers_warnings_as_the_core_writes_them_are_read_back_in_indonesian(
+    settings_for, tmp_path
+):
+    from src.services.scheduler_state import stale_warnings
+
+    settings = settings_for(tmp_path / "bot.db")
+    written = stale_warnings(settings, datetime(2026, 12, 6, 8, 0, tzinfo=settings.timezone))
+    assert written == ["No daily backup has succeeded yet", "No weekly backup has succeeded yet"]
+    assert [stale_warning(w, "id") for w in written] == [
+        "Belum ada cadangan harian yang berhasil",
+        "Belum ada cadangan mingguan yang berhasil",
+    ]
+    late = "No daily backup has succeeded for 40 h (the alarm is at 26 h)"
+    assert stale_warning(late, "id") == (
+        "Tidak ada cadangan harian yang berhasil selama 40 jam (alarm pada 26 jam)"
+    )
+    assert stale_warning(late) == late
+    unreadable = "the scheduler's state cannot be read: bad JSON"
+    assert stale_warning(unreadable, "id") == unreadable

@@ -22,7 +22,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "step_compressing": {"id": "memampatkan {name}", "en": "compressing {name}"},
     "step_every_member": {
-        "id": "memeriksa setiap anggota arsip",
+        "id": "memeriksa setiap berkas di arsip",
         "en": "checking every member",
     },
     "step_damaged": {
