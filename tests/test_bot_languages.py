@@ -100,5 +100,42 @@ def test_an_alarm_is_titled_in_the_language_the_admin_was_last_seen_with(telegra
         assert alarm["text"] == "❌ Uji pemulihan gagal\nthe <check> & more"  # its words: English
         english = telegram.last_message(SECOND_ADMIN, "Restore drill failed")  # never seen
         assert english["text"] == "❌ Restore drill failed\nthe <check> & more"
+        # a message the scheduler words in a frame: the frame in Indonesian, its reason not
+        message = "Continuous replication could not start: no <litestream>"
+        notify = runner.bot_data["scheduler"].notifier.notify
+        sender = threading.Thread(target=notify, args=("replication_down", message))
+        sender.start()
+        sender.join()
+        alarm = telegram.last_message(ADMIN, "Replikasi berkelanjutan")
+        assert alarm["text"] == (
+            "⚠️ Replikasi (Litestream) berhenti\n"
+            "Replikasi berkelanjutan tidak dapat dimulai: no <litestream>"
+        )
+        english = telegram.last_message(SECOND_ADMIN, "Continuous replication")
+        assert english["text"].endswith(f"\n{message}")
     finally:
         runner.stop()
+
+
+def test_status_is_in_each_admins_language_the_same_layout_as_the_cli(telegram, bot):
+    telegram.languages[ADMIN] = "id"
+    telegram.send_text(ADMIN, "/status")
+    indonesian = telegram.last_message(ADMIN, "Status Sistem Cadangan")
+    for title in ("💾 CADANGAN:", "🕒 CADANGAN TERBARU:", "⚙️ PENJADWAL:", "📜 RIWAYAT"):
+        assert title in indonesian["text"]
+    assert "Integritas: ✅ OK" in indonesian["text"] and "Backup" not in indonesian["text"]
+    assert (
+        "🔴 Tidak berjalan (bot menjalankannya jika BOT_RUN_SCHEDULER aktif" in (indonesian["text"])
+    )  # the bot's own hint, in Indonesian too
+    assert _labels(indonesian)[0] == "🔄 Segarkan"
+    # the menu's 📊 says the same; its Refresh too
+    main = _menu(telegram, ADMIN, "Manajemen Cadangan")
+    _press(telegram, main, "Status Cadangan", ADMIN)
+    shown = telegram.now_shows(main, "Status Sistem Cadangan")
+    assert "⚙️ PENJADWAL:" in shown["text"]
+
+    telegram.send_text(SECOND_ADMIN, "/status")
+    english = telegram.last_message(SECOND_ADMIN, "Backup System Status")
+    for title in ("💾 BACKUPS:", "🕒 LATEST BACKUP:", "⚙️ SCHEDULER:", "📜 HISTORY"):
+        assert title in english["text"]
+    assert "Status Sistem" not in english["text"]

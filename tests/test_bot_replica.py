@@ -67,6 +67,12 @@ def test_the_restore_menu_goes_back_to_a_typed_moment_through_two_steps(
             telegram.now_shows(menu, "YYYY-MM-DD HH:MM")
             telegram.send_text(ADMIN, "after lunch")
             assert "is no point in time" in telegram.last_message(ADMIN, "after lunch")["text"]
+            telegram.languages[ADMIN] = "id"  # asked again: the answer in Indonesian
+            telegram.send_text(ADMIN, "nanti sore")
+            again = telegram.last_message(ADMIN, "nanti sore")["text"]
+            assert "'nanti sore' bukan titik waktu: tulis YYYY-MM-DD HH:MM[:SS]" in again
+            assert again.endswith("Kirim lagi, atau /backup untuk menu.")
+            telegram.languages[ADMIN] = "en"
             yesterday = (good - timedelta(days=1)).astimezone(settings.timezone)
             telegram.send_text(ADMIN, f"{yesterday:%Y-%m-%d %H:%M}")
             refused = telegram.last_message(ADMIN, "cannot go back to")

@@ -10,7 +10,7 @@ import pyrage
 from src.services import catalog
 from src.services.backup_service import create_backup
 from tests.offsite_servers import make_age_keys
-from tests.test_bot import ADMIN, STRANGER, press, screen
+from tests.test_bot import ADMIN, SECOND_ADMIN, STRANGER, press, screen
 
 
 def checkins(db) -> int:
@@ -76,5 +76,9 @@ def test_files_from_strangers_other_files_damaged_and_too_large_ones_are_refused
     telegram.send_document(ADMIN, "huge.zip", b"\0" * (21 * 1024 * 1024))
     too_big = screen(telegram, "Receiving the file failed")
     assert "20 MB" in too_big["text"] and "self-hosted Bot API server" in too_big["text"]
+    telegram.languages[SECOND_ADMIN] = "id"  # an Indonesian admin reads why in Indonesian
+    telegram.send_document(SECOND_ADMIN, "huge.zip", b"\0" * (21 * 1024 * 1024))
+    too_big = screen(telegram, "Menerima berkas gagal", SECOND_ADMIN)
+    assert "lebih besar dari 20 MB yang boleh diunduh bot" in too_big["text"]
     assert checkins(sample_db) > 0
     assert catalog.list_backups(bot_settings(), "pre-restore") == []

@@ -1,7 +1,8 @@
 """Scheduler alarms to every admin, sent from the scheduler's thread through the bot's loop.
 
-Each admin reads the title in the language of their last update to the bot (English when
-the bot has not seen them yet); the message under it is the scheduler's, in English.
+Each admin reads the alarm in the language of their last update to the bot (English when
+the bot has not seen them yet): its title, and the frame of the scheduler's message under
+it (`texts.alarm_body`); the reasons in the message stay the scheduler's, in English.
 
 Each alarm is retried with backoff (Telegram's `retry_after` first) until it is delivered or
 expires; an admin who blocked the bot or never started it is recorded, so `status` says so.
@@ -24,7 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from src.bot import delivery
-from src.bot.texts import FALLBACK, TEXTS, say
+from src.bot.texts import FALLBACK, TEXTS, alarm_body, say
 from src.bot.views import middle_cut
 from src.config.settings import Settings
 from src.services import admin_reach
@@ -126,9 +127,11 @@ class TelegramNotifier:
 
 
 def alarm_text(event: str, message: str, lang: str) -> str:
-    """An alarm as one admin reads it: the title in `lang`, the scheduler's message under it."""
+    """An alarm as one admin reads it: the title and the message's frame in `lang` (its
+    reasons as the scheduler words them)."""
     key = f"alarm_{event}"
     title = say(key, lang) if key in TEXTS else TITLES.get(event, event)
+    message = alarm_body(message, lang)
     # cut the plain text, then escape: a cut escaped text could end inside "&amp;"
     return f"<b>{escape(title)}</b>\n{escape(middle_cut(message, 3800, lang))}"
 

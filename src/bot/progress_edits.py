@@ -4,6 +4,7 @@ The service core reports through `src.services.progress` (bound to the job); thi
 the bot's listener. It is called from the worker thread, hands each edit to the event
 loop, and keeps Telegram's flood limits in mind: one edit at a time, `EDIT_INTERVAL`
 seconds apart at least. A failed edit is logged and forgotten: the job goes on.
+The core names its steps in English; they are shown in the admin's language (`texts.step`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import TypeVar
 from telegram import Bot, InlineKeyboardMarkup
 
 from src.bot import delivery
+from src.bot.texts import FALLBACK
+from src.bot.texts import step as step_name
 from src.services import progress
 
 logger = logging.getLogger(__name__)
@@ -29,14 +32,16 @@ EDIT_INTERVAL = 3.0  # seconds between two edits of the same message at least
 CLOSE_WAIT = 30.0  # an edit on its way is awaited this long, so the outcome lands after it
 
 
-def describe(state: progress.State) -> str:
-    """One line per step: `phase NN%` (the job's own first, then the work beside it)."""
+def describe(state: progress.State, lang: str = FALLBACK) -> str:
+    """One line per step: `phase NN%` (the job's own first, then the work beside it), the
+    steps' names in `lang`."""
     steps = [("", state)] if state.phase else []
     steps += list(state.sides)
     lines = []
-    for name, step in steps:
-        percent = f" {step.percent}%" if step.percent is not None else ""
-        lines.append(f"{name + ': ' if name else ''}{step.phase}{percent}")
+    for name, part in steps:
+        percent = f" {part.percent}%" if part.percent is not None else ""
+        shown = f"{step_name(name, lang)}: " if name else ""
+        lines.append(f"{shown}{step_name(part.phase, lang)}{percent}")
     return "\n".join(lines)
 
 
@@ -51,8 +56,10 @@ class MenuProgress:
         title: str,
         interval: float = EDIT_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        lang: str = FALLBACK,
     ) -> None:
         self._bot, self._loop, self._where, self._title = bot, loop, where, title
+        self._lang = lang
         self._interval, self._clock = interval, clock
         self._lock = threading.Lock()
         self._last_at = clock()  # the "⏳" has just been shown
@@ -63,7 +70,7 @@ class MenuProgress:
 
     def show(self, state: progress.State) -> None:
         """Edit the message when the last edit is old enough and done (else skip this one)."""
-        steps = describe(state)
+        steps = describe(state, self._lang)
         if not steps:
             return
         text = f"{self._title}\n\n<i>{escape(steps)}</i>"

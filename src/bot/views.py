@@ -1,8 +1,9 @@
 """What the bot shows: HTML texts (every dynamic value escaped) and inline keyboards.
 
 Every word comes from `src.bot.texts` in the language of the admin the screen is for
-(`Menu.lang`); what the service core's presentation layer words (the status text, off-site
-lines, schema changes, reasons of failures) stays as the CLI says it, in English.
+(`Menu.lang`); the presentation layer shared with the CLI (the status text, off-site lines)
+is asked for the same language. The service core's own free-form words (schema changes,
+reasons of failures) stay as the CLI says them, in English.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from src.bot.texts import FALLBACK, TEXTS, say
 from src.config.settings import ARCHIVE_TYPES, Settings
 from src.presentation import offsite as offsite_words
 from src.presentation.marks import mark
-from src.presentation.status import Hints, status_text
+from src.presentation.status import Hints, stale_warning, status_text
 from src.presentation.units import size, when
 from src.services.backup_service import BackupResult
 from src.services.catalog import BackupInfo
@@ -234,7 +235,7 @@ def backup_done(menu: Menu, result: BackupResult) -> tuple[str, InlineKeyboardMa
             verdict=verdict,
         ),
     ]
-    offsite = [line.strip() for line in offsite_words.run_lines(result.offsite)]
+    offsite = [line.strip() for line in offsite_words.run_lines(result.offsite, menu.lang)]
     lines += [escape(line[:300]) for line in offsite]
     return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup([menu.nav()])
 
@@ -494,19 +495,19 @@ def restore_done(menu: Menu, result: RestoreResult) -> tuple[str, InlineKeyboard
     return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup([menu.nav()])
 
 
-BOT_HINTS = Hints(
-    start_scheduler="the bot runs it when BOT_RUN_SCHEDULER is on; else start the scheduler "
-    "service on the server",
-    resume_scheduler="the ▶️ Resume button",
-)
+def bot_hints(lang: str = FALLBACK) -> Hints:
+    """The bot's own words in the status (how the scheduler starts, how it resumes)."""
+    return Hints(
+        start_scheduler=say("hint_start_scheduler", lang),
+        resume_scheduler=say("hint_resume_scheduler", lang),
+    )
 
 
 def status(menu: Menu, system: SystemStatus) -> tuple[str, InlineKeyboardMarkup]:
-    """The CLI's status text, in a <pre> block (the limit counts the text, not the tags).
-
-    The text is the presentation layer's, shared with the CLI: English in every language.
-    """
-    text = f"<pre>{escape(fit_plain(status_text(system, BOT_HINTS), lang=menu.lang))}</pre>"
+    """The CLI's status layout in the menu's language, in a <pre> block (the limit counts the
+    text, not the tags)."""
+    shown = status_text(system, bot_hints(menu.lang), menu.lang)
+    text = f"<pre>{escape(fit_plain(shown, lang=menu.lang))}</pre>"
     refresh = menu.button(menu.say("refresh"), "status")
     return text, InlineKeyboardMarkup([[refresh], menu.nav()])
 
@@ -559,7 +560,7 @@ def scheduler(
                     detail=escape(str(drill.get("detail", ""))),
                 )
             )
-    lines += [f"⚠️ {escape(warning)}" for warning in view.stale]
+    lines += [f"⚠️ {escape(stale_warning(warning, menu.lang))}" for warning in view.stale]
     toggle = menu.button(t("resume"), "resume") if view.paused else menu.button(t("pause"), "pause")
     keyboard = [[toggle, menu.button(t("daily_now"), "daily")], menu.nav()]
     return fit("\n".join(lines), menu.lang), InlineKeyboardMarkup(keyboard)

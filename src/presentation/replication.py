@@ -1,62 +1,74 @@
-"""The REPLICATION section of the status, the same for every door."""
+"""The REPLICATION section of the status, the same for every door (English by default)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from src.presentation.words import ENGLISH, word
 from src.services.replication.report import ReplicationStatus
 
 
-def status_lines(status: ReplicationStatus | None, start_hint: str) -> list[str]:
+def status_lines(
+    status: ReplicationStatus | None, start_hint: str, language: str = ENGLISH
+) -> list[str]:
     """The REPLICATION section (nothing when REPLICA_URL is not set)."""
     if status is None:
         return []
+    lang = language
+
+    def w(key: str, **values: object) -> str:
+        return word(key, lang, **values)
+
     held = status.positions
     if status.running:
-        state = f"🟢 Running (litestream pid {status.pid})"
+        state = w("repl_running", pid=status.pid)
     else:
-        state = f"🔴 Not running ({start_hint}: it runs Litestream)"
+        state = w("repl_not_running", start=start_hint)
+    newest = (
+        w("transaction", txid=held.newest_txid, at=_moment(held.newest_at, lang))
+        if held.newest_txid
+        else w("nothing_yet")
+    )
     lines = [
-        "🔁 REPLICATION:",
-        f"  Status: {state}",
-        f"  Replica: {status.replica}",
-        "  Newest replicated: "
-        + (
-            f"transaction {held.newest_txid}, written {_moment(held.newest_at)}"
-            if held.newest_txid
-            else "nothing yet"
-        ),
-        f"  Lag: {lag_words(status)}",
-        f"  Oldest restorable moment: {_moment(held.oldest_restorable)}",
+        w("replication"),
+        w("status", state=state),
+        w("replica", replica=status.replica),
+        w("newest_replicated", what=newest),
+        w("lag", lag=lag_words(status, lang)),
+        w("oldest_restorable", at=_moment(held.oldest_restorable, lang)),
     ]
     if status.restarts:
-        lines.append(f"  Restarts: {status.restarts} (last end: {status.last_exit})")
+        lines.append(w("restarts", count=status.restarts, last=status.last_exit))
     if status.error:
-        lines.append(f"  ⚠️ Last error: {status.error}")
+        lines.append(w("last_error", error=status.error))
     return lines
 
 
-def lag_words(status: ReplicationStatus) -> str:
+def lag_words(status: ReplicationStatus, language: str = ENGLISH) -> str:
     """The lag, and whether it is above REPLICA_MAX_LAG."""
-    limit = f"alarm above {seconds(status.max_lag)}"
+    limit = word("lag_limit", language, limit=seconds(status.max_lag, language))
     if status.lag is None:
-        return f"unknown ({limit})"
+        return word("lag_unknown", language, limit=limit)
     mark = "⚠️ " if status.behind else ""
-    bound = "at most " if status.lag_at_most else ""
-    return f"{mark}{bound}{seconds(status.lag)} ({limit})"
+    bound = word("at_most", language) if status.lag_at_most else ""
+    return f"{mark}{bound}{seconds(status.lag, language)} ({limit})"
 
 
-def seconds(span: timedelta) -> str:
+def seconds(span: timedelta, language: str = ENGLISH) -> str:
     """A span in seconds, minutes or hours."""
     value = span.total_seconds()
     if value < 120:
-        return f"{value:.0f} s"
-    return f"{value / 60:.0f} min" if value < 7200 else f"{value / 3600:.1f} h"
+        return word("seconds", language, value=f"{value:.0f}")
+    if value < 7200:
+        return word("minutes", language, value=f"{value / 60:.0f}")
+    return word("hours", language, value=f"{value / 3600:.1f}")
 
 
-def _moment(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S %Z}".strip() if moment else "none yet"
+def _moment(moment: datetime | None, language: str = ENGLISH) -> str:
+    if not moment:
+        return word("none_yet_moment", language)
+    return f"{moment:%Y-%m-%d %H:%M:%S %Z}".strip()
 
 
 def status_json(status: ReplicationStatus | None) -> dict[str, Any] | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from src.presentation.words import ENGLISH, word
+
 
 def size(num: int | None) -> str:
     """Format a byte count for people."""
@@ -17,23 +19,26 @@ def size(num: int | None) -> str:
     return f"{value:.2f} TB"
 
 
-def when(iso: str | None) -> str:
-    """Format an ISO 8601 time as YYYY-MM-DD HH:MM:SS."""
+def when(iso: str | None, language: str = ENGLISH) -> str:
+    """Format an ISO 8601 time as YYYY-MM-DD HH:MM:SS ("never" in `language` when none)."""
     if not iso:
-        return "never"
+        return word("never", language)
     try:
         return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")
     except ValueError:
         return iso
 
 
-def yes_no(flag: bool) -> str:
+def yes_no(flag: bool, language: str = ENGLISH) -> str:
     """Render a yes/no with a mark."""
-    return "✅ Yes" if flag else "❌ No"
+    return word("yes" if flag else "no", language)
 
 
-def age(age: timedelta | None) -> str:
+def age(age: timedelta | None, language: str = ENGLISH) -> str:
+    """How long ago, in hours (days from 48 h on)."""
     if age is None:
-        return "never"
+        return word("never", language)
     hours = age.total_seconds() / 3600
-    return f"{hours:.1f} h ago" if hours < 48 else f"{hours / 24:.1f} days ago"
+    if hours < 48:
+        return word("hours_ago", language, hours=f"{hours:.1f}")
+    return word("days_ago", language, days=f"{hours / 24:.1f}")

@@ -28,15 +28,6 @@ def too_large(settings: Settings, size_bytes: int) -> bool:
     return cloud and size_bytes > DOWNLOAD_LIMIT_MB * 1024 * 1024
 
 
-def too_large_text(name: str) -> str:
-    """Say why a large archive cannot come through the bot, and what to do instead."""
-    return (
-        f"{name} is larger than the {DOWNLOAD_LIMIT_MB} MB the cloud Bot API lets a bot "
-        "download. Copy it to the server and run `python backup_manager.py restore <file>`, "
-        "or run a self-hosted Bot API server (TELEGRAM_API_URL), which has no such limit."
-    )
-
-
 def place(settings: Settings, name: str) -> Path:
     """Where a sent archive is stored: a new folder under RECOVERY_DIR/received."""
     safe = re.sub(r"[^\w.-]", "_", Path(name).name).lstrip(".") or "archive.zip"

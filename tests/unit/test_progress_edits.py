@@ -68,3 +68,16 @@ def test_an_edit_that_raises_is_logged_not_raised(caplog):
     listener.close()
     assert "a progress edit failed" in caplog.text
     loop.call_soon_threadsafe(loop.stop)
+
+
+def test_describe_names_the_steps_in_the_admins_language_and_unknown_ones_as_they_are():
+    side = State("checking the safety copy", 1, 4)
+    state = State("checking and unpacking the archive", 5, 10, (("safety copy", side),))
+    assert describe(state, "id") == (
+        "memeriksa dan membongkar arsip 50%\nsalinan pengaman: memeriksa salinan pengaman 25%"
+    )
+    assert describe(state, "en") == describe(state)
+    assert describe(State("writing the tables"), "id") == "menulis tabel"  # not "writing {name}"
+    assert describe(State("writing bot.db", 1, 2), "id") == "menulis bot.db 50%"
+    assert describe(State("copying a.zip to nas"), "id") == "menyalin a.zip ke nas"
+    assert describe(State("something new"), "id") == "something new"

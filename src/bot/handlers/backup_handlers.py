@@ -141,7 +141,7 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     elif not received.accepts(name):
         reply = say("file_not_archive", user)
     elif received.too_large(common.settings(context), document.file_size or 0):
-        reply = "❌ " + received.too_large_text(name)
+        reply = "❌ " + say("file_too_large", user, name=name, limit=received.DOWNLOAD_LIMIT_MB)
     else:
         status = await message.reply_text(say("file_receiving", user, name=name))
         screen = await restore_handlers.receive(update, context, document)

@@ -68,8 +68,10 @@ async def busy(update: Update, text: str) -> None:
 
 
 def progress(update: Update, title: str) -> MenuProgress:
-    """A listener that shows a job's progress under `title` in the pressed menu."""
-    return MenuProgress(update.get_bot(), asyncio.get_running_loop(), where(update), title)
+    """A listener that shows a job's progress under `title` in the pressed menu (its steps
+    in the presser's language)."""
+    loop = asyncio.get_running_loop()
+    return MenuProgress(update.get_bot(), loop, where(update), title, lang=lang(update))
 
 
 async def answer(update: Update, text: str | None = None, alert: bool = False) -> bool:

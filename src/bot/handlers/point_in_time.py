@@ -84,8 +84,10 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings = common.settings(context)
     try:
         at = parse_at(message.text, settings)
-    except ValueError as error:
+    except ValueError:  # parse_at's one complaint, in the admin's language
         waiting[user.id] = time.monotonic() + TYPE_MINUTES * 60  # try again
+        zone = settings.timezone_name
+        error = say("pit_not_a_time", user, text=repr(message.text), zone=zone)
         await message.reply_text(say("pit_bad_time", user, error=error))
         return
     logger.info("point-in-time restore of %s asked by admin %s", at.isoformat(), user.id)

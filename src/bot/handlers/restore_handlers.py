@@ -127,7 +127,9 @@ async def receive(update: Update, context: ContextTypes.DEFAULT_TYPE, document: 
         path = await asyncio.to_thread(received.place, settings, name)
         await sent.download_to_drive(path, read_timeout=300)
     except BadRequest as error:
-        reason = received.too_large_text(name) if "too big" in str(error).lower() else str(error)
+        too_big = "too big" in str(error).lower()
+        limit = received.DOWNLOAD_LIMIT_MB
+        reason = menu.say("file_too_large", name=name, limit=limit) if too_big else str(error)
         return views.failure(menu, menu.say("what_receiving"), reason)
     logger.warning("archive %s received from admin %s", name, user.id if user else None)
     return await offer(context, menu, user.id if user else None, path, sent=True)

@@ -104,8 +104,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "❌ Sending {name} failed: {error}. If it did not arrive, copy it from the "
         "server: {path}",
     },
-    # the status screen (its body is the CLI's status text, in English)
+    # the status screen (its body is the CLI's status layout, src/presentation/words.py)
     "refresh": {"id": "🔄 Segarkan", "en": "🔄 Refresh"},
+    "hint_start_scheduler": {
+        "id": "bot menjalankannya jika BOT_RUN_SCHEDULER aktif; jika tidak, jalankan layanan "
+        "penjadwal di server",
+        "en": "the bot runs it when BOT_RUN_SCHEDULER is on; else start the scheduler "
+        "service on the server",
+    },
+    "hint_resume_scheduler": {"id": "tombol ▶️ Lanjutkan", "en": "the ▶️ Resume button"},
     # the scheduler
     "sched_hanging": {
         "id": "⚠️ Tidak merespons (pid {pid}): hentikan proses itu lalu jalankan lagi",

@@ -112,6 +112,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "⏳ Receiving and validating {name}…",
     },
     "the_file": {"id": "berkas itu", "en": "the file"},
+    "file_too_large": {
+        "id": "{name} lebih besar dari {limit} MB yang boleh diunduh bot lewat Bot API cloud. "
+        "Salin ke server lalu jalankan `python backup_manager.py restore <file>`, atau "
+        "jalankan server Bot API sendiri (TELEGRAM_API_URL), yang tidak punya batas itu.",
+        "en": "{name} is larger than the {limit} MB the cloud Bot API lets a bot download. "
+        "Copy it to the server and run `python backup_manager.py restore <file>`, or run a "
+        "self-hosted Bot API server (TELEGRAM_API_URL), which has no such limit.",
+    },
     # to a point in time (the Litestream replica)
     "pit_title": {
         "id": "🕰️ <b>Pulihkan ke suatu titik waktu</b>",
@@ -162,6 +170,12 @@ TEXTS: dict[str, dict[str, str]] = {
     "pit_bad_time": {
         "id": "❌ {error}. Kirim lagi, atau /backup untuk menu.",
         "en": "❌ {error}. Send it again, or /backup for the menu.",
+    },
+    "pit_not_a_time": {
+        "id": "{text} bukan titik waktu: tulis YYYY-MM-DD HH:MM[:SS] (dalam {zone}) atau "
+        "ISO 8601 dengan selisih zona, mis. 2026-12-06T14:05:00+07:00",
+        "en": "{text} is no point in time: write YYYY-MM-DD HH:MM[:SS] (in {zone}) or "
+        "ISO 8601 with an offset, e.g. 2026-12-06T14:05:00+07:00",
     },
     "pit_no_replica": {
         "id": "REPLICA_URL belum diatur: tidak ada replika untuk kembali ke masa lalu.",
