@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Write the project's bytecode before any test runs. Under pytest-xdist a CLI process in
+    one worker would otherwise write a `__pycache__` file (its first lazy import) into the
+    project while a test in the other worker compares the project's files before and after."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "src", quiet=1)
+
+
 def project_copy(folder: Path) -> Path:
     """The files git would commit from this project (tracked, or new and not ignored), as a
     fresh clone holds them: no database, no backups, no .venv."""
