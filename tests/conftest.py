@@ -18,6 +18,18 @@ from src.config.settings import SETTING_NAMES, Settings, load_settings
 ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
 
+# Hypothesis keeps its examples (and caches) outside the project, one folder per checkout: under
+# pytest-xdist its writes into ROOT/.hypothesis would otherwise land while a test in the other
+# worker compares the project's files before and after (test_hostile_archives, test_bot).
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    import hashlib
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    _checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"pmo-hypothesis-{_checkout}")
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Write the project's bytecode before any test runs. Under pytest-xdist a CLI process in
