@@ -33,9 +33,6 @@ from pathlib import Path
 
 import pytest
 
-# One Wine prefix for the whole session: under pytest-xdist all these tests run on one worker.
-pytestmark = pytest.mark.xdist_group("wine")
-
 REPO = Path(__file__).resolve().parent.parent
 BAT = REPO / "backup_manager.bat"
 
