@@ -143,6 +143,15 @@ def winpath(path: Path) -> str:
     return "Z:" + str(path).replace("/", "\\")
 
 
+QUIET = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+
+
+def _stop_wine(env: dict[str, str]) -> None:
+    """Stop the prefix's wineserver and every Wine program still running in it."""
+    if shutil.which("wineserver"):
+        subprocess.run(["wineserver", "-k"], env=env, timeout=60, check=False, **QUIET)
+
+
 @pytest.fixture(scope="session")
 def wine_env(tmp_path_factory: pytest.TempPathFactory):
     """Create a private Wine prefix once and return the environment that uses it."""
@@ -155,21 +164,34 @@ def wine_env(tmp_path_factory: pytest.TempPathFactory):
         # No Mono or Gecko install prompts while the prefix is created.
         WINEDLLOVERRIDES="mscoree,mshtml=",
     )
-    try:
-        ready = subprocess.run(
-            ["wine", "cmd", "/c", "echo", "wine-ready"],
-            env=env,
-            capture_output=True,
-            timeout=PREFIX_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"wine did not start cmd within {PREFIX_TIMEOUT} s")
-    if b"wine-ready" not in ready.stdout:
-        pytest.skip(f"wine cannot run cmd here: rc={ready.returncode}, {ready.stderr[-500:]!r}")
-    yield env
+    # Keep the prefix's wineserver and Wine's own services running between the tests: by
+    # default they shut down 3 s after the last program ends, and each run then boots the
+    # prefix again (about 2.5 s). The runs themselves are unchanged. The services start
+    # with the first program, so that one writes to a file: a pipe they inherited would
+    # stay open, and its reader wait for them.
     if shutil.which("wineserver"):
-        subprocess.run(["wineserver", "-k"], env=env, timeout=60, check=False)
+        subprocess.run(["wineserver", "-p"], env=env, timeout=60, check=False, **QUIET)
+    ready_log = Path(env["WINEPREFIX"]).with_name("wine-ready.txt")
+    try:
+        with ready_log.open("wb") as out:
+            ready = subprocess.run(
+                ["wine", "cmd", "/c", "echo", "wine-ready"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=PREFIX_TIMEOUT,
+                check=False,
+            )
+    except subprocess.TimeoutExpired:
+        _stop_wine(env)
+        pytest.skip(f"wine did not start cmd within {PREFIX_TIMEOUT} s")
+    said = ready_log.read_bytes()
+    if b"wine-ready" not in said:
+        _stop_wine(env)
+        pytest.skip(f"wine cannot run cmd here: rc={ready.returncode}, {said[-500:]!r}")
+    yield env
+    _stop_wine(env)
     # About 700 MB; pytest would otherwise keep it with its last three runs.
     shutil.rmtree(env["WINEPREFIX"], ignore_errors=True)
 
