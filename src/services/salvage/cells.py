@@ -8,13 +8,14 @@ records that decode, lie clear of each other, and fit the table and its rowid ra
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from src.services.salvage.fileformat import Damaged
 from src.services.salvage.layouts import Bound, Layout, TableRow, fits
 
 TableCell = Callable[[bytes, int], tuple[int, list[Any], int]]  # (rowid, values, end)
 IndexCell = Callable[[bytes, int], tuple[list[Any], int]]  # (values, end)
+T = TypeVar("T")
 
 
 class CellSearch:
@@ -94,24 +95,16 @@ class CellSearch:
     ) -> list[TableRow]:
         """Search a leaf's content area, outside the cells already found (`spans`, which
         grows) and its free blocks, for cells that decode and fit."""
-        usable = self.usable
-        skip = sorted([*spans, *self._free_blocks(data, number, floor)])
-        found: list[TableRow] = []
-        offset = floor
-        while offset < usable - 3:
-            inside = next((b for a, b in skip if a <= offset < b), None)
-            if inside is not None:
-                offset = inside
-                continue
-            cell = self._fitting_cell(data, offset, layout, low, high, rows + found, spans, floor)
-            if cell is None:
-                offset += 1
-                continue
-            found.append(cell[0])
-            spans.append(cell[1])
-            skip.append(cell[1])
-            offset = cell[1][1]
-        return found
+        return search(
+            data,
+            number,
+            floor,
+            self.usable,
+            spans,
+            lambda at, found: self._fitting_cell(
+                data, at, layout, low, high, rows + found, spans, floor
+            ),
+        )
 
     def _fitting_cell(
         self,
@@ -139,9 +132,6 @@ class CellSearch:
         if not values or fits(values, layout) < 0.75 or any(r == rowid for r, _ in rows):
             return None
         return (rowid, values), (offset, end)
-
-    def _free_blocks(self, data: bytes, number: int, floor: int) -> list[tuple[int, int]]:
-        return free_blocks(data, number, floor, self.usable)
 
 
 class IndexCellSearch:
@@ -188,23 +178,14 @@ class IndexCellSearch:
     ) -> list[list[Any]]:
         """Search the content area, outside the cells found (`spans`, which grows) and the
         free blocks, for records that fit the table and were not found yet."""
-        skip = sorted([*spans, *free_blocks(data, number, floor, self.usable)])
-        found: list[list[Any]] = []
-        offset = floor
-        while offset < self.usable - 3:
-            inside = next((b for a, b in skip if a <= offset < b), None)
-            if inside is not None:
-                offset = inside
-                continue
-            cell = self._fitting(data, offset, layout, records + found, spans, floor)
-            if cell is None:
-                offset += 1
-                continue
-            found.append(cell[0])
-            spans.append(cell[1])
-            skip.append(cell[1])
-            offset = cell[1][1]
-        return found
+        return search(
+            data,
+            number,
+            floor,
+            self.usable,
+            spans,
+            lambda at, found: self._fitting(data, at, layout, records + found, spans, floor),
+        )
 
     def _fitting(
         self,
@@ -230,6 +211,36 @@ class IndexCellSearch:
         if values in records:
             return None
         return values, (offset, end)
+
+
+def search(
+    data: bytes,
+    number: int,
+    floor: int,
+    usable: int,
+    spans: list[tuple[int, int]],
+    fitting: Callable[[int, list[T]], tuple[T, tuple[int, int]] | None],
+) -> list[T]:
+    """Search a leaf's content area from `floor`, outside the cells already found (`spans`,
+    which grows) and its free blocks, for the cells `fitting` accepts (given an offset and
+    what this search found so far: the cell and where it lies, or None)."""
+    skip = sorted([*spans, *free_blocks(data, number, floor, usable)])
+    found: list[T] = []
+    offset = floor
+    while offset < usable - 3:
+        inside = next((b for a, b in skip if a <= offset < b), None)
+        if inside is not None:
+            offset = inside
+            continue
+        cell = fitting(offset, found)
+        if cell is None:
+            offset += 1
+            continue
+        found.append(cell[0])
+        spans.append(cell[1])
+        skip.append(cell[1])
+        offset = cell[1][1]
+    return found
 
 
 def free_blocks(data: bytes, number: int, floor: int, usable: int) -> list[tuple[int, int]]:

@@ -207,6 +207,12 @@ def affinity(declared: str) -> str:
     return "NUMERIC"
 
 
+def rowid_column(layout: Layout) -> str | None:
+    """A name for the rowid that no column has (None: all three are columns)."""
+    names = {c.lower() for c in layout.stored}
+    return next((c for c in ("rowid", "_rowid_", "oid") if c not in names), None)
+
+
 def fits(values: list[Any], layout: Layout) -> float:
     """How well a record's values fit a table's column affinities.
 

@@ -24,9 +24,9 @@ from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
 from src.services.salvage.backup_hint import Backup
-from src.services.salvage.layouts import Bound, Layout, Row, TableRow
+from src.services.salvage.layouts import Bound, Layout, Row, TableRow, rowid_column
 from src.services.salvage.result import TableCount
-from src.services.salvage.writer import BATCH, RecoveredDatabase, rowid_column
+from src.services.salvage.writer import BATCH, RecoveredDatabase
 
 _Range = tuple[Bound, Bound]
 

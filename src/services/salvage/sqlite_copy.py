@@ -28,7 +28,7 @@ from pathlib import Path
 
 from src.services import table_kinds
 from src.services.integrity import open_readonly, quote_identifier
-from src.services.salvage.layouts import Bound, Layout
+from src.services.salvage.layouts import Bound, Layout, rowid_column
 from src.services.sandbox import guard
 
 ALIAS = "salvage_source"  # the damaged file's name on the new database's connection
@@ -99,8 +99,7 @@ class SqliteSource:
             if layout.alias >= len(layout.stored):
                 return None
             alias = layout.stored[layout.alias]
-        names = {c.lower() for c in layout.stored}
-        key = alias or next((c for c in ("rowid", "_rowid_", "oid") if c not in names), None)
+        key = alias or rowid_column(layout)
         if key is None:
             return None
         columns = [

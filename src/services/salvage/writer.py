@@ -13,7 +13,7 @@ from typing import Any
 from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
-from src.services.salvage.layouts import Bound, Layout, Lost, Row, SchemaRow
+from src.services.salvage.layouts import Bound, Layout, Lost, Row, SchemaRow, rowid_column
 from src.services.salvage.sqlite_copy import (
     ALIAS,
     CopyPlan,
@@ -426,19 +426,6 @@ def _value_columns(conn: sqlite3.Connection) -> int:
     return min(getlimit(_LIMIT_COLUMN), getlimit(_LIMIT_VARIABLE_NUMBER)) - _LOST_OWN_COLUMNS
 
 
-def rowid_column(layout: Layout) -> str | None:
-    """A name for the rowid that no column has (None: all three are columns)."""
-    names = {c.lower() for c in layout.stored}
-    return next((c for c in ("rowid", "_rowid_", "oid") if c not in names), None)
-
-
 def _keeps_rowid(layout: Layout) -> bool:
     """Tell whether inserts name the rowid apart from the columns."""
     return layout.alias is None and not layout.without_rowid and rowid_column(layout) is not None
-
-
-def _alias_name(layout: Layout) -> str | None:
-    """The name of a table's INTEGER PRIMARY KEY column (its rowid), if it has one."""
-    if layout.alias is None or layout.alias >= len(layout.stored):
-        return None
-    return layout.stored[layout.alias]
