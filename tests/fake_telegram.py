@@ -78,6 +78,7 @@ class Fault:
     times: int
     error: ApiError | None = None  # answer with this error
     drop: str | None = None  # "before" (nothing done) or "after" (done, the answer lost)
+    delay: float = 0.0  # done at once, the answer sent this many seconds later
     chat_id: int | None = None
     contains: str | None = None  # only calls whose text holds this
 
@@ -279,6 +280,14 @@ class FakeTelegram:
             drop = "after" if after else "before"
             self._faults.append(Fault(method, times, drop=drop, contains=contains))
 
+    def slow(
+        self, method: str, seconds: float, times: int = 1, contains: str | None = None
+    ) -> None:
+        """Do the next `times` calls of `method` at once but answer them `seconds` later (the
+        user sees the edit while the bot still waits for Telegram's answer)."""
+        with self._cond:
+            self._faults.append(Fault(method, times, delay=seconds, contains=contains))
+
     def block(self, user_id: int) -> None:
         """The user blocked the bot: every message to them is refused with 403."""
         self.blocked.add(user_id)
@@ -304,7 +313,7 @@ class FakeTelegram:
                 if fault.matches(method, params):
                     fault.times -= 1
                     self.faults_served.append(
-                        (method, fault.drop or f"{fault.error.code if fault.error else ''}")
+                        (method, fault.drop or (f"{fault.error.code}" if fault.error else "slow"))
                     )
                     self._cond.notify_all()
                     return fault
@@ -421,8 +430,10 @@ class FakeTelegram:
                 except ApiError as error:
                     fake.errors.append((method, error.description))
                     return self._reply(error.code, error.payload())
-                if fault is not None:  # dropped after the work was done
+                if fault is not None and fault.drop == "after":  # the work done, no answer
                     return self._hang_up()
+                if fault is not None and fault.delay:
+                    time.sleep(fault.delay)
                 return self._reply(200, {"ok": True, "result": result})
 
             def _send_bytes(self, data: bytes) -> None:

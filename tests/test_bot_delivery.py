@@ -197,6 +197,27 @@ def test_cancel_after_confirm_cancels_while_the_work_has_not_started(
     assert catalog.list_backups(bot_settings(), "pre-restore") == []  # not even a safety copy
 
 
+def test_a_button_of_a_shown_screen_works_while_telegram_s_answer_to_its_edit_is_slow(
+    telegram, bot, bot_settings, sample_db
+):
+    """The admin sees the restore plan as soon as Telegram shows it: their Confirm counts
+    even while the bot still waits for Telegram's answer to that edit (once it was refused
+    as a double tap, "Still working on your last request", and the tap was lost)."""
+    create_backup(bot_settings(), "manual", trigger="test")
+    emptied(sample_db)
+    menu = open_menu(telegram)
+    press(telegram, menu, "Restore Menu")
+    press(telegram, telegram.now_shows(menu, "Choose the type"), "Manual (1)")
+    telegram.slow("editMessageText", 4, contains="check before you confirm")
+    press(telegram, telegram.now_shows(menu, "Restore \u203a Manual \u203a 1/1"), "✅")
+    plan = telegram.now_shows(menu, "check before you confirm")
+    answer = press(telegram, plan, "Confirm restore")
+    assert telegram.faults_served == [("editMessageText", "slow")]
+    assert "Still working" not in answer.get("text", "")
+    telegram.now_shows(plan, "Restore finished")
+    assert rows(sample_db) > 0
+
+
 def test_an_admin_queueing_8_backups_does_not_keep_another_user_waiting(
     telegram, bot, bot_settings, sample_db
 ):

@@ -18,7 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from src.bot import delivery, views
+from src.bot import delivery, menu_guard, views
 from src.bot.progress_edits import MenuProgress, reporting
 from src.bot.texts import FALLBACK, language, say
 from src.config.settings import Settings
@@ -120,6 +120,7 @@ async def show_outcome(
     if query is None or query.message is None:
         return
     chat, message_id = query.message.chat.id, query.message.message_id
+    menu_guard.outcome_shown()
     try:
         await delivery.edit_or_send(context.bot, chat, message_id, *screen)
     except TelegramError as error:

@@ -28,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from src.bot import delivery, jobs, views
+from src.bot import delivery, jobs, menu_guard, views
 from src.bot.handlers import common, point_in_time, restore_handlers
 from src.bot.handlers.common import Screen
 from src.bot.texts import language, say
@@ -189,16 +189,14 @@ async def _one_at_a_time(
     argument: str,
     key: tuple[int, int],
 ) -> None:
-    """Run a working action unless the same menu is still at work (a double tap)."""
-    busy: set[tuple[int, int]] = context.bot_data.setdefault("busy_menus", set())
-    if key in busy:
-        await common.answer(update, say("still_working", update.effective_user))
-        return
-    busy.add(key)
-    try:
+    """Run a working action unless the same menu is still at work (a double tap); the menu
+    is free again once the action shows its outcome (menu_guard)."""
+    held: dict[menu_guard.Key, object] = context.bot_data.setdefault("busy_menus", {})
+    with menu_guard.holding(held, key) as holding:
+        if not holding:
+            await common.answer(update, say("still_working", update.effective_user))
+            return
         await handler(update, context, argument)
-    finally:
-        busy.discard(key)
 
 
 async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from src.bot import delivery, jobs, views
+from src.bot import delivery, jobs, menu_guard, views
 from src.bot.progress_edits import MenuProgress
 from src.bot.texts import language, say
 from src.config.settings import Settings
@@ -58,7 +58,11 @@ def where(update: Update) -> tuple[int, int]:
 
 
 async def show(update: Update, screen: Screen) -> None:
-    """Replace the menu message's text and buttons (or send them anew when that fails)."""
+    """Replace the menu message's text and buttons (or send them anew when that fails).
+
+    The screen shown is the action's outcome: its buttons take taps from now on.
+    """
+    menu_guard.outcome_shown()
     await delivery.edit_or_send(update.get_bot(), *where(update), *screen)
 
 
