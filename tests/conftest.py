@@ -18,6 +18,27 @@ from src.config.settings import SETTING_NAMES, Settings, load_settings
 ROOT = Path(__file__).resolve().parents[1]
 CHINOOK = ROOT / "tests" / "fixtures" / "chinook.sqlite"
 
+# Hypothesis keeps its examples (and caches) outside the project, one folder per checkout: under
+# pytest-xdist its writes into ROOT/.hypothesis would otherwise land while a test in the other
+# worker compares the project's files before and after (test_hostile_archives, test_bot).
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    import hashlib
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    _checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / f"pmo-hypothesis-{_checkout}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Write the project's bytecode before any test runs. Under pytest-xdist a CLI process in
+    one worker would otherwise write a `__pycache__` file (its first lazy import) into the
+    project while a test in the other worker compares the project's files before and after."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "src", quiet=1)
+
 
 def project_copy(folder: Path) -> Path:
     """The files git would commit from this project (tracked, or new and not ignored), as a
