@@ -20,6 +20,7 @@ import itertools
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -130,6 +131,16 @@ def parse_html(text: str) -> str:
     return "".join(plain)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (the bot stopping mid-request) is no error of the fake's."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeTelegram:
     """The server, the chats it holds, and helpers to act as users."""
 
@@ -160,8 +171,7 @@ class FakeTelegram:
         self.not_started: set[int] = set()  # users who never pressed Start
         self.callback_deadline: float | None = None  # seconds a query can be answered in
         self._cond = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
