@@ -149,6 +149,52 @@ def test_an_archive_too_large_for_the_chat_goes_as_its_verified_database_only_va
     assert rows_of(new_db) == rows_of(db)
 
 
+def test_once_the_upload_limit_is_raised_the_whole_archive_replaces_its_database_only_copy(
+    telegram, run_cli, tmp_path, keys
+):
+    db = small_database(tmp_path)
+    small = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1")
+    assert run_cli("backup", "--type", "manual", db=db, **small).returncode == 0
+    archive = only_archive(tmp_path)
+    (variant,) = telegram.documents
+    assert variant["filename"].endswith(".dbonly.zip.age")
+    again = run_cli("offsite", "sync", db=db, **small)  # the limit unchanged: nothing to do
+    assert again.returncode == 0 and "everything is copied already" in again.stdout
+    assert len(telegram.documents) == 1
+
+    raised = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="20")
+    synced = run_cli("offsite", "sync", db=db, **raised)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "whole, in place of its database-only copy" in synced.stdout, synced.stdout
+    (whole,) = telegram.documents  # the variant's message is deleted
+    assert whole["filename"] == f"{archive.name}.age"
+    assert decrypt(keys, whole["content"]) == archive.read_bytes()
+    as_json = json.loads(run_cli("offsite", "list", "--json", db=db, **raised).stdout)
+    copy = as_json[0]["copies"][0]
+    assert copy["database_only"] is False and copy["name"] == whole["filename"]
+    checked = run_cli("offsite", "verify", db=db, **raised)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "everything is copied already" in run_cli("offsite", "sync", db=db, **raised).stdout
+
+
+def test_a_whole_copy_that_fails_leaves_the_database_only_copy_in_place(
+    telegram, run_cli, tmp_path, keys
+):
+    db = small_database(tmp_path)
+    small = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1")
+    assert run_cli("backup", "--type", "manual", db=db, **small).returncode == 0
+    (variant,) = telegram.documents
+    telegram.fail("sendDocument", code=500, times=10, description="Internal Server Error")
+    raised = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="20")
+    synced = run_cli("offsite", "sync", db=db, **raised)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "still database only" in synced.stdout, synced.stdout
+    assert telegram.documents == [variant]
+    copy = json.loads(run_cli("offsite", "list", "--json", db=db, **raised).stdout)[0]["copies"][0]
+    assert copy["database_only"] is True and copy["name"] == variant["filename"]
+    assert run_cli("offsite", "verify", db=db, **raised).returncode == 0
+
+
 def test_a_database_only_copy_sent_to_the_bot_restores_every_row(
     telegram, bot_settings, tmp_path, keys
 ):

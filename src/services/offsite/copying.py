@@ -305,8 +305,86 @@ def _send_to(
         if not outcome.ok and outcome.retry_at is not None and _unreachable(outcome.detail):
             _postpone_rest(ledger, target.name, records, record, outcome.detail, run, now)
             break
+    for record in _whole_fits_now(target, ledger, recipients, only):
+        if not budget.allows(record.archive):
+            break
+        outcome = _send_whole(settings, target, record, recipients, ledger)
+        run.outcomes.append(outcome)
+        sent = sent or outcome.detail.startswith("verified")
     if sent:
         run.deleted += _prune(settings, target, ledger)
+
+
+# a bound on an age header: its first and last lines, and one stanza per recipient (an
+# X25519 one takes about 100 bytes, an ssh-rsa one up to about 700)
+_AGE_HEADER = 128
+_AGE_STANZA = 1024
+
+
+def _whole_fits_now(
+    target: Target, ledger: Ledger, recipients: list[Any], only: set[str] | None
+) -> list[CopyRecord]:
+    """The copies sent as the database-only variant whose whole archive the target takes
+    now (BOT_UPLOAD_LIMIT_MB raised since, say): newest first, to be sent again whole."""
+    limit: int | None = getattr(target, "limit", None)
+    found = []
+    for record in reversed(ledger.records(target.name, (VERIFIED,))):
+        path = Path(record.archive_path)
+        if not record.database_only or (only is not None and record.archive not in only):
+            continue
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        if recipients:
+            size = crypto.age_size(_AGE_HEADER + _AGE_STANZA * len(recipients), size)
+        if limit is None or size <= limit:
+            found.append(record)
+    return found
+
+
+def _send_whole(
+    settings: Settings,
+    target: Target,
+    record: CopyRecord,
+    recipients: list[Any],
+    ledger: Ledger,
+) -> CopyOutcome:
+    """Send the whole archive where its database-only variant went. Once the whole copy is
+    verified, the variant's copy is deleted; until then the variant stays the copy."""
+    variant_name = record.remote_name
+    try:
+        detail = _upload(settings, target, record, Path(record.archive_path), recipients, ledger)
+    except Exception as error:  # a bug too: the variant's verified copy stays, and is logged
+        if not isinstance(error, BackupError):
+            logger.exception("whole copy of %s to %s failed", record.archive, target.name)
+        logger.warning(
+            "offsite %s: %s keeps its database-only copy; the whole archive was not sent: %s",
+            target.name,
+            record.archive,
+            error,
+        )
+        return CopyOutcome(
+            target.name,
+            record.archive,
+            True,
+            f"still database only (the whole archive could not be sent: {error})",
+        )
+    if variant_name:
+        try:
+            target.delete(variant_name)
+        except OffsiteError as error:
+            logger.warning(
+                "offsite %s: the database-only copy %s stays on the target: %s",
+                target.name,
+                variant_name,
+                error,
+            )
+    logger.info(
+        "offsite %s: %s sent whole, in place of its database-only copy", target.name, record.archive
+    )
+    return CopyOutcome(
+        target.name, record.archive, True, f"{detail}; whole, in place of its database-only copy"
+    )
 
 
 def _send_one(
