@@ -177,6 +177,24 @@ def test_once_the_upload_limit_is_raised_the_whole_archive_replaces_its_database
     assert "everything is copied already" in run_cli("offsite", "sync", db=db, **raised).stdout
 
 
+def test_an_archive_not_sent_for_its_size_is_sent_once_the_limit_is_raised(
+    telegram, run_cli, sample_db, tmp_path, keys
+):
+    small = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="1")
+    done = run_cli("backup", "--type", "manual", db=sample_db, **small)
+    assert done.returncode == 0, done.stderr
+    assert "and so is its database-only variant" in done.stdout, done.stdout
+    assert telegram.documents == []
+    archive = only_archive(tmp_path)
+    raised = to_telegram(telegram, keys, BOT_UPLOAD_LIMIT_MB="20")
+    synced = run_cli("offsite", "sync", db=sample_db, **raised)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "whole, now that it fits" in synced.stdout, synced.stdout
+    (whole,) = telegram.documents
+    assert decrypt(keys, whole["content"]) == archive.read_bytes()
+    assert run_cli("offsite", "verify", db=sample_db, **raised).returncode == 0
+
+
 def test_a_whole_copy_that_fails_leaves_the_database_only_copy_in_place(
     telegram, run_cli, tmp_path, keys
 ):

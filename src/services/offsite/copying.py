@@ -324,13 +324,16 @@ _AGE_STANZA = 1024
 def _whole_fits_now(
     target: Target, ledger: Ledger, recipients: list[Any], only: set[str] | None
 ) -> list[CopyRecord]:
-    """The copies sent as the database-only variant whose whole archive the target takes
-    now (BOT_UPLOAD_LIMIT_MB raised since, say): newest first, to be sent again whole."""
+    """The archives the target took only as their database-only variant, or not at all for
+    their size, whose whole archive it takes now (BOT_UPLOAD_LIMIT_MB raised since, say):
+    newest first, to be sent whole."""
     limit: int | None = getattr(target, "limit", None)
     found = []
-    for record in reversed(ledger.records(target.name, (VERIFIED,))):
+    for record in reversed(ledger.records(target.name, (VERIFIED, DROPPED))):
         path = Path(record.archive_path)
-        if not record.database_only or (only is not None and record.archive not in only):
+        if record.state == VERIFIED and not record.database_only:
+            continue
+        if only is not None and record.archive not in only:
             continue
         if not path.is_file():
             continue
@@ -349,25 +352,28 @@ def _send_whole(
     recipients: list[Any],
     ledger: Ledger,
 ) -> CopyOutcome:
-    """Send the whole archive where its database-only variant went. Once the whole copy is
-    verified, the variant's copy is deleted; until then the variant stays the copy."""
-    variant_name = record.remote_name
+    """Send the whole archive where its database-only variant went (or nothing, for its
+    size). Once the whole copy is verified, the variant's copy is deleted; until then the
+    variant stays the copy."""
+    variant_name = record.remote_name if record.state == VERIFIED else None
+    before = "still database only" if variant_name else "still not sent"
     try:
         detail = _upload(settings, target, record, Path(record.archive_path), recipients, ledger)
     except Exception as error:  # a bug too: the variant's verified copy stays, and is logged
         if not isinstance(error, BackupError):
             logger.exception("whole copy of %s to %s failed", record.archive, target.name)
         logger.warning(
-            "offsite %s: %s keeps its database-only copy; the whole archive was not sent: %s",
+            "offsite %s: %s: %s; the whole archive could not be sent: %s",
             target.name,
             record.archive,
+            before,
             error,
         )
-        return CopyOutcome(
+        return CopyOutcome(  # not ok when the target holds no copy of it at all
             target.name,
             record.archive,
-            True,
-            f"still database only (the whole archive could not be sent: {error})",
+            variant_name is not None,
+            f"{before} (the whole archive could not be sent: {error})",
         )
     if variant_name:
         try:
@@ -379,12 +385,9 @@ def _send_whole(
                 variant_name,
                 error,
             )
-    logger.info(
-        "offsite %s: %s sent whole, in place of its database-only copy", target.name, record.archive
-    )
-    return CopyOutcome(
-        target.name, record.archive, True, f"{detail}; whole, in place of its database-only copy"
-    )
+    now_whole = "in place of its database-only copy" if variant_name else "now that it fits"
+    logger.info("offsite %s: %s sent whole, %s", target.name, record.archive, now_whole)
+    return CopyOutcome(target.name, record.archive, True, f"{detail}; whole, {now_whole}")
 
 
 def _send_one(
