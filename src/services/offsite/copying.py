@@ -326,7 +326,11 @@ def _whole_fits_now(
 ) -> list[CopyRecord]:
     """The archives the target took only as their database-only variant, or not at all for
     their size, whose whole archive it takes now (BOT_UPLOAD_LIMIT_MB raised since, say):
-    newest first, to be sent whole."""
+    newest first, to be sent whole.
+
+    Unlike a first copy (`_copy` tries the whole archive and falls back to the variant),
+    only an archive sure to fit counts, so a round never sends one in vain again and again.
+    """
     limit: int | None = getattr(target, "limit", None)
     found = []
     for record in reversed(ledger.records(target.name, (VERIFIED, DROPPED))):
