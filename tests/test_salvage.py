@@ -554,12 +554,26 @@ def test_a_backup_that_cannot_be_read_is_a_note_not_a_failure(damaged, template)
 def without_rowid_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list]:
     """3,000 reminders in a WITHOUT ROWID table (many leaves) beside a rowid table."""
     path = tmp_path_factory.mktemp("without-rowid") / "template.db"
+    return reminders_database(path, "user_id, kind", ("checkin", "journal", "meditate"))
+
+
+@pytest.fixture(scope="module")
+def descending_key_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list]:
+    """The same, its key kept in another order: user_id descending, then kind without
+    regard to case (in which "journal" comes before "Meditate", not after it)."""
+    path = tmp_path_factory.mktemp("without-rowid-desc") / "template.db"
+    return reminders_database(
+        path, "user_id DESC, kind COLLATE NOCASE", ("Checkin", "journal", "Meditate")
+    )
+
+
+def reminders_database(path: Path, key: str, kinds: tuple[str, ...]) -> tuple[Path, dict, list]:
     rng = random.Random(3)
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "CREATE TABLE reminders (user_id INTEGER NOT NULL, kind TEXT NOT NULL, "
             "remind_at TEXT NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, "
-            "created_at TEXT NOT NULL, PRIMARY KEY (user_id, kind)) WITHOUT ROWID"
+            f"created_at TEXT NOT NULL, PRIMARY KEY ({key})) WITHOUT ROWID"
         )
         conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT)")
         conn.executemany(
@@ -567,7 +581,7 @@ def without_rowid_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
             [
                 (u, k, f"{rng.randrange(24):02d}:00", rng.randrange(2), "2026-11-01 08:00")
                 for u in range(1, 1001)
-                for k in ("checkin", "journal", "meditate")
+                for k in kinds
             ],
         )
         conn.executemany("INSERT INTO events VALUES (?, ?)", [(i, f"e{i}") for i in range(500)])
@@ -623,10 +637,11 @@ def test_one_bad_cell_pointer_of_a_without_rowid_leaf_costs_no_row(
     assert any("read cell by cell" in note for note in result.notes), result.notes
 
 
+@pytest.mark.parametrize("template_of", ["without_rowid_template", "descending_key_template"])
 def test_a_lost_leaf_of_a_without_rowid_table_is_filled_from_the_backup_by_key(
-    tmp_path, settings_for, without_rowid_template
+    tmp_path, settings_for, request, template_of
 ):
-    template, original, pages = without_rowid_template
+    template, original, pages = request.getfixturevalue(template_of)
     db = tmp_path / "pmo_recovery.db"
     shutil.copyfile(template, db)
     settings = settings_for(db)
@@ -651,3 +666,43 @@ def test_a_lost_leaf_of_a_without_rowid_table_is_filled_from_the_backup_by_key(
     assert result.counts["reminders"].from_backup == cells
     assert any(f"{cells} rows of reminders taken from backup" in n for n in result.notes)
     assert result.lost_and_found == 0 and result.integrity == "ok"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a, b",
+        "a DESC, b",
+        "a, b COLLATE NOCASE",
+        "a DESC, b COLLATE NOCASE DESC",
+        "b COLLATE RTRIM",
+    ],
+)
+def test_the_key_range_a_lost_page_held_is_read_in_the_tree_s_own_order(tmp_path, key):
+    """What a lost page of a WITHOUT ROWID table held is taken from the backup by the keys
+    beside it: "after" and "before" a key must be the tree's order, DESC and collation too."""
+    from src.services.salvage.layouts import KeyOrder, SchemaRow, build_layouts
+    from src.services.salvage.second_source import beyond
+
+    db = tmp_path / "keys.db"
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            f"CREATE TABLE t (a INTEGER, b TEXT, c TEXT, PRIMARY KEY ({key})) WITHOUT ROWID"
+        )
+        words = ["apple", "Apple ", "Banana", "banana!", "cherry", "Cherry2", "b", "B "]
+        rows = {(a, w) for a in range(4) for w in words}
+        conn.executemany("INSERT OR IGNORE INTO t VALUES (?, ?, 'x')", sorted(rows))
+    with closing(sqlite3.connect(db)) as conn:
+        master = conn.execute("SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master")
+        (layout,) = [t for t in build_layouts([SchemaRow(*r) for r in master]) if t.name == "t"]
+        keys = list(zip(layout.stored[: layout.keys], layout.key_order, strict=True))
+        assert all(isinstance(order, KeyOrder) for _, order in keys)
+        names = ", ".join(c for c, _ in keys)
+        in_tree_order = conn.execute(f"SELECT {names} FROM t").fetchall()  # a scan of the tree
+        for i, bound in enumerate(in_tree_order):
+            after, values = beyond(keys, list(bound), after=True)
+            found = conn.execute(f"SELECT {names} FROM t WHERE {after}", values).fetchall()
+            assert sorted(found) == sorted(in_tree_order[i + 1 :]), (key, bound)
+            before, values = beyond(keys, list(bound), after=False)
+            found = conn.execute(f"SELECT {names} FROM t WHERE {before}", values).fetchall()
+            assert sorted(found) == sorted(in_tree_order[:i]), (key, bound)

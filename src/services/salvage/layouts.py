@@ -32,6 +32,14 @@ class SchemaRow:
     sql: str | None
 
 
+@dataclass(frozen=True)
+class KeyOrder:
+    """How a WITHOUT ROWID table's tree orders one key column."""
+
+    descending: bool
+    collation: str  # BINARY, NOCASE, RTRIM (or an application's own)
+
+
 @dataclass
 class Layout:
     """How one table's records map onto its columns."""
@@ -46,11 +54,11 @@ class Layout:
     alias: int | None  # record position of the INTEGER PRIMARY KEY (stored as NULL)
     shadow: bool = False
     missing: list[tuple[Bound, Bound]] = field(default_factory=list)  # unread rowid ranges
-    # a WITHOUT ROWID table: its primary key, the first `keys` stored columns (in the tree's
-    # order unless one of them is DESC), and the key ranges (low, high: both exclusive,
-    # None: no bound) of the pages of its tree that could not be read
+    # a WITHOUT ROWID table: its primary key, the first `keys` stored columns, how its tree
+    # orders each of them (DESC or not, the collation), and the key ranges (low, high: both
+    # exclusive, None: no bound) of the pages of its tree that could not be read
     keys: int = 0
-    keys_descending: bool = False
+    key_order: tuple[KeyOrder, ...] = ()
     missing_keys: list[tuple[list[Any] | None, list[Any] | None]] = field(default_factory=list)
 
 
@@ -158,7 +166,8 @@ def _layout(conn: sqlite3.Connection, row: SchemaRow, table: str, shadow: bool) 
             "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
         ).fetchone()[0]
     )
-    keys, descending = 0, False
+    keys = 0
+    key_order: tuple[KeyOrder, ...] = ()
     if without_rowid:
         pk_index = next(
             r[1] for r in conn.execute(f"PRAGMA main.index_list({name})") if r[3] == "pk"
@@ -168,7 +177,7 @@ def _layout(conn: sqlite3.Connection, row: SchemaRow, table: str, shadow: bool) 
         entries = xinfo.fetchall()
         order = [r[1] for r in entries]
         keys = sum(1 for r in entries if r[5])
-        descending = any(r[3] for r in entries if r[5])
+        key_order = tuple(KeyOrder(bool(r[3]), str(r[4] or "BINARY")) for r in entries if r[5])
     else:
         order = [cid for cid, (_c, _d, hidden) in columns.items() if hidden != 2]
     stored = [columns[cid] for cid in order]
@@ -189,7 +198,7 @@ def _layout(conn: sqlite3.Connection, row: SchemaRow, table: str, shadow: bool) 
         alias=alias,
         shadow=shadow,
         keys=keys,
-        keys_descending=descending,
+        key_order=key_order,
     )
 
 

@@ -24,7 +24,7 @@ from src.errors import disk_error
 from src.services import table_kinds
 from src.services.integrity import quote_identifier, sqlite_message
 from src.services.salvage.backup_hint import Backup
-from src.services.salvage.layouts import Bound, Layout, Row, TableRow, rowid_column
+from src.services.salvage.layouts import Bound, KeyOrder, Layout, Row, TableRow, rowid_column
 from src.services.salvage.result import TableCount
 from src.services.salvage.writer import BATCH, RecoveredDatabase
 
@@ -146,8 +146,8 @@ def _bounded(layout: Layout) -> list[Any]:
 
 def _unusable(source: sqlite3.Connection, target: sqlite3.Connection, layout: Layout) -> str | None:
     """Why the backup's table cannot give rows to the recovered one (None: it can)."""
-    if layout.without_rowid and (not layout.keys or layout.keys_descending):
-        return "a WITHOUT ROWID table whose key is kept in descending order"
+    if layout.without_rowid and not layout.keys:
+        return "a WITHOUT ROWID table whose key could not be read"
     if not layout.without_rowid and layout.alias is None and rowid_column(layout) is None:
         return "its columns hide the rowid"
     theirs = _columns(source, layout.name)
@@ -201,18 +201,24 @@ def _take_keyed(
     source: sqlite3.Connection, target: RecoveredDatabase, layout: Layout, origin: str
 ) -> int:
     """Insert the backup's rows of a WITHOUT ROWID table's lost key ranges whose key the
-    target lacks (keys compared as SQLite orders the table: row values, each column's
-    collation)."""
+    target lacks (keys compared as the table's tree orders them: column by column, each
+    ASC or DESC, in the key's collation)."""
     table = quote_identifier(layout.name)
-    keys = [quote_identifier(c) for c in layout.stored[: layout.keys]]
-    key = f"({','.join(keys)})"
-    marks = f"({','.join('?' * len(keys))})"
+    keys = [
+        (quote_identifier(c), order)
+        for c, order in zip(layout.stored[: layout.keys], layout.key_order, strict=True)
+    ]
     columns = ", ".join(quote_identifier(c) for c in layout.stored)
-    held_sql = f"SELECT 1 FROM {table} WHERE {' AND '.join(f'{k} = ?' for k in keys)}"
+    held_sql = f"SELECT 1 FROM {table} WHERE {' AND '.join(_compare(k, '=') for k in keys)}"
     done = 0
     for low, high in _bounded(layout):
-        where = [f"{key} > {marks}"] * (low is not None) + [f"{key} < {marks}"] * (high is not None)
-        bounds = [*(low or []), *(high or [])]
+        where: list[str] = ["1"]
+        bounds: list[Any] = []
+        for bound, after in ((low, True), (high, False)):
+            if bound is not None:
+                condition, values = beyond(keys, bound, after)
+                where.append(condition)
+                bounds += values
         sql = f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}"
         cursor = source.execute(sql, bounds)
         while batch := cursor.fetchmany(BATCH):
@@ -223,6 +229,29 @@ def _take_keyed(
             ]
             done += target.insert(layout, fresh, origin=origin)
     return done
+
+
+def _compare(key: tuple[str, KeyOrder], op: str) -> str:
+    column, order = key
+    return f"{column} {op} ? COLLATE {quote_identifier(order.collation)}"
+
+
+def beyond(
+    keys: list[tuple[str, KeyOrder]], bound: list[Any], after: bool
+) -> tuple[str, list[Any]]:
+    """The condition "the key comes after (or before) `bound` in the tree's order", and its
+    values: for some column, the ones before it equal the bound's and it comes later (or
+    earlier), each compared ASC or DESC in the key's collation.
+
+    keys: the key columns (quoted) and how the tree orders each.
+    """
+    terms = []
+    for i, (column, order) in enumerate(keys):
+        later = after != order.descending
+        equal = [_compare(k, "=") for k in keys[:i]]
+        terms.append(" AND ".join([*equal, _compare((column, order), ">" if later else "<")]))
+    values = [value for i in range(len(keys)) for value in bound[: i + 1]]
+    return "(" + " OR ".join(f"({t})" for t in terms) + ")", values
 
 
 def _batches(cursor: sqlite3.Cursor) -> Iterator[list[TableRow]]:
