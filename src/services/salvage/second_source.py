@@ -243,15 +243,17 @@ def beyond(
     values: for some column, the ones before it equal the bound's and it comes later (or
     earlier), each compared ASC or DESC in the key's collation.
 
-    keys: the key columns (quoted) and how the tree orders each.
+    keys: the key columns (quoted) and how the tree orders each. The first column's own
+    bound comes first, implied by the rest, so SQLite seeks the tree instead of a scan.
     """
     terms = []
     for i, (column, order) in enumerate(keys):
         later = after != order.descending
         equal = [_compare(k, "=") for k in keys[:i]]
         terms.append(" AND ".join([*equal, _compare((column, order), ">" if later else "<")]))
-    values = [value for i in range(len(keys)) for value in bound[: i + 1]]
-    return "(" + " OR ".join(f"({t})" for t in terms) + ")", values
+    first = _compare(keys[0], ">=" if after != keys[0][1].descending else "<=")
+    values = [bound[0], *(value for i in range(len(keys)) for value in bound[: i + 1])]
+    return f"({first} AND (" + " OR ".join(f"({t})" for t in terms) + "))", values
 
 
 def _batches(cursor: sqlite3.Cursor) -> Iterator[list[TableRow]]:
