@@ -310,11 +310,9 @@ def cell_pointers(db: Path, page: int) -> list[int]:
     return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
 
 
-@pytest.mark.parametrize("where", ["into its cell", "past the page", "onto another cell"])
-def test_one_bad_cell_pointer_costs_no_row(damaged, template, where):
-    settings, db = damaged()
-    _, original, pages = template
-    page, _ = leaf_of(pages, "members")
+def misdirect_pointer(db: Path, page: int, where: str) -> None:
+    """Point the 6th cell pointer of a leaf elsewhere: into its cell, past the page, or
+    onto the next cell."""
     pointers = cell_pointers(db, page)
     bad = {
         "into its cell": pointers[5] + 3,
@@ -322,6 +320,14 @@ def test_one_bad_cell_pointer_costs_no_row(damaged, template, where):
         "onto another cell": pointers[6],
     }[where]
     patch(db, page, 8 + 2 * 5, bad.to_bytes(2, "big"))
+
+
+@pytest.mark.parametrize("where", ["into its cell", "past the page", "onto another cell"])
+def test_one_bad_cell_pointer_costs_no_row(damaged, template, where):
+    settings, db = damaged()
+    _, original, pages = template
+    page, _ = leaf_of(pages, "members")
+    misdirect_pointer(db, page, where)
     result = repair(settings)
     all_rows_back(result, original)
     assert any("read cell by cell" in note for note in result.notes), result.notes
@@ -623,13 +629,7 @@ def test_one_bad_cell_pointer_of_a_without_rowid_leaf_costs_no_row(
     db = tmp_path / "pmo_recovery.db"
     shutil.copyfile(template, db)
     page, _ = leaf_of(pages, "reminders")
-    pointers = cell_pointers(db, page)
-    bad = {
-        "into its cell": pointers[5] + 3,
-        "past the page": 0xFFF0,
-        "onto another cell": pointers[6],
-    }[where]
-    patch(db, page, 8 + 2 * 5, bad.to_bytes(2, "big"))
+    misdirect_pointer(db, page, where)
     result = repair(settings_for(db))
     with closing(sqlite3.connect(result.recovered)) as conn:
         assert table_rows(conn) == original
